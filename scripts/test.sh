@@ -1,0 +1,18 @@
+#!/usr/bin/env bash
+#! The whole test suite, from a fresh clone: fetch models, lint, test. CI runs exactly this.
+set -euo pipefail
+cd "$(dirname "${BASH_SOURCE[0]}")/.."
+
+step() { printf '\n== %s\n' "$*"; }
+
+step "models (sha256-checked)"
+bash scripts/fetch-models.sh
+
+step "format"
+cargo fmt --all -- --check
+
+step "lint"
+cargo clippy --release --workspace --all-targets --locked -- -D warnings
+
+step "tests"
+cargo test --release --workspace --locked

@@ -1,0 +1,82 @@
+//! Golden embeddings: Ember's vectors against onnxruntime's (scripts/golden_reference.py).
+#![allow(clippy::panic, clippy::expect_used, clippy::unwrap_used)]
+
+use ember_core::{Embedder, EmbedderConfig, OnnxEmbedder};
+use ember_tests::{max_abs_diff, model_dir, workspace};
+
+const TOLERANCE: f32 = 1e-4;
+
+#[derive(serde::Deserialize)]
+struct Reference {
+    model: String,
+    max_tokens: usize,
+    dim: usize,
+    sentences: Vec<String>,
+    vectors: Vec<Vec<f32>>,
+    token_counts: Vec<usize>,
+}
+
+fn check(model: &str, reference_file: &str, config: EmbedderConfig) {
+    let path = workspace().join("tests/golden").join(reference_file);
+    let text = std::fs::read_to_string(&path).unwrap_or_else(|e| panic!("{}: {e}", path.display()));
+    let reference: Reference = serde_json::from_str(&text).unwrap();
+    assert!(reference.sentences.len() >= 20, "golden sets hold at least 20 sentences");
+    let config = EmbedderConfig { max_tokens: Some(reference.max_tokens), ..config };
+    let embedder = OnnxEmbedder::load(model_dir(model), &config).unwrap();
+    assert!(
+        embedder.model_id().starts_with(&reference.model),
+        "{} vs {}",
+        embedder.model_id(),
+        reference.model
+    );
+    assert_eq!(embedder.dim(), reference.dim);
+    let texts: Vec<&str> = reference.sentences.iter().map(String::as_str).collect();
+    assert_eq!(embedder.token_counts(&texts).unwrap(), reference.token_counts, "tokenizer drift");
+    assert!(
+        reference.token_counts.contains(&reference.max_tokens),
+        "the set must hold a sentence longer than max tokens"
+    );
+    let vectors = embedder.embed(&texts).unwrap();
+    let diff = max_abs_diff(&vectors, &reference.vectors);
+    println!(
+        "{model} {reference_file} batch {} threads {}: max abs diff {diff:e}",
+        config.batch_size, config.threads
+    );
+    assert!(diff <= TOLERANCE, "{model}: max abs diff {diff} > {TOLERANCE}");
+    for v in &vectors {
+        let norm: f32 = v.iter().map(|x| x * x).sum::<f32>().sqrt();
+        assert!((norm - 1.0).abs() < 1e-5, "vectors are L2-normalized, got norm {norm}");
+    }
+}
+
+#[test]
+fn l3_matches_onnxruntime() {
+    check("paraphrase-MiniLM-L3-v2", "paraphrase-MiniLM-L3-v2.json", EmbedderConfig::default());
+}
+
+#[test]
+fn l6_int8_matches_onnxruntime() {
+    check("all-MiniLM-L6-v2-int8", "all-MiniLM-L6-v2-int8.json", EmbedderConfig::default());
+}
+
+#[test]
+fn l3_heldout_matches_onnxruntime() {
+    check("paraphrase-MiniLM-L3-v2", "heldout-paraphrase-MiniLM-L3-v2.json", EmbedderConfig::default());
+}
+
+#[test]
+fn l6_int8_heldout_matches_onnxruntime() {
+    check("all-MiniLM-L6-v2-int8", "heldout-all-MiniLM-L6-v2-int8.json", EmbedderConfig::default());
+}
+
+/// Padding inside a batch and splitting work over threads must not change any vector.
+#[test]
+fn batching_and_threads_do_not_change_vectors() {
+    for (batch_size, threads) in [(1, 1), (8, 2), (4, 1)] {
+        check(
+            "paraphrase-MiniLM-L3-v2",
+            "paraphrase-MiniLM-L3-v2.json",
+            EmbedderConfig { max_tokens: None, threads, batch_size },
+        );
+    }
+}
