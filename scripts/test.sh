@@ -12,7 +12,7 @@ step "format"
 cargo fmt --all -- --check
 
 step "lint"
-cargo clippy --release --workspace --all-targets --locked -- -D warnings
+cargo clippy --release --workspace --all-targets -- -D warnings
 
 step "tests"
-cargo test --release --workspace --locked
+cargo test --release --workspace

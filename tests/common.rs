@@ -42,3 +42,73 @@ pub fn max_abs_diff(a: &[Vec<f32>], b: &[Vec<f32>]) -> f32 {
         })
         .fold(0.0, f32::max)
 }
+
+/// A deterministic bag-of-hashed-words embedder: fast, model-free, and similar texts get similar
+/// vectors — enough to test storage and search mechanics without the ONNX model.
+#[derive(Debug)]
+pub struct HashEmbedder {
+    pub dim: usize,
+    pub id: String,
+}
+
+impl HashEmbedder {
+    pub fn new(dim: usize) -> Self {
+        HashEmbedder { dim, id: format!("hash-{dim}") }
+    }
+}
+
+impl ember_core::Embedder for HashEmbedder {
+    fn embed(&self, texts: &[&str]) -> ember_core::Result<Vec<Vec<f32>>> {
+        Ok(texts
+            .iter()
+            .map(|t| {
+                let mut v = vec![0f32; self.dim];
+                v[0] = 0.05; // never the zero vector
+                for w in t.split_whitespace() {
+                    let h = w.bytes().fold(0xcbf2_9ce4_8422_2325u64, |h, b| {
+                        (h ^ u64::from(b)).wrapping_mul(0x100_0000_01b3)
+                    });
+                    v[(h % self.dim as u64) as usize] += 1.0;
+                    v[((h >> 32) % self.dim as u64) as usize] -= 0.5;
+                }
+                ember_core::embed::l2_normalize(&mut v);
+                v
+            })
+            .collect())
+    }
+    fn dim(&self) -> usize {
+        self.dim
+    }
+    fn model_id(&self) -> &str {
+        &self.id
+    }
+}
+
+/// `n` synthetic passages over a small vocabulary (ids `p0`, `p1`, ...).
+pub fn synthetic_passages(n: usize) -> Vec<ember_core::Passage> {
+    let words = [
+        "battery", "flash", "storage", "search", "graph", "vector", "phone", "offline", "private", "index",
+        "passage", "model", "query", "device", "recall", "cache", "memory", "linux", "kotlin", "swift",
+    ];
+    (0..n)
+        .map(|i| {
+            let mut x = i as u64 * 2_654_435_761 + 17;
+            let text: Vec<&str> = (0..12)
+                .map(|_| {
+                    x ^= x << 13;
+                    x ^= x >> 7;
+                    x ^= x << 17;
+                    words[(x % words.len() as u64) as usize]
+                })
+                .collect();
+            ember_core::Passage { id: format!("p{i}"), text: text.join(" ") }
+        })
+        .collect()
+}
+
+/// A fresh temporary directory for one test.
+pub fn temp_dir(name: &str) -> PathBuf {
+    let dir = std::env::temp_dir().join(format!("ember-test-{}-{name}", std::process::id()));
+    let _ = std::fs::remove_dir_all(&dir);
+    dir
+}

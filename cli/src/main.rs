@@ -2,6 +2,8 @@
 
 mod cmd;
 mod corpus;
+mod embcache;
+mod progress;
 
 use std::process::ExitCode;
 
@@ -19,6 +21,14 @@ struct Cli {
 enum Command {
     /// Embed one text per input line and print the vectors.
     Embed(cmd::embed::Args),
+    /// Build a lean index from a BEIR corpus.jsonl or a folder of .txt/.md files.
+    Index(cmd::index::Args),
+    /// Search an index.
+    Search(cmd::search::Args),
+    /// Show an index's sizes and counts.
+    Info(cmd::info::Args),
+    /// Measure recall against exact search, nDCG against qrels, latency and bytes.
+    Eval(cmd::eval::Args),
     /// Measure embedding throughput (passages/s) over batch sizes and thread counts.
     BenchEmbed(cmd::bench::Args),
 }
@@ -34,6 +44,10 @@ fn main() -> ExitCode {
     };
     let result = match cli.command {
         Command::Embed(args) => cmd::embed::run(args),
+        Command::Index(args) => cmd::index::run(args),
+        Command::Search(args) => cmd::search::run(args),
+        Command::Info(args) => cmd::info::run(args),
+        Command::Eval(args) => cmd::eval::run(args),
         Command::BenchEmbed(args) => cmd::bench::run(args),
     };
     match result {

@@ -1,8 +1,17 @@
 //! Ember core: on-device text embeddings and a lean semantic index. No FFI, no network.
 #![warn(missing_docs)]
+pub mod distance;
 pub mod embed;
 pub mod error;
+pub mod graph;
+pub mod index;
+pub mod quant;
+pub mod rng;
+pub mod store;
 pub mod text;
 
 pub use embed::{Embedder, EmbedderConfig, OnnxEmbedder};
 pub use error::{Error, Result};
+pub use index::{
+    Index, IndexConfig, IndexStats, Mode, Passage, SearchHit, SearchOptions, SearchReport, VectorStorage,
+};

@@ -2,6 +2,34 @@
 
 pub mod bench;
 pub mod embed;
+pub mod eval;
+pub mod index;
+pub mod info;
+pub mod search;
 
 /// A CLI failure: one line for stderr.
 pub type CliResult = Result<(), Box<dyn std::error::Error>>;
+
+/// `--mode` on the command line.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+pub enum CliMode {
+    /// Stored vectors if present, else recompute.
+    Auto,
+    /// Re-embed candidates.
+    Recompute,
+    /// Read candidates' stored vectors.
+    Stored,
+    /// Codes only.
+    Codes,
+}
+
+impl From<CliMode> for ember_core::Mode {
+    fn from(m: CliMode) -> Self {
+        match m {
+            CliMode::Auto => ember_core::Mode::Auto,
+            CliMode::Recompute => ember_core::Mode::Recompute,
+            CliMode::Stored => ember_core::Mode::StoredRerank,
+            CliMode::Codes => ember_core::Mode::CodesOnly,
+        }
+    }
+}

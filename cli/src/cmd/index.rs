@@ -1,0 +1,173 @@
+//! `ember index`: build a lean index from a BEIR corpus.jsonl or a folder of .txt/.md files.
+
+use std::path::{Path, PathBuf};
+use std::time::Instant;
+
+use ember_core::graph::GraphParams;
+use ember_core::text::{chunk, ChunkConfig};
+use ember_core::{Embedder, EmbedderConfig, Index, IndexConfig, OnnxEmbedder, Passage, VectorStorage};
+
+use super::CliResult;
+use crate::corpus::read_jsonl;
+
+#[derive(Debug, clap::Args)]
+pub struct Args {
+    /// Model directory.
+    #[arg(long)]
+    model: PathBuf,
+    /// A BEIR corpus.jsonl, or a folder of .txt/.md files (chunked into passages).
+    #[arg(long)]
+    corpus: PathBuf,
+    /// Index directory to create (an index already there is replaced atomically).
+    #[arg(long)]
+    out: PathBuf,
+    /// Token limit per passage (default: the model's manifest).
+    #[arg(long)]
+    max_tokens: Option<usize>,
+    /// Full-precision vectors kept beside the index for stored-rerank search.
+    #[arg(long, value_enum, default_value = "none")]
+    vectors: Vectors,
+    /// Threads for embedding.
+    #[arg(long, default_value_t = 2)]
+    threads: usize,
+    /// Print a JSON summary.
+    #[arg(long)]
+    json: bool,
+    /// Code dimensions: 0 = the model's full dimension; fewer (a multiple of 8) = PCA.
+    #[arg(long, default_value_t = IndexConfig::default().code_dims)]
+    code_dims: usize,
+    /// Bits per code dimension (1–4).
+    #[arg(long, default_value_t = IndexConfig::default().code_bits)]
+    code_bits: u8,
+    /// Graph degree of hub nodes (M).
+    #[arg(long, default_value_t = IndexConfig::default().graph.max_degree)]
+    max_degree: usize,
+    /// Graph degree of all other nodes after pruning (m).
+    #[arg(long, default_value_t = IndexConfig::default().graph.degree)]
+    degree: usize,
+    /// Benchmarking aid: reuse (or save) passage embeddings in this file, keyed by model and texts.
+    #[arg(long)]
+    embeddings_cache: Option<PathBuf>,
+}
+
+#[derive(Debug, Clone, Copy, clap::ValueEnum)]
+enum Vectors {
+    None,
+    F16,
+    F32,
+}
+
+#[derive(serde::Serialize)]
+struct Summary {
+    passages: u64,
+    dim: u64,
+    model: String,
+    text_bytes: u64,
+    index_bytes: u64,
+    sidecar_bytes: u64,
+    index_ratio: f64,
+    build_ms: f64,
+}
+
+pub fn run(args: Args) -> CliResult {
+    let start = Instant::now();
+    let config = EmbedderConfig { max_tokens: args.max_tokens, threads: args.threads, ..Default::default() };
+    let embedder = OnnxEmbedder::load(&args.model, &config)?;
+    let passages = load_passages(&args.corpus, &embedder)?;
+    let index_config = IndexConfig {
+        graph: GraphParams {
+            max_degree: args.max_degree,
+            degree: args.degree,
+            ..IndexConfig::default().graph
+        },
+        code_dims: args.code_dims,
+        code_bits: args.code_bits,
+        vectors: match args.vectors {
+            Vectors::None => VectorStorage::None,
+            Vectors::F16 => VectorStorage::F16,
+            Vectors::F32 => VectorStorage::F32,
+        },
+        max_tokens: Some(embedder.max_tokens()),
+        ..IndexConfig::default()
+    };
+    let bar = crate::progress::bar(passages.len() as u64, "embedding");
+    let index = match &args.embeddings_cache {
+        Some(cache) => {
+            let items: Vec<(String, String)> =
+                passages.iter().map(|p| (p.id.clone(), p.text.clone())).collect();
+            let vectors = crate::embcache::embed_cached(Some(cache), &embedder, &items, &mut |done| {
+                bar.set_position(done as u64);
+            })?;
+            Index::build_with_vectors(&args.out, embedder.model_id(), &passages, &vectors, &index_config)?
+        }
+        None => Index::build(&args.out, &embedder, &passages, &index_config, &mut |done, _| {
+            bar.set_position(done as u64);
+        })?,
+    };
+    bar.finish_and_clear();
+    let stats = index.stats();
+    let summary = Summary {
+        passages: stats.passages,
+        dim: stats.dim,
+        model: embedder.model_id().to_owned(),
+        text_bytes: stats.text_bytes,
+        index_bytes: stats.index_bytes,
+        sidecar_bytes: stats.sidecar_bytes,
+        index_ratio: stats.index_bytes as f64 / stats.text_bytes.max(1) as f64,
+        build_ms: start.elapsed().as_secs_f64() * 1e3,
+    };
+    if args.json {
+        println!("{}", serde_json::to_string(&summary)?);
+    } else {
+        println!(
+            "indexed {} passages into {} in {:.1} s: index {} bytes = {:.1}% of {} text bytes",
+            summary.passages,
+            args.out.display(),
+            summary.build_ms / 1e3,
+            summary.index_bytes,
+            summary.index_ratio * 100.0,
+            summary.text_bytes
+        );
+    }
+    Ok(())
+}
+
+fn load_passages(path: &Path, embedder: &OnnxEmbedder) -> Result<Vec<Passage>, Box<dyn std::error::Error>> {
+    if path.is_dir() {
+        return load_folder(path, embedder);
+    }
+    let records = read_jsonl(path)?;
+    Ok(records.into_iter().map(|r| Passage { text: r.passage(), id: r.id }).collect())
+}
+
+/// Every .txt/.md file under `dir`, chunked to the model's token limit; ids are `path#n`.
+fn load_folder(dir: &Path, embedder: &OnnxEmbedder) -> Result<Vec<Passage>, Box<dyn std::error::Error>> {
+    let mut files = Vec::new();
+    collect_files(dir, &mut files)?;
+    files.sort();
+    let target = embedder.max_tokens().saturating_sub(2).max(8);
+    let chunk_config = ChunkConfig { target_tokens: target, overlap_tokens: target / 8 };
+    // Token counts without special tokens: the chunker's budget is the model's window minus them.
+    let count = |t: &str| embedder.token_counts(&[t]).map_or(usize::MAX, |c| c[0].saturating_sub(2));
+    let mut out = Vec::new();
+    for file in files {
+        let doc = std::fs::read_to_string(&file).map_err(|e| format!("reading {}: {e}", file.display()))?;
+        let rel = file.strip_prefix(dir).unwrap_or(&file).to_string_lossy().into_owned();
+        for (n, c) in chunk(&doc, &chunk_config, &count)?.iter().enumerate() {
+            out.push(Passage { id: format!("{rel}#{n}"), text: c.text(&doc).to_owned() });
+        }
+    }
+    Ok(out)
+}
+
+fn collect_files(dir: &Path, out: &mut Vec<PathBuf>) -> Result<(), Box<dyn std::error::Error>> {
+    for entry in std::fs::read_dir(dir).map_err(|e| format!("listing {}: {e}", dir.display()))? {
+        let path = entry?.path();
+        if path.is_dir() {
+            collect_files(&path, out)?;
+        } else if path.extension().is_some_and(|e| e == "txt" || e == "md") {
+            out.push(path);
+        }
+    }
+    Ok(())
+}

@@ -1,0 +1,38 @@
+//! `ember info`: sizes and counts of an index (a stable JSON contract).
+
+use std::path::PathBuf;
+
+use ember_core::Index;
+
+use super::CliResult;
+
+#[derive(Debug, clap::Args)]
+pub struct Args {
+    /// Index directory.
+    dir: PathBuf,
+    /// Print JSON.
+    #[arg(long)]
+    json: bool,
+}
+
+pub fn run(args: Args) -> CliResult {
+    let index = Index::open(&args.dir)?;
+    let stats = index.stats();
+    if args.json {
+        println!("{}", serde_json::to_string(&stats)?);
+    } else {
+        println!("passages      {}", stats.passages);
+        println!("model         {} ({} dims)", stats.model, stats.dim);
+        println!(
+            "text          {} bytes (stored compressed in {})",
+            stats.text_bytes, stats.text_store_bytes
+        );
+        let pct = 100.0 * stats.index_bytes as f64 / stats.text_bytes.max(1) as f64;
+        println!("index         {} bytes ({pct:.1}% of the text)", stats.index_bytes);
+        println!("vectors       {} bytes", stats.sidecar_bytes);
+        for (name, bytes) in &stats.sections {
+            println!("  {name:<14}{bytes}");
+        }
+    }
+    Ok(())
+}

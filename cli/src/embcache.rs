@@ -1,0 +1,82 @@
+//! `--embeddings-cache FILE`: passage vectors saved by id, so parameter sweeps re-embed nothing.
+//! A benchmarking aid only: a cache made with another model or other texts is ignored (by key).
+
+use std::collections::HashMap;
+use std::path::Path;
+
+use ember_core::Embedder;
+
+type Error = Box<dyn std::error::Error>;
+
+/// Vectors of `(id, text)` pairs: from the cache when its key matches, else embedded and saved.
+pub fn embed_cached(
+    path: Option<&Path>,
+    embedder: &dyn Embedder,
+    items: &[(String, String)],
+    progress: &mut dyn FnMut(usize),
+) -> Result<Vec<Vec<f32>>, Error> {
+    let key = cache_key(embedder, items);
+    if let Some(path) = path {
+        if let Some(hit) = load(path, &key, embedder.dim(), items)? {
+            progress(items.len());
+            return Ok(hit);
+        }
+    }
+    let mut out = Vec::with_capacity(items.len());
+    for chunk in items.chunks(256) {
+        let texts: Vec<&str> = chunk.iter().map(|(_, t)| t.as_str()).collect();
+        out.extend(embedder.embed(&texts)?);
+        progress(out.len());
+    }
+    if let Some(path) = path {
+        save(path, &key, items, &out)?;
+    }
+    Ok(out)
+}
+
+fn cache_key(embedder: &dyn Embedder, items: &[(String, String)]) -> String {
+    let mut sorted: Vec<&(String, String)> = items.iter().collect();
+    sorted.sort();
+    let mut h = 0u64;
+    for (id, text) in sorted {
+        h = h.rotate_left(5) ^ xxhash(id.as_bytes()) ^ xxhash(text.as_bytes()).rotate_left(17);
+    }
+    format!("{}:{}:{h:016x}", embedder.model_id(), items.len())
+}
+
+fn xxhash(b: &[u8]) -> u64 {
+    // FNV-1a: the key only has to change when the corpus does.
+    b.iter().fold(0xcbf2_9ce4_8422_2325u64, |h, &x| (h ^ u64::from(x)).wrapping_mul(0x100_0000_01b3))
+}
+
+fn load(
+    path: &Path,
+    key: &str,
+    dim: usize,
+    items: &[(String, String)],
+) -> Result<Option<Vec<Vec<f32>>>, Error> {
+    let Ok(bytes) = std::fs::read(path) else { return Ok(None) };
+    let Some(nl) = bytes.iter().position(|&b| b == b'\n') else { return Ok(None) };
+    let header: serde_json::Value = serde_json::from_slice(&bytes[..nl])?;
+    if header["key"] != key || header["dim"] != dim {
+        return Ok(None);
+    }
+    let ids: Vec<String> = serde_json::from_value(header["ids"].clone())?;
+    let floats: Vec<f32> =
+        bytes[nl + 1..].chunks_exact(4).map(|c| f32::from_le_bytes([c[0], c[1], c[2], c[3]])).collect();
+    if floats.len() != ids.len() * dim {
+        return Ok(None);
+    }
+    let by_id: HashMap<&str, &[f32]> = ids.iter().map(String::as_str).zip(floats.chunks_exact(dim)).collect();
+    Ok(items.iter().map(|(id, _)| by_id.get(id.as_str()).map(|v| v.to_vec())).collect())
+}
+
+fn save(path: &Path, key: &str, items: &[(String, String)], vectors: &[Vec<f32>]) -> Result<(), Error> {
+    let ids: Vec<&str> = items.iter().map(|(id, _)| id.as_str()).collect();
+    let dim = vectors.first().map_or(0, Vec::len);
+    let mut out = serde_json::to_vec(&serde_json::json!({"key": key, "dim": dim, "ids": ids}))?;
+    out.push(b'\n');
+    vectors.iter().flatten().for_each(|x| out.extend_from_slice(&x.to_le_bytes()));
+    std::fs::write(path, out)?;
+    Ok(())
+}

@@ -1,0 +1,237 @@
+//! x86_64 SIMD kernels: AVX2+FMA(+F16C) with 4 × 8-lane accumulators, AVX-512F with 4 × 16-lane accumulators.
+//!
+//! Every kernel works on the common prefix of its two slices (`n = min(a.len(), b.len())`): full unrolled
+//! blocks, then single-vector steps, then a scalar tail, so nothing past `n` is ever read. All loads are
+//! unaligned (`loadu`), so slices of any alignment are accepted.
+
+use std::arch::x86_64::*;
+
+use half::f16;
+
+use super::scalar;
+
+/// Sums the eight lanes of `v`.
+#[inline]
+#[target_feature(enable = "avx")]
+fn hsum256(v: __m256) -> f32 {
+    let s = _mm_add_ps(_mm256_castps256_ps128(v), _mm256_extractf128_ps::<1>(v));
+    let s = _mm_add_ps(s, _mm_movehl_ps(s, s));
+    let s = _mm_add_ss(s, _mm_movehdup_ps(s));
+    _mm_cvtss_f32(s)
+}
+
+/// AVX2+FMA inner product of `a` and `b` over their common prefix.
+///
+/// # Safety
+/// The CPU must support `avx2` and `fma` (check with `is_x86_feature_detected!`).
+#[target_feature(enable = "avx2,fma")]
+pub unsafe fn dot_avx2(a: &[f32], b: &[f32]) -> f32 {
+    let n = a.len().min(b.len());
+    let (pa, pb) = (a.as_ptr(), b.as_ptr());
+    let (mut acc0, mut acc1, mut acc2, mut acc3) =
+        (_mm256_setzero_ps(), _mm256_setzero_ps(), _mm256_setzero_ps(), _mm256_setzero_ps());
+    let mut i = 0;
+    while i + 32 <= n {
+        // SAFETY: i + 32 <= n <= a.len(), b.len(), so lanes i..i+32 of both slices are in bounds.
+        unsafe {
+            acc0 = _mm256_fmadd_ps(_mm256_loadu_ps(pa.add(i)), _mm256_loadu_ps(pb.add(i)), acc0);
+            acc1 = _mm256_fmadd_ps(_mm256_loadu_ps(pa.add(i + 8)), _mm256_loadu_ps(pb.add(i + 8)), acc1);
+            acc2 = _mm256_fmadd_ps(_mm256_loadu_ps(pa.add(i + 16)), _mm256_loadu_ps(pb.add(i + 16)), acc2);
+            acc3 = _mm256_fmadd_ps(_mm256_loadu_ps(pa.add(i + 24)), _mm256_loadu_ps(pb.add(i + 24)), acc3);
+        }
+        i += 32;
+    }
+    while i + 8 <= n {
+        // SAFETY: i + 8 <= n, so lanes i..i+8 of both slices are in bounds.
+        unsafe {
+            acc0 = _mm256_fmadd_ps(_mm256_loadu_ps(pa.add(i)), _mm256_loadu_ps(pb.add(i)), acc0);
+        }
+        i += 8;
+    }
+    let acc = _mm256_add_ps(_mm256_add_ps(acc0, acc1), _mm256_add_ps(acc2, acc3));
+    // i <= n <= both lengths, so these slices are valid; zip stops at n.
+    hsum256(acc) + scalar::dot(&a[i..], &b[i..])
+}
+
+/// AVX2+FMA squared Euclidean distance between `a` and `b` over their common prefix.
+///
+/// # Safety
+/// The CPU must support `avx2` and `fma`.
+#[target_feature(enable = "avx2,fma")]
+pub unsafe fn l2_sq_avx2(a: &[f32], b: &[f32]) -> f32 {
+    let n = a.len().min(b.len());
+    let (pa, pb) = (a.as_ptr(), b.as_ptr());
+    let (mut acc0, mut acc1, mut acc2, mut acc3) =
+        (_mm256_setzero_ps(), _mm256_setzero_ps(), _mm256_setzero_ps(), _mm256_setzero_ps());
+    let mut i = 0;
+    while i + 32 <= n {
+        // SAFETY: i + 32 <= n <= a.len(), b.len(), so lanes i..i+32 of both slices are in bounds.
+        let (d0, d1, d2, d3) = unsafe {
+            (
+                _mm256_sub_ps(_mm256_loadu_ps(pa.add(i)), _mm256_loadu_ps(pb.add(i))),
+                _mm256_sub_ps(_mm256_loadu_ps(pa.add(i + 8)), _mm256_loadu_ps(pb.add(i + 8))),
+                _mm256_sub_ps(_mm256_loadu_ps(pa.add(i + 16)), _mm256_loadu_ps(pb.add(i + 16))),
+                _mm256_sub_ps(_mm256_loadu_ps(pa.add(i + 24)), _mm256_loadu_ps(pb.add(i + 24))),
+            )
+        };
+        acc0 = _mm256_fmadd_ps(d0, d0, acc0);
+        acc1 = _mm256_fmadd_ps(d1, d1, acc1);
+        acc2 = _mm256_fmadd_ps(d2, d2, acc2);
+        acc3 = _mm256_fmadd_ps(d3, d3, acc3);
+        i += 32;
+    }
+    while i + 8 <= n {
+        // SAFETY: i + 8 <= n, so lanes i..i+8 of both slices are in bounds.
+        let d = unsafe { _mm256_sub_ps(_mm256_loadu_ps(pa.add(i)), _mm256_loadu_ps(pb.add(i))) };
+        acc0 = _mm256_fmadd_ps(d, d, acc0);
+        i += 8;
+    }
+    let acc = _mm256_add_ps(_mm256_add_ps(acc0, acc1), _mm256_add_ps(acc2, acc3));
+    hsum256(acc) + scalar::l2_sq(&a[i..], &b[i..])
+}
+
+/// AVX2+FMA+F16C inner product of an f32 query `a` with an f16 vector `b` over their common prefix.
+///
+/// # Safety
+/// The CPU must support `avx2`, `fma` and `f16c`.
+#[target_feature(enable = "avx2,fma,f16c")]
+pub unsafe fn dot_f16_avx2(a: &[f32], b: &[f16]) -> f32 {
+    let n = a.len().min(b.len());
+    // `f16` is `repr(transparent)` over the u16 bit pattern that `vcvtph2ps` expects.
+    let (pa, pb) = (a.as_ptr(), b.as_ptr());
+    let (mut acc0, mut acc1, mut acc2, mut acc3) =
+        (_mm256_setzero_ps(), _mm256_setzero_ps(), _mm256_setzero_ps(), _mm256_setzero_ps());
+    let mut i = 0;
+    while i + 32 <= n {
+        // SAFETY: i + 32 <= n <= a.len(), b.len(): each 8 × f32 load and each 8 × f16 (16-byte) load
+        // covers lanes inside i..i+32 of its slice.
+        unsafe {
+            let b0 = _mm256_cvtph_ps(_mm_loadu_si128(pb.add(i).cast()));
+            let b1 = _mm256_cvtph_ps(_mm_loadu_si128(pb.add(i + 8).cast()));
+            let b2 = _mm256_cvtph_ps(_mm_loadu_si128(pb.add(i + 16).cast()));
+            let b3 = _mm256_cvtph_ps(_mm_loadu_si128(pb.add(i + 24).cast()));
+            acc0 = _mm256_fmadd_ps(_mm256_loadu_ps(pa.add(i)), b0, acc0);
+            acc1 = _mm256_fmadd_ps(_mm256_loadu_ps(pa.add(i + 8)), b1, acc1);
+            acc2 = _mm256_fmadd_ps(_mm256_loadu_ps(pa.add(i + 16)), b2, acc2);
+            acc3 = _mm256_fmadd_ps(_mm256_loadu_ps(pa.add(i + 24)), b3, acc3);
+        }
+        i += 32;
+    }
+    while i + 8 <= n {
+        // SAFETY: i + 8 <= n, so lanes i..i+8 of both slices are in bounds.
+        unsafe {
+            let b0 = _mm256_cvtph_ps(_mm_loadu_si128(pb.add(i).cast()));
+            acc0 = _mm256_fmadd_ps(_mm256_loadu_ps(pa.add(i)), b0, acc0);
+        }
+        i += 8;
+    }
+    let acc = _mm256_add_ps(_mm256_add_ps(acc0, acc1), _mm256_add_ps(acc2, acc3));
+    hsum256(acc) + scalar::dot_f16(&a[i..], &b[i..])
+}
+
+/// AVX-512F inner product of `a` and `b` over their common prefix.
+///
+/// # Safety
+/// The CPU must support `avx512f`.
+#[target_feature(enable = "avx512f")]
+pub unsafe fn dot_avx512(a: &[f32], b: &[f32]) -> f32 {
+    let n = a.len().min(b.len());
+    let (pa, pb) = (a.as_ptr(), b.as_ptr());
+    let (mut acc0, mut acc1, mut acc2, mut acc3) =
+        (_mm512_setzero_ps(), _mm512_setzero_ps(), _mm512_setzero_ps(), _mm512_setzero_ps());
+    let mut i = 0;
+    while i + 64 <= n {
+        // SAFETY: i + 64 <= n <= a.len(), b.len(), so lanes i..i+64 of both slices are in bounds.
+        unsafe {
+            acc0 = _mm512_fmadd_ps(_mm512_loadu_ps(pa.add(i)), _mm512_loadu_ps(pb.add(i)), acc0);
+            acc1 = _mm512_fmadd_ps(_mm512_loadu_ps(pa.add(i + 16)), _mm512_loadu_ps(pb.add(i + 16)), acc1);
+            acc2 = _mm512_fmadd_ps(_mm512_loadu_ps(pa.add(i + 32)), _mm512_loadu_ps(pb.add(i + 32)), acc2);
+            acc3 = _mm512_fmadd_ps(_mm512_loadu_ps(pa.add(i + 48)), _mm512_loadu_ps(pb.add(i + 48)), acc3);
+        }
+        i += 64;
+    }
+    while i + 16 <= n {
+        // SAFETY: i + 16 <= n, so lanes i..i+16 of both slices are in bounds.
+        unsafe {
+            acc0 = _mm512_fmadd_ps(_mm512_loadu_ps(pa.add(i)), _mm512_loadu_ps(pb.add(i)), acc0);
+        }
+        i += 16;
+    }
+    let acc = _mm512_add_ps(_mm512_add_ps(acc0, acc1), _mm512_add_ps(acc2, acc3));
+    _mm512_reduce_add_ps(acc) + scalar::dot(&a[i..], &b[i..])
+}
+
+/// AVX-512F squared Euclidean distance between `a` and `b` over their common prefix.
+///
+/// # Safety
+/// The CPU must support `avx512f`.
+#[target_feature(enable = "avx512f")]
+pub unsafe fn l2_sq_avx512(a: &[f32], b: &[f32]) -> f32 {
+    let n = a.len().min(b.len());
+    let (pa, pb) = (a.as_ptr(), b.as_ptr());
+    let (mut acc0, mut acc1, mut acc2, mut acc3) =
+        (_mm512_setzero_ps(), _mm512_setzero_ps(), _mm512_setzero_ps(), _mm512_setzero_ps());
+    let mut i = 0;
+    while i + 64 <= n {
+        // SAFETY: i + 64 <= n <= a.len(), b.len(), so lanes i..i+64 of both slices are in bounds.
+        let (d0, d1, d2, d3) = unsafe {
+            (
+                _mm512_sub_ps(_mm512_loadu_ps(pa.add(i)), _mm512_loadu_ps(pb.add(i))),
+                _mm512_sub_ps(_mm512_loadu_ps(pa.add(i + 16)), _mm512_loadu_ps(pb.add(i + 16))),
+                _mm512_sub_ps(_mm512_loadu_ps(pa.add(i + 32)), _mm512_loadu_ps(pb.add(i + 32))),
+                _mm512_sub_ps(_mm512_loadu_ps(pa.add(i + 48)), _mm512_loadu_ps(pb.add(i + 48))),
+            )
+        };
+        acc0 = _mm512_fmadd_ps(d0, d0, acc0);
+        acc1 = _mm512_fmadd_ps(d1, d1, acc1);
+        acc2 = _mm512_fmadd_ps(d2, d2, acc2);
+        acc3 = _mm512_fmadd_ps(d3, d3, acc3);
+        i += 64;
+    }
+    while i + 16 <= n {
+        // SAFETY: i + 16 <= n, so lanes i..i+16 of both slices are in bounds.
+        let d = unsafe { _mm512_sub_ps(_mm512_loadu_ps(pa.add(i)), _mm512_loadu_ps(pb.add(i))) };
+        acc0 = _mm512_fmadd_ps(d, d, acc0);
+        i += 16;
+    }
+    let acc = _mm512_add_ps(_mm512_add_ps(acc0, acc1), _mm512_add_ps(acc2, acc3));
+    _mm512_reduce_add_ps(acc) + scalar::l2_sq(&a[i..], &b[i..])
+}
+
+/// AVX-512F inner product of an f32 query `a` with an f16 vector `b` over their common prefix.
+///
+/// # Safety
+/// The CPU must support `avx512f` (which includes the 16-lane `vcvtph2ps`).
+#[target_feature(enable = "avx512f")]
+pub unsafe fn dot_f16_avx512(a: &[f32], b: &[f16]) -> f32 {
+    let n = a.len().min(b.len());
+    let (pa, pb) = (a.as_ptr(), b.as_ptr());
+    let (mut acc0, mut acc1, mut acc2, mut acc3) =
+        (_mm512_setzero_ps(), _mm512_setzero_ps(), _mm512_setzero_ps(), _mm512_setzero_ps());
+    let mut i = 0;
+    while i + 64 <= n {
+        // SAFETY: i + 64 <= n <= a.len(), b.len(): each 16 × f32 load and each 16 × f16 (32-byte) load
+        // covers lanes inside i..i+64 of its slice.
+        unsafe {
+            let b0 = _mm512_cvtph_ps(_mm256_loadu_si256(pb.add(i).cast()));
+            let b1 = _mm512_cvtph_ps(_mm256_loadu_si256(pb.add(i + 16).cast()));
+            let b2 = _mm512_cvtph_ps(_mm256_loadu_si256(pb.add(i + 32).cast()));
+            let b3 = _mm512_cvtph_ps(_mm256_loadu_si256(pb.add(i + 48).cast()));
+            acc0 = _mm512_fmadd_ps(_mm512_loadu_ps(pa.add(i)), b0, acc0);
+            acc1 = _mm512_fmadd_ps(_mm512_loadu_ps(pa.add(i + 16)), b1, acc1);
+            acc2 = _mm512_fmadd_ps(_mm512_loadu_ps(pa.add(i + 32)), b2, acc2);
+            acc3 = _mm512_fmadd_ps(_mm512_loadu_ps(pa.add(i + 48)), b3, acc3);
+        }
+        i += 64;
+    }
+    while i + 16 <= n {
+        // SAFETY: i + 16 <= n, so lanes i..i+16 of both slices are in bounds.
+        unsafe {
+            let b0 = _mm512_cvtph_ps(_mm256_loadu_si256(pb.add(i).cast()));
+            acc0 = _mm512_fmadd_ps(_mm512_loadu_ps(pa.add(i)), b0, acc0);
+        }
+        i += 16;
+    }
+    let acc = _mm512_add_ps(_mm512_add_ps(acc0, acc1), _mm512_add_ps(acc2, acc3));
+    _mm512_reduce_add_ps(acc) + scalar::dot_f16(&a[i..], &b[i..])
+}

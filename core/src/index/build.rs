@@ -1,0 +1,297 @@
+//! Building an index: embed passages, train codes, build and prune the graph, publish a segment.
+
+use std::collections::HashSet;
+use std::path::Path;
+
+use serde::{Deserialize, Serialize};
+
+use super::files;
+use super::open::Index;
+use super::sidecar::{self, Precision};
+use crate::graph::{self, GraphParams};
+use crate::quant::{QuantParams, Quantizer};
+use crate::store::{atomic_write, encode_ids, encode_texts, SectionKind, SegmentWriter};
+use crate::{Embedder, Error, Result};
+
+/// One passage to index: the app's id and its text.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Passage {
+    /// The app's identifier, unique within the index (at most 1 KiB of UTF-8).
+    pub id: String,
+    /// The text that is embedded, stored and returned.
+    pub text: String,
+}
+
+/// Whether and how full-precision vectors are kept beside the index.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum VectorStorage {
+    /// No sidecar: exact distances come from recomputing embeddings.
+    None,
+    /// 2 bytes per dimension.
+    F16,
+    /// 4 bytes per dimension.
+    F32,
+}
+
+/// How an index is built.
+#[derive(Debug, Clone, PartialEq)]
+pub struct IndexConfig {
+    /// Graph construction and pruning.
+    pub graph: GraphParams,
+    /// Code dimensions: 0 for the model's full dimension (rotation only), or fewer (a multiple of
+    /// 8) for a PCA projection whose basis is stored with the index.
+    pub code_dims: usize,
+    /// Bits per code dimension, 1 to 4.
+    pub code_bits: u8,
+    /// Seed of the code rotation.
+    pub seed: u64,
+    /// Vector sidecar written at build time.
+    pub vectors: VectorStorage,
+    /// Passages embedded per call (progress is reported between calls).
+    pub embed_chunk: usize,
+    /// The token limit passages were embedded with, recorded so searches can use the same.
+    pub max_tokens: Option<usize>,
+}
+
+impl Default for IndexConfig {
+    fn default() -> Self {
+        // Chosen on 10k Debian-doc passages and the man pages (docs/BENCHMARKS.md): 1-bit codes over
+        // the full rotated dimension (no PCA basis to store, nothing truncated) with m=12, M=32 give
+        // 7.6% of the text and recall@3 0.96 at beam 512, rerank 50. PCA-96 × 3 bits was smaller
+        // but lost 5% of true top-1s on the man pages (their residual outside the PCA subspace).
+        IndexConfig {
+            graph: GraphParams { degree: 12, max_degree: 32, ..GraphParams::default() },
+            code_dims: 0,
+            code_bits: 1,
+            seed: 0x0045_4d42_4552, // "EMBER"
+            vectors: VectorStorage::None,
+            embed_chunk: 256,
+            max_tokens: None,
+        }
+    }
+}
+
+/// What the segment's meta section records.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub(crate) struct Meta {
+    pub format: String,
+    pub model: String,
+    pub dim: usize,
+    pub passages: usize,
+    pub text_bytes: u64,
+    pub generation: u64,
+    pub code_dims: usize,
+    pub code_bits: u8,
+    pub graph_max_degree: usize,
+    pub graph_degree: usize,
+    #[serde(default)]
+    pub max_tokens: Option<usize>,
+    pub created_by: String,
+}
+
+impl Index {
+    /// Build an index of `passages` in `dir` (created if needed; a previous index there is replaced
+    /// atomically). `progress(done, total)` is called as passages are embedded.
+    pub fn build(
+        dir: &Path,
+        embedder: &dyn Embedder,
+        passages: &[Passage],
+        config: &IndexConfig,
+        progress: &mut dyn FnMut(usize, usize),
+    ) -> Result<Index> {
+        validate(passages, embedder, config)?;
+        let dim = embedder.dim();
+        let mut vectors = Vec::with_capacity(passages.len() * dim);
+        for (done, chunk) in passages.chunks(config.embed_chunk.max(1)).enumerate() {
+            let texts: Vec<&str> = chunk.iter().map(|p| p.text.as_str()).collect();
+            for v in embedder.embed(&texts)? {
+                if v.len() != dim {
+                    return Err(Error::DimensionMismatch { expected: dim, found: v.len() });
+                }
+                vectors.extend(v);
+            }
+            progress((done * config.embed_chunk + chunk.len()).min(passages.len()), passages.len());
+        }
+        let ids: Vec<&str> = passages.iter().map(|p| p.id.as_str()).collect();
+        let texts: Vec<&str> = passages.iter().map(|p| p.text.as_str()).collect();
+        build_from_vectors(dir, embedder.model_id(), dim, &ids, &texts, &vectors, config)
+    }
+}
+
+impl Index {
+    /// Build from vectors the caller already computed (one unit vector per passage, in order, from
+    /// the model named `model_id`): for apps that embed on an accelerator, and for benchmarks.
+    pub fn build_with_vectors(
+        dir: &Path,
+        model_id: &str,
+        passages: &[Passage],
+        vectors: &[Vec<f32>],
+        config: &IndexConfig,
+    ) -> Result<Index> {
+        let dim = vectors.first().map_or(0, Vec::len);
+        if vectors.len() != passages.len() {
+            return Err(Error::InvalidArgument(format!(
+                "{} vectors for {} passages",
+                vectors.len(),
+                passages.len()
+            )));
+        }
+        if let Some(v) = vectors.iter().find(|v| v.len() != dim) {
+            return Err(Error::DimensionMismatch { expected: dim, found: v.len() });
+        }
+        validate_passages(passages, dim, config)?;
+        let flat: Vec<f32> = vectors.iter().flatten().copied().collect();
+        let ids: Vec<&str> = passages.iter().map(|p| p.id.as_str()).collect();
+        let texts: Vec<&str> = passages.iter().map(|p| p.text.as_str()).collect();
+        build_from_vectors(dir, model_id, dim, &ids, &texts, &flat, config)
+    }
+}
+
+fn validate(passages: &[Passage], embedder: &dyn Embedder, config: &IndexConfig) -> Result<()> {
+    validate_passages(passages, embedder.dim(), config)
+}
+
+fn validate_passages(passages: &[Passage], dim: usize, config: &IndexConfig) -> Result<()> {
+    config.graph.validate()?;
+    if dim == 0 || config.code_dims > dim || (config.code_dims == 0 && !dim.is_multiple_of(8)) {
+        return Err(Error::InvalidArgument(format!(
+            "code dimensions {} exceed the model's {dim}",
+            config.code_dims
+        )));
+    }
+    let mut seen = HashSet::with_capacity(passages.len());
+    for p in passages {
+        if p.id.len() > crate::store::MAX_ID_BYTES {
+            return Err(Error::InvalidArgument(format!("passage id longer than 1 KiB: {:.40}…", p.id)));
+        }
+        if !seen.insert(p.id.as_str()) {
+            return Err(Error::InvalidArgument(format!("duplicate passage id {:?}", p.id)));
+        }
+    }
+    if passages.len() >= u32::MAX as usize / 2 {
+        return Err(Error::InvalidArgument("too many passages for one index".into()));
+    }
+    Ok(())
+}
+
+/// Build from already computed unit vectors (row-major, in `ids` order).
+pub(crate) fn build_from_vectors(
+    dir: &Path,
+    model: &str,
+    dim: usize,
+    ids: &[&str],
+    texts: &[&str],
+    vectors: &[f32],
+    config: &IndexConfig,
+) -> Result<Index> {
+    let n = ids.len();
+    let graph = graph::build(vectors, dim, &config.graph)?;
+    // Renumber for locality: neighbour ids become close, so their deltas encode in fewer bytes.
+    let order = graph::locality_order(&graph);
+    let graph = graph::permute(&graph, &order);
+    let ordered = |i: &u32| *i as usize;
+    let vecs: Vec<f32> = order
+        .iter()
+        .flat_map(|i| vectors[ordered(i) * dim..(ordered(i) + 1) * dim].iter().copied())
+        .collect();
+    let ids: Vec<&str> = order.iter().map(|i| ids[ordered(i)]).collect();
+    let texts: Vec<&str> = order.iter().map(|i| texts[ordered(i)]).collect();
+
+    let dims = if config.code_dims == 0 { dim } else { config.code_dims };
+    let params = QuantParams { dims, bits: config.code_bits, seed: config.seed };
+    let sample_stride = (n / 20_000).max(1);
+    let sample: Vec<f32> = vecs.chunks_exact(dim).step_by(sample_stride).flatten().copied().collect();
+    let quantizer = if n == 0 {
+        Quantizer::train(&vec![0.0; dim], dim, params)?
+    } else {
+        Quantizer::train(&sample, dim, params)?
+    };
+    let cb = quantizer.code_bytes();
+    let mut codes = vec![0u8; n * cb];
+    for (v, out) in vecs.chunks_exact(dim).zip(codes.chunks_exact_mut(cb)) {
+        quantizer.encode(v, out)?;
+    }
+    let encoded = graph::encode(&graph)?;
+
+    std::fs::create_dir_all(dir).map_err(|e| Error::io("creating", dir, e))?;
+    let generation = next_generation(dir)?;
+    let meta = Meta {
+        format: "ember-index".into(),
+        model: model.to_owned(),
+        dim,
+        passages: n,
+        text_bytes: texts.iter().map(|t| t.len() as u64).sum(),
+        generation,
+        code_dims: dims,
+        code_bits: config.code_bits,
+        graph_max_degree: config.graph.max_degree,
+        graph_degree: config.graph.degree,
+        max_tokens: config.max_tokens,
+        created_by: format!("ember {}", env!("CARGO_PKG_VERSION")),
+    };
+    let mut w = SegmentWriter::new();
+    let meta_json = serde_json::to_vec(&meta).map_err(|e| Error::InvalidArgument(e.to_string()))?;
+    w.add(SectionKind::Meta, meta_json);
+    w.add(SectionKind::Quantizer, quantizer.to_bytes());
+    w.add(SectionKind::Codes, codes);
+    let mut header = Vec::with_capacity(8);
+    header.extend_from_slice(&encoded.entry.to_le_bytes());
+    header.extend_from_slice(&encoded.n.to_le_bytes());
+    w.add(
+        SectionKind::GraphBlocks,
+        header.into_iter().chain(bytemuck::cast_slice(&encoded.block_offsets).iter().copied()).collect(),
+    );
+    w.add(SectionKind::GraphLengths, encoded.lengths.clone());
+    w.add(SectionKind::GraphEdges, encoded.edges.clone());
+    w.add(SectionKind::Ids, encode_ids(&ids));
+    w.add(SectionKind::Text, encode_texts(&texts));
+    let image = w.to_bytes();
+    let fingerprint = crate::store::fingerprint(&image).unwrap_or(0);
+
+    let segment_name = files::segment(generation);
+    atomic_write(&dir.join(&segment_name), &image)?;
+    let sidecar_path = dir.join(files::VECTORS);
+    match config.vectors {
+        VectorStorage::None => remove_if_exists(&sidecar_path)?,
+        VectorStorage::F16 => {
+            sidecar::write(&sidecar_path, &vecs, dim, Precision::F16, fingerprint)?;
+        }
+        VectorStorage::F32 => {
+            sidecar::write(&sidecar_path, &vecs, dim, Precision::F32, fingerprint)?;
+        }
+    }
+    // Publishing CURRENT is the commit point; older segments are removed after it.
+    atomic_write(&dir.join(files::CURRENT), segment_name.as_bytes())?;
+    remove_old_segments(dir, &segment_name)?;
+    Index::open(dir)
+}
+
+fn next_generation(dir: &Path) -> Result<u64> {
+    let current = std::fs::read_to_string(dir.join(files::CURRENT)).unwrap_or_default();
+    let gen = current
+        .trim()
+        .strip_prefix("segment-")
+        .and_then(|s| s.strip_suffix(".ember"))
+        .and_then(|s| s.parse::<u64>().ok())
+        .unwrap_or(0);
+    Ok(gen + 1)
+}
+
+fn remove_if_exists(path: &Path) -> Result<()> {
+    match std::fs::remove_file(path) {
+        Err(e) if e.kind() != std::io::ErrorKind::NotFound => Err(Error::io("removing", path, e)),
+        _ => Ok(()),
+    }
+}
+
+fn remove_old_segments(dir: &Path, keep: &str) -> Result<()> {
+    let entries = std::fs::read_dir(dir).map_err(|e| Error::io("listing", dir, e))?;
+    for entry in entries.flatten() {
+        let name = entry.file_name().to_string_lossy().into_owned();
+        if name.starts_with("segment-") && name.ends_with(".ember") && name != keep {
+            remove_if_exists(&entry.path())?;
+        }
+    }
+    Ok(())
+}

@@ -1,0 +1,6 @@
+//! Compact codes for graph traversal: a few bytes per passage that estimate inner products.
+
+mod linalg;
+mod rabitq;
+
+pub use rabitq::{QuantParams, Quantizer, QueryLut};

@@ -1,0 +1,16 @@
+//! On-disk storage: immutable checksummed segments, the vector sidecar, ids and the text store.
+
+mod atomic;
+mod format;
+mod ids;
+mod mmap;
+mod segment;
+mod text;
+mod varint;
+
+pub use atomic::{atomic_write, sync_dir};
+pub use format::{checksum, SectionKind, FORMAT_MAJOR, FORMAT_MINOR};
+pub use ids::{encode_ids, IdsView, MAX_ID_BYTES};
+pub use mmap::Mapped;
+pub use segment::{fingerprint, Segment, SegmentWriter};
+pub use text::{encode_texts, TextView};

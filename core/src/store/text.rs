@@ -1,0 +1,199 @@
+//! Passage text, lz4-compressed in blocks of up to [`BLOCK_PASSAGES`] passages or [`BLOCK_BYTES`].
+//!
+//! Section: `n: u32`, `blocks: u32`, `(blocks + 1) × u64` offsets of the compressed blocks, then
+//! the blocks. A decompressed block is `count × u32` lengths followed by the texts.
+
+use crate::{Error, Result};
+
+const BLOCK_PASSAGES: usize = 16;
+const BLOCK_BYTES: usize = 64 * 1024;
+/// lz4 cannot expand more than ~255:1; a size claim above this bound is corruption.
+const MAX_RATIO: usize = 256;
+
+/// Compress passages (in internal order) into a text section.
+pub fn encode_texts(texts: &[&str]) -> Vec<u8> {
+    let mut blocks: Vec<Vec<u8>> = Vec::new();
+    let mut i = 0;
+    while i < texts.len() {
+        let mut j = i;
+        let mut bytes = 0;
+        while j < texts.len() && j - i < BLOCK_PASSAGES && (j == i || bytes + texts[j].len() <= BLOCK_BYTES) {
+            bytes += texts[j].len();
+            j += 1;
+        }
+        let mut raw = Vec::with_capacity(bytes + 4 * (j - i));
+        texts[i..j].iter().for_each(|t| raw.extend_from_slice(&(t.len() as u32).to_le_bytes()));
+        texts[i..j].iter().for_each(|t| raw.extend_from_slice(t.as_bytes()));
+        blocks.push(lz4_flex::compress_prepend_size(&raw));
+        i = j;
+    }
+    let mut out = Vec::new();
+    out.extend_from_slice(&(texts.len() as u32).to_le_bytes());
+    out.extend_from_slice(&(blocks.len() as u32).to_le_bytes());
+    let mut offset = 0u64;
+    for b in &blocks {
+        out.extend_from_slice(&offset.to_le_bytes());
+        offset += b.len() as u64;
+    }
+    out.extend_from_slice(&offset.to_le_bytes());
+    blocks.iter().for_each(|b| out.extend_from_slice(b));
+    out
+}
+
+/// The validated layout of a text section (owned, so it outlives any one borrow of the bytes).
+#[derive(Debug, Clone)]
+pub struct TextView {
+    n: usize,
+    offsets: Vec<u64>,
+    /// First passage of each block.
+    firsts: Vec<usize>,
+    data_start: usize,
+}
+
+impl TextView {
+    /// Check the block table and each block's header (counts and lengths) of section `bytes`.
+    pub fn new(bytes: &[u8], expected: usize) -> Result<Self> {
+        let corrupt = |m: &str| Error::Corrupt(format!("text: {m}"));
+        let u32_at =
+            |i: usize| bytes.get(i..i + 4).map(|b| u32::from_le_bytes([b[0], b[1], b[2], b[3]]) as usize);
+        let n = u32_at(0).ok_or_else(|| corrupt("truncated"))?;
+        let blocks = u32_at(4).ok_or_else(|| corrupt("truncated"))?;
+        if n != expected || blocks > n {
+            return Err(corrupt("count disagrees with the index"));
+        }
+        let table_end = 8 + (blocks + 1) * 8;
+        let table = bytes.get(8..table_end).ok_or_else(|| corrupt("truncated block table"))?;
+        let offsets: Vec<u64> =
+            table.chunks_exact(8).map(|c| u64::from_le_bytes(c.try_into().unwrap_or([0xff; 8]))).collect();
+        let data = &bytes[table_end..];
+        let data_start = table_end;
+        if offsets.first() != Some(&0)
+            || offsets.windows(2).any(|w| w[0] > w[1])
+            || offsets.last() != Some(&(data.len() as u64))
+        {
+            return Err(corrupt("block offsets out of order or bounds"));
+        }
+        let mut view = TextView { n, offsets, firsts: Vec::with_capacity(blocks), data_start };
+        let mut first = 0;
+        for b in 0..blocks {
+            view.firsts.push(first);
+            let raw = view.block(bytes, b)?;
+            let count = block_count(&raw).ok_or_else(|| corrupt("undecodable block"))?;
+            first += count;
+        }
+        if first != n {
+            return Err(corrupt("blocks hold a different number of passages"));
+        }
+        Ok(view)
+    }
+
+    fn block(&self, bytes: &[u8], b: usize) -> Result<Vec<u8>> {
+        let corrupt = || Error::Corrupt(format!("text: block {b} does not decompress"));
+        let (start, end) = match (self.offsets.get(b), self.offsets.get(b + 1)) {
+            (Some(&s), Some(&e)) => (s as usize, e as usize),
+            _ => return Err(corrupt()),
+        };
+        let data = bytes.get(self.data_start..).ok_or_else(corrupt)?;
+        let comp = data.get(start..end).ok_or_else(corrupt)?;
+        let claimed = comp
+            .get(..4)
+            .map(|s| u32::from_le_bytes([s[0], s[1], s[2], s[3]]) as usize)
+            .ok_or_else(corrupt)?;
+        if claimed > comp.len().saturating_mul(MAX_RATIO) + 64 {
+            return Err(corrupt());
+        }
+        lz4_flex::decompress_size_prepended(comp).map_err(|_| corrupt())
+    }
+
+    /// Number of passages.
+    pub fn len(&self) -> usize {
+        self.n
+    }
+
+    /// Whether there are no passages.
+    pub fn is_empty(&self) -> bool {
+        self.n == 0
+    }
+
+    /// The texts of the given internal passages of section `bytes`, in the order asked (each block
+    /// decompressed once).
+    pub fn get_many(&self, bytes: &[u8], ids: &[u32]) -> Result<Vec<String>> {
+        let mut out = vec![String::new(); ids.len()];
+        let mut order: Vec<usize> = (0..ids.len()).collect();
+        order.sort_by_key(|&k| ids[k]);
+        let mut cached: Option<(usize, Vec<u8>)> = None;
+        for k in order {
+            let i = ids[k] as usize;
+            if i >= self.n {
+                return Err(Error::InvalidArgument(format!("passage {i} out of range")));
+            }
+            let b = self.firsts.partition_point(|&f| f <= i) - 1;
+            if cached.as_ref().map(|c| c.0) != Some(b) {
+                cached = Some((b, self.block(bytes, b)?));
+            }
+            let raw = cached.as_ref().map(|c| c.1.as_slice()).unwrap_or(&[]);
+            out[k] = passage(raw, i - self.firsts[b])
+                .ok_or_else(|| Error::Corrupt(format!("text: passage {i} undecodable")))?;
+        }
+        Ok(out)
+    }
+}
+
+/// Number of passages in a decompressed block, after checking its lengths add up exactly.
+fn block_count(raw: &[u8]) -> Option<usize> {
+    for count in 1..=BLOCK_PASSAGES {
+        let header = raw.get(..count * 4)?;
+        let total: usize =
+            header.chunks_exact(4).map(|c| u32::from_le_bytes([c[0], c[1], c[2], c[3]]) as usize).sum();
+        if count * 4 + total == raw.len() {
+            return Some(count);
+        }
+    }
+    None
+}
+
+fn passage(raw: &[u8], k: usize) -> Option<String> {
+    let count = block_count(raw)?;
+    let lens: Vec<usize> = raw
+        .get(..count * 4)?
+        .chunks_exact(4)
+        .map(|c| u32::from_le_bytes([c[0], c[1], c[2], c[3]]) as usize)
+        .collect();
+    let start = count * 4 + lens.get(..k)?.iter().sum::<usize>();
+    let bytes = raw.get(start..start + lens.get(k)?)?;
+    String::from_utf8(bytes.to_vec()).ok()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn round_trip() {
+        let big = "x".repeat(200_000);
+        let texts: Vec<String> = (0..60)
+            .map(|i| format!("passage {i} about flash storage and batteries"))
+            .chain(["".to_string(), big, "日本語 🙂".to_string()])
+            .collect();
+        let refs: Vec<&str> = texts.iter().map(String::as_str).collect();
+        let bytes = encode_texts(&refs);
+        let view = TextView::new(&bytes, texts.len()).unwrap();
+        let ids: Vec<u32> = (0..texts.len() as u32).rev().collect();
+        let got = view.get_many(&bytes, &ids).unwrap();
+        for (k, &i) in ids.iter().enumerate() {
+            assert_eq!(got[k], texts[i as usize]);
+        }
+        assert!(view.get_many(&bytes, &[texts.len() as u32]).is_err());
+        assert!(TextView::new(&bytes, texts.len() + 1).is_err());
+        for cut in (0..bytes.len()).step_by(97) {
+            assert!(TextView::new(&bytes[..cut], texts.len()).is_err(), "cut {cut}");
+        }
+    }
+
+    #[test]
+    fn empty() {
+        let bytes = encode_texts(&[]);
+        let view = TextView::new(&bytes, 0).unwrap();
+        assert!(view.is_empty());
+    }
+}

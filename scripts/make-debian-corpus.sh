@@ -1,0 +1,188 @@
+#!/usr/bin/env bash
+# Assemble a real-text retrieval corpus (BEIR layout) from Debian documentation
+# packages:
+#
+#   data/debian-docs/corpus.jsonl    {"_id","title","text"}, >= 100k passages of ~0.9 KB
+#   data/debian-docs/queries.jsonl   {"_id","text"}, 500 section headings (not passages)
+#   data/debian-docs/qrels/test.tsv  query-id, corpus-id, score (a heading's own section)
+#
+# Usage: bash scripts/make-debian-corpus.sh [--min-passages 100000] [--update-lock]
+#
+# Packages come only from Debian's archive through `apt-get download`, cached
+# in data/.debs/ (gitignored) and unpacked there with `dpkg-deb -x`.  Exact
+# versions and sha256 sums are pinned in scripts/debian-corpus.lock; every .deb
+# is checked against it.  When the archive has moved on to a newer version (a
+# point release or security update), the pinned one can no longer be fetched:
+# re-run with --update-lock to pin the current versions and commit the lock.
+#
+# Idempotent: cached .debs and extractions are reused when their sha256 still
+# matches; the same .debs always give a byte-identical corpus.jsonl.
+set -euo pipefail
+
+ROOT=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
+LOCK="$ROOT/scripts/debian-corpus.lock"
+CACHE="$ROOT/data/.debs"
+OUT="$ROOT/data/debian-docs"
+HELPER="$ROOT/scripts/debian_corpus.py"
+
+# Output order of the corpus; scripts/debian_corpus.py knows where each
+# package keeps its documents.
+PACKAGES=(
+  python3.11-doc
+  postgresql-doc-15
+  python-django-doc
+  python-sqlalchemy-doc
+  sphinx-doc
+  perl-doc
+  manpages
+  manpages-dev
+  bash-doc
+  zsh-doc
+  git-doc
+  debian-reference-en
+  debian-policy
+  debian-handbook
+  linux-doc-6.1
+  llvm-15-doc
+  sqlite3-doc
+  qtbase5-doc-html
+  cmake-doc
+  nodejs-doc
+  apache2-doc
+  erlang-doc
+  octave-doc
+  libreoffice-help-en-us
+)
+
+MIN_PASSAGES=100000
+UPDATE_LOCK=0
+
+usage() { sed -n '2,19p' "${BASH_SOURCE[0]}" | sed 's/^# \{0,1\}//'; }
+die() { echo "make-debian-corpus: error: $*" >&2; exit 1; }
+
+while [[ $# -gt 0 ]]; do
+  case "$1" in
+    --min-passages) [[ $# -ge 2 ]] || die "--min-passages needs a number"; MIN_PASSAGES=$2; shift 2 ;;
+    --min-passages=*) MIN_PASSAGES=${1#*=}; shift ;;
+    --update-lock) UPDATE_LOCK=1; shift ;;
+    -h|--help) usage; exit 0 ;;
+    *) die "unknown argument: $1 (see --help)" ;;
+  esac
+done
+[[ "$MIN_PASSAGES" =~ ^[0-9]+$ ]] || die "--min-passages must be a number, got '$MIN_PASSAGES'"
+
+for tool in apt-get apt-cache dpkg-deb sha256sum python3; do
+  command -v "$tool" >/dev/null || die "$tool not found (this script needs a Debian system)"
+done
+
+START=$(date +%s)
+mkdir -p "$CACHE/extract" "$OUT"
+
+# apt runs its downloads as the _apt user, which cannot write into the work
+# tree; as root, download directly (what apt falls back to anyway, minus the warning).
+APT_OPTS=(-q)
+[[ $EUID -eq 0 ]] && APT_OPTS+=(-o APT::Sandbox::User=root)
+
+APT_UPDATED=0
+candidate() {  # candidate version of a package in the local apt lists, or empty
+  apt-cache policy "$1" 2>/dev/null | awk '/Candidate:/ {print $2}' | grep -v '^(none)$' || true
+}
+ensure_apt_lists() {  # run `apt-get update` once, only when the lists lack our packages
+  [[ $APT_UPDATED -eq 1 ]] && return 0
+  if [[ -z "$(candidate "$1")" ]]; then
+    echo "apt lists do not know $1: running apt-get update"
+    if [[ $EUID -eq 0 ]]; then apt-get update -qq; else sudo apt-get update -qq; fi
+  fi
+  APT_UPDATED=1
+}
+
+# --- the lock ------------------------------------------------------------------
+declare -A LOCK_VER=() LOCK_SHA=()
+USE_LOCK=0
+if [[ -f "$LOCK" && $UPDATE_LOCK -eq 0 ]]; then
+  USE_LOCK=1
+  while read -r pkg ver sha rest; do
+    [[ -z "$pkg" || "$pkg" == \#* ]] && continue
+    [[ -n "$sha" && -z "$rest" ]] || die "malformed line in $LOCK: '$pkg $ver $sha $rest'"
+    LOCK_VER[$pkg]=$ver
+    LOCK_SHA[$pkg]=$sha
+  done < "$LOCK"
+  for pkg in "${PACKAGES[@]}"; do
+    [[ -n "${LOCK_VER[$pkg]:-}" ]] || die "$pkg is not in $LOCK; refresh it: bash scripts/make-debian-corpus.sh --update-lock"
+  done
+elif [[ ! -f "$LOCK" ]]; then
+  echo "no lock file yet: pinning the archive's current versions in $LOCK"
+fi
+
+# --- download, verify, extract ---------------------------------------------------
+LOCK_LINES=()
+SPECS=()
+for pkg in "${PACKAGES[@]}"; do
+  if [[ $USE_LOCK -eq 1 ]]; then
+    ver=${LOCK_VER[$pkg]}
+  else
+    ensure_apt_lists "$pkg"
+    ver=$(candidate "$pkg")
+    [[ -n "$ver" ]] || die "apt has no candidate version of $pkg"
+  fi
+  enc=${ver//:/%3a}   # apt-get download writes an epoch's ':' as %3a
+  deb=$(compgen -G "$CACHE/${pkg}_${enc}_*.deb" | head -n 1 || true)
+  if [[ -z "$deb" ]]; then
+    ensure_apt_lists "$pkg"
+    echo "downloading $pkg=$ver"
+    if ! (cd "$CACHE" && apt-get download "${APT_OPTS[@]}" "$pkg=$ver"); then
+      if [[ $USE_LOCK -eq 1 ]]; then
+        now=$(candidate "$pkg")
+        die "cannot download locked $pkg=$ver (the archive now offers ${now:-no version})." \
+            "Refresh the lock: bash scripts/make-debian-corpus.sh --update-lock, then commit scripts/debian-corpus.lock"
+      fi
+      die "apt-get download $pkg=$ver failed"
+    fi
+    deb=$(compgen -G "$CACHE/${pkg}_${enc}_*.deb" | head -n 1 || true)
+    [[ -n "$deb" ]] || die "apt-get download $pkg=$ver left no ${pkg}_${enc}_*.deb in $CACHE"
+  fi
+  sha=$(sha256sum "$deb" | awk '{print $1}')
+  if [[ $USE_LOCK -eq 1 && "$sha" != "${LOCK_SHA[$pkg]}" ]]; then
+    die "sha256 mismatch for $(basename "$deb"):" \
+        "lock says ${LOCK_SHA[$pkg]}, file has $sha." \
+        "Delete the file to fetch it again; if the archive really changed it, refresh the lock with --update-lock"
+  fi
+  got=$(dpkg-deb -f "$deb" Package Version | awk '{print $2}' | paste -sd' ')
+  [[ "$got" == "$pkg $ver" ]] || die "$(basename "$deb") is '$got', expected '$pkg $ver'"
+  # Drop cached .debs of other versions of this package.
+  for old in "$CACHE/${pkg}"_*.deb; do
+    [[ "$old" == "$deb" ]] || rm -f -- "$old"
+  done
+  dir="$CACHE/extract/$pkg"
+  if [[ "$(cat "$dir/.sha256" 2>/dev/null || true)" != "$sha" ]]; then
+    echo "extracting $(basename "$deb")"
+    rm -rf -- "$dir"
+    mkdir -p "$dir"
+    dpkg-deb -x "$deb" "$dir"
+    echo "$sha" > "$dir/.sha256"
+  fi
+  LOCK_LINES+=("$pkg $ver $sha")
+  SPECS+=("$pkg=$ver")
+done
+
+if [[ $USE_LOCK -eq 0 ]]; then
+  {
+    echo "# Debian documentation packages behind data/debian-docs (scripts/make-debian-corpus.sh)."
+    echo "# package version sha256-of-.deb; refresh with: bash scripts/make-debian-corpus.sh --update-lock"
+    printf '%s\n' "${LOCK_LINES[@]}"
+  } > "$LOCK.tmp"
+  mv -- "$LOCK.tmp" "$LOCK"
+  echo "wrote $LOCK"
+fi
+
+# --- text, passages, queries -------------------------------------------------------
+echo "building passages from ${#PACKAGES[@]} packages..."
+status=0
+python3 "$HELPER" --extract "$CACHE/extract" --out "$OUT" \
+  --min-passages "$MIN_PASSAGES" --packages "${SPECS[@]}" || status=$?
+
+echo "wall time:        $(( $(date +%s) - START )) s"
+[[ $status -eq 0 ]] || die "corpus build failed (exit $status)"
+echo "corpus:  $OUT/corpus.jsonl"
+echo "queries: $OUT/queries.jsonl"
+echo "qrels:   $OUT/qrels/test.tsv"
