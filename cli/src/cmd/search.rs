@@ -35,8 +35,8 @@ pub struct Args {
     /// Candidates given exact scores.
     #[arg(long, default_value_t = SearchOptions::default().rerank)]
     rerank: usize,
-    /// Threads for embedding.
-    #[arg(long, default_value_t = 1)]
+    /// Threads for embedding the query and any recomputed passages.
+    #[arg(long, default_value_t = 2)]
     threads: usize,
     /// One JSON line per query.
     #[arg(long)]
