@@ -4,6 +4,7 @@
 use std::collections::HashMap;
 use std::path::Path;
 
+use ember_core::store::checksum;
 use ember_core::Embedder;
 
 type Error = Box<dyn std::error::Error>;
@@ -39,14 +40,9 @@ fn cache_key(embedder: &dyn Embedder, items: &[(String, String)]) -> String {
     sorted.sort();
     let mut h = 0u64;
     for (id, text) in sorted {
-        h = h.rotate_left(5) ^ xxhash(id.as_bytes()) ^ xxhash(text.as_bytes()).rotate_left(17);
+        h = h.rotate_left(5) ^ checksum(id.as_bytes()) ^ checksum(text.as_bytes()).rotate_left(17);
     }
     format!("{}:{}:{h:016x}", embedder.model_id(), items.len())
-}
-
-fn xxhash(b: &[u8]) -> u64 {
-    // FNV-1a: the key only has to change when the corpus does.
-    b.iter().fold(0xcbf2_9ce4_8422_2325u64, |h, &x| (h ^ u64::from(x)).wrapping_mul(0x100_0000_01b3))
 }
 
 fn load(

@@ -272,6 +272,18 @@ impl<'a> GraphView<'a> {
         Ok(view)
     }
 
+    /// Re-wrap arrays that [`GraphView::new`] already validated (e.g. at index open), skipping the
+    /// full pass. Reads stay bounds-checked, so wrong arrays give wrong lists, never a fault.
+    pub fn prevalidated(
+        n: u32,
+        entry: u32,
+        block_offsets: &'a [u32],
+        lengths: &'a [u8],
+        edges: &'a [u8],
+    ) -> Self {
+        GraphView { n, entry, block_offsets, lengths, edges }
+    }
+
     /// Number of nodes.
     pub fn len(&self) -> u32 {
         self.n
@@ -381,20 +393,6 @@ fn decode_list(list: &[u8], i: u32, n: u32, mut emit: impl FnMut(u32)) -> Option
         emit(prev);
     }
     Some(below as usize)
-}
-
-impl<'a> GraphView<'a> {
-    /// Re-wrap arrays that [`GraphView::new`] already validated (e.g. at index open), skipping the
-    /// full pass. Reads stay bounds-checked, so wrong arrays give wrong lists, never a fault.
-    pub fn prevalidated(
-        n: u32,
-        entry: u32,
-        block_offsets: &'a [u32],
-        lengths: &'a [u8],
-        edges: &'a [u8],
-    ) -> Self {
-        GraphView { n, entry, block_offsets, lengths, edges }
-    }
 }
 
 #[cfg(test)]

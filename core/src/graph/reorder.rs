@@ -100,6 +100,19 @@ impl Bisector {
         d as f32 * (self.log2[n] - self.log2[d as usize + 1])
     }
 
+    /// Refill `ls` and `rs` with the nodes on side 0 and side 1, keeping their order.
+    fn split_by_side(&self, nodes: &[u32], ls: &mut Vec<u32>, rs: &mut Vec<u32>) {
+        ls.clear();
+        rs.clear();
+        for &v in nodes {
+            if self.side[v as usize] == 0 {
+                ls.push(v)
+            } else {
+                rs.push(v)
+            }
+        }
+    }
+
     fn recurse(&mut self, nodes: &mut [u32]) {
         if nodes.len() <= BP_LEAF {
             return;
@@ -131,15 +144,7 @@ impl Bisector {
                 }
                 self.gain[v as usize] = gain;
             }
-            ls.clear();
-            rs.clear();
-            for &v in nodes.iter() {
-                if self.side[v as usize] == 0 {
-                    ls.push(v)
-                } else {
-                    rs.push(v)
-                }
-            }
+            self.split_by_side(nodes, &mut ls, &mut rs);
             ls.sort_by(|a, b| by_gain(&self.gain, a, b));
             rs.sort_by(|a, b| by_gain(&self.gain, a, b));
             let mut swapped = 0;
@@ -167,15 +172,7 @@ impl Bisector {
                 self.deg[q as usize] = [0, 0];
             }
         }
-        ls.clear();
-        rs.clear();
-        for &v in nodes.iter() {
-            if self.side[v as usize] == 0 {
-                ls.push(v)
-            } else {
-                rs.push(v)
-            }
-        }
+        self.split_by_side(nodes, &mut ls, &mut rs);
         let (left, right) = nodes.split_at_mut(mid);
         left.copy_from_slice(&ls);
         right.copy_from_slice(&rs);

@@ -34,6 +34,16 @@ pub enum VectorStorage {
     F32,
 }
 
+impl VectorStorage {
+    fn precision(self) -> Option<Precision> {
+        match self {
+            VectorStorage::None => None,
+            VectorStorage::F16 => Some(Precision::F16),
+            VectorStorage::F32 => Some(Precision::F32),
+        }
+    }
+}
+
 /// How an index is built.
 #[derive(Debug, Clone, PartialEq)]
 pub struct IndexConfig {
@@ -190,13 +200,10 @@ pub(crate) fn build_from_vectors(
     // Renumber for locality: neighbour ids become close, so their deltas encode in fewer bytes.
     let order = graph::locality_order(&graph);
     let graph = graph::permute(&graph, &order);
-    let ordered = |i: &u32| *i as usize;
-    let vecs: Vec<f32> = order
-        .iter()
-        .flat_map(|i| vectors[ordered(i) * dim..(ordered(i) + 1) * dim].iter().copied())
-        .collect();
-    let ids: Vec<&str> = order.iter().map(|i| ids[ordered(i)]).collect();
-    let texts: Vec<&str> = order.iter().map(|i| texts[ordered(i)]).collect();
+    let old = || order.iter().map(|&i| i as usize);
+    let vecs: Vec<f32> = old().flat_map(|i| vectors[i * dim..(i + 1) * dim].iter().copied()).collect();
+    let ids: Vec<&str> = old().map(|i| ids[i]).collect();
+    let texts: Vec<&str> = old().map(|i| texts[i]).collect();
 
     let dims = if config.code_dims == 0 { dim } else { config.code_dims };
     let params = QuantParams { dims, bits: config.code_bits, seed: config.seed };
@@ -252,13 +259,10 @@ pub(crate) fn build_from_vectors(
     let segment_name = files::segment(generation);
     atomic_write(&dir.join(&segment_name), &image)?;
     let sidecar_path = dir.join(files::VECTORS);
-    match config.vectors {
-        VectorStorage::None => remove_if_exists(&sidecar_path)?,
-        VectorStorage::F16 => {
-            sidecar::write(&sidecar_path, &vecs, dim, Precision::F16, fingerprint)?;
-        }
-        VectorStorage::F32 => {
-            sidecar::write(&sidecar_path, &vecs, dim, Precision::F32, fingerprint)?;
+    match config.vectors.precision() {
+        None => remove_if_exists(&sidecar_path)?,
+        Some(precision) => {
+            sidecar::write(&sidecar_path, &vecs, dim, precision, fingerprint)?;
         }
     }
     // Publishing CURRENT is the commit point; older segments are removed after it.

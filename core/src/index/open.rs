@@ -216,7 +216,7 @@ fn graph_sections(segment: &Segment) -> Result<GraphSections<'_>> {
     let blocks = segment.section(SectionKind::GraphBlocks)?;
     let (head, rest) =
         blocks.split_at_checked(8).ok_or_else(|| Error::Corrupt("graph header truncated".into()))?;
-    let entry = u32::from_le_bytes([head[0], head[1], head[2], head[3]]);
+    let entry = crate::store::le::u32_at(head, 0).unwrap_or(u32::MAX);
     // Offsets start 8 bytes into a 64-aligned section, so they are 4-aligned.
     let offsets: &[u32] =
         bytemuck::try_cast_slice(rest).map_err(|_| Error::Corrupt("graph offsets misaligned".into()))?;

@@ -24,6 +24,16 @@ pub enum Precision {
     F32,
 }
 
+impl Precision {
+    /// Bytes per stored dimension.
+    fn width(self) -> usize {
+        match self {
+            Precision::F16 => 2,
+            Precision::F32 => 4,
+        }
+    }
+}
+
 #[derive(Debug, Clone, Copy, Pod, Zeroable)]
 #[repr(C)]
 struct Header {
@@ -110,12 +120,8 @@ impl Sidecar {
         if h.segment != fingerprint || h.n != n as u64 || h.dim as usize != dim {
             return Err(corrupt("belongs to another version of the index (stale)"));
         }
-        let width = match precision {
-            Precision::F16 => 2,
-            Precision::F32 => 4,
-        };
         let data = &bytes[64..];
-        if data.len() as u64 != (n as u64) * (dim as u64) * width {
+        if data.len() as u64 != (n as u64) * (dim as u64) * precision.width() as u64 {
             return Err(corrupt("size does not match its header"));
         }
         if crate::store::checksum(data) != h.data_checksum {
@@ -144,11 +150,7 @@ impl Sidecar {
 
     /// Bytes read to rerank one candidate.
     pub fn row_bytes(&self) -> usize {
-        self.dim
-            * match self.precision {
-                Precision::F16 => 2,
-                Precision::F32 => 4,
-            }
+        self.dim * self.precision.width()
     }
 
     /// The file size.

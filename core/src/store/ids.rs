@@ -3,6 +3,7 @@
 //! Section: `n: u32`, `blocks: u32`, `blocks × u32` offsets into the data, then the data. In a block
 //! the first id is `len, bytes`; each next one is `shared prefix len, suffix len, suffix`.
 
+use super::le::u32_at;
 use super::varint;
 use crate::{Error, Result};
 
@@ -49,10 +50,8 @@ impl<'a> IdsView<'a> {
     /// Validate the whole section (every id decodes to UTF-8 within bounds) and wrap it.
     pub fn new(bytes: &'a [u8], expected: usize) -> Result<Self> {
         let corrupt = |m: &str| Error::Corrupt(format!("ids: {m}"));
-        let word =
-            |i: usize| bytes.get(i * 4..i * 4 + 4).map(|b| u32::from_le_bytes([b[0], b[1], b[2], b[3]]));
-        let n = word(0).ok_or_else(|| corrupt("truncated"))? as usize;
-        let blocks = word(1).ok_or_else(|| corrupt("truncated"))? as usize;
+        let n = u32_at(bytes, 0).ok_or_else(|| corrupt("truncated"))? as usize;
+        let blocks = u32_at(bytes, 4).ok_or_else(|| corrupt("truncated"))? as usize;
         if n != expected || blocks != n.div_ceil(BLOCK) {
             return Err(corrupt("count disagrees with the index"));
         }
@@ -79,18 +78,13 @@ impl<'a> IdsView<'a> {
     /// Wrap a section that [`IdsView::new`] already validated: reads only the header. Reads stay
     /// bounds-checked, so a wrong section gives missing ids, never a fault.
     pub fn prevalidated(bytes: &'a [u8]) -> Self {
-        let word = |i: usize| {
-            bytes.get(i * 4..i * 4 + 4).map_or(0, |b| u32::from_le_bytes([b[0], b[1], b[2], b[3]]))
-        };
-        let n = word(0) as usize;
+        let n = u32_at(bytes, 0).unwrap_or(0) as usize;
         let data_start = (8 + n.div_ceil(BLOCK) * 4).min(bytes.len());
         IdsView { n, offsets: &bytes[8.min(bytes.len())..data_start], data: &bytes[data_start..] }
     }
 
     fn block_start(&self, b: usize) -> usize {
-        self.offsets
-            .get(b * 4..b * 4 + 4)
-            .map_or(usize::MAX, |o| u32::from_le_bytes([o[0], o[1], o[2], o[3]]) as usize)
+        b.checked_mul(4).and_then(|at| u32_at(self.offsets, at)).map_or(usize::MAX, |o| o as usize)
     }
 
     fn block_end(&self, b: usize) -> usize {

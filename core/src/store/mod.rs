@@ -3,6 +3,7 @@
 mod atomic;
 mod format;
 mod ids;
+pub(crate) mod le;
 mod mmap;
 mod segment;
 mod text;

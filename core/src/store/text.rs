@@ -3,6 +3,7 @@
 //! Section: `n: u32`, `blocks: u32`, `(blocks + 1) × u64` offsets of the compressed blocks, then
 //! the blocks. A decompressed block is `count × u32` lengths followed by the texts.
 
+use super::le::{u32_at, u32s};
 use crate::{Error, Result};
 
 const BLOCK_PASSAGES: usize = 16;
@@ -54,10 +55,8 @@ impl TextView {
     /// Check the block table and each block's header (counts and lengths) of section `bytes`.
     pub fn new(bytes: &[u8], expected: usize) -> Result<Self> {
         let corrupt = |m: &str| Error::Corrupt(format!("text: {m}"));
-        let u32_at =
-            |i: usize| bytes.get(i..i + 4).map(|b| u32::from_le_bytes([b[0], b[1], b[2], b[3]]) as usize);
-        let n = u32_at(0).ok_or_else(|| corrupt("truncated"))?;
-        let blocks = u32_at(4).ok_or_else(|| corrupt("truncated"))?;
+        let n = u32_at(bytes, 0).ok_or_else(|| corrupt("truncated"))? as usize;
+        let blocks = u32_at(bytes, 4).ok_or_else(|| corrupt("truncated"))? as usize;
         if n != expected || blocks > n {
             return Err(corrupt("count disagrees with the index"));
         }
@@ -95,10 +94,7 @@ impl TextView {
         };
         let data = bytes.get(self.data_start..).ok_or_else(corrupt)?;
         let comp = data.get(start..end).ok_or_else(corrupt)?;
-        let claimed = comp
-            .get(..4)
-            .map(|s| u32::from_le_bytes([s[0], s[1], s[2], s[3]]) as usize)
-            .ok_or_else(corrupt)?;
+        let claimed = u32_at(comp, 0).ok_or_else(corrupt)? as usize;
         if claimed > comp.len().saturating_mul(MAX_RATIO) + 64 {
             return Err(corrupt());
         }
@@ -143,8 +139,7 @@ impl TextView {
 fn block_count(raw: &[u8]) -> Option<usize> {
     for count in 1..=BLOCK_PASSAGES {
         let header = raw.get(..count * 4)?;
-        let total: usize =
-            header.chunks_exact(4).map(|c| u32::from_le_bytes([c[0], c[1], c[2], c[3]]) as usize).sum();
+        let total: usize = u32s(header).sum();
         if count * 4 + total == raw.len() {
             return Some(count);
         }
@@ -154,11 +149,7 @@ fn block_count(raw: &[u8]) -> Option<usize> {
 
 fn passage(raw: &[u8], k: usize) -> Option<String> {
     let count = block_count(raw)?;
-    let lens: Vec<usize> = raw
-        .get(..count * 4)?
-        .chunks_exact(4)
-        .map(|c| u32::from_le_bytes([c[0], c[1], c[2], c[3]]) as usize)
-        .collect();
+    let lens: Vec<usize> = u32s(raw.get(..count * 4)?).collect();
     let start = count * 4 + lens.get(..k)?.iter().sum::<usize>();
     let bytes = raw.get(start..start + lens.get(k)?)?;
     String::from_utf8(bytes.to_vec()).ok()
