@@ -101,7 +101,7 @@ pub fn synthetic_passages(n: usize) -> Vec<ember_core::Passage> {
                     words[(x % words.len() as u64) as usize]
                 })
                 .collect();
-            ember_core::Passage { id: format!("p{i}"), text: text.join(" ") }
+            ember_core::Passage::new(format!("p{i}"), text.join(" "))
         })
         .collect()
 }

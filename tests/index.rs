@@ -3,6 +3,7 @@
 #![allow(clippy::panic, clippy::expect_used, clippy::unwrap_used)]
 
 use ember_core::store::{SectionKind, Segment, SegmentWriter};
+use ember_core::Task;
 use ember_core::{Embedder, Error, Index, IndexConfig, Mode, SearchOptions, VectorStorage};
 use ember_tests::{synthetic_passages, temp_dir, HashEmbedder};
 
@@ -10,7 +11,7 @@ fn build(name: &str, n: usize, vectors: VectorStorage) -> (std::path::PathBuf, I
     let dir = temp_dir(name);
     let e = HashEmbedder::new(64);
     let config = IndexConfig { code_dims: 32, vectors, ..IndexConfig::default() };
-    let index = Index::build(&dir, &e, &synthetic_passages(n), &config, &mut |_, _| {}).unwrap();
+    let index = Index::build(&dir, &e, &synthetic_passages(n), &config, &Task::none()).unwrap();
     (dir, index, e)
 }
 
@@ -35,9 +36,9 @@ fn round_trip_and_every_mode() {
         assert!((a.score - b.score).abs() < 2e-3, "{a:?} {b:?}");
     }
     // Reopening gives identical results.
-    let again = Index::open(&dir).unwrap();
+    let again = ro(&dir).unwrap();
     assert_eq!(again.search(&q, Some(&e), &opts(Mode::StoredRerank, 5)).unwrap().hits, stored.hits);
-    assert_eq!(again.stats(), index.stats());
+    assert_eq!(again.stats().unwrap(), index.stats().unwrap());
     // Auto picks the sidecar when present.
     assert_eq!(index.search(&q, Some(&e), &opts(Mode::Auto, 5)).unwrap().mode, Mode::StoredRerank);
     // A second recompute of the same query is served by the cache.
@@ -69,7 +70,7 @@ fn empty_index_and_k_beyond_size() {
     let (_d, empty, e) = build("empty", 0, VectorStorage::None);
     let q = e.embed(&["anything"]).unwrap().remove(0);
     assert!(empty.search(&q, Some(&e), &opts(Mode::Recompute, 10)).unwrap().hits.is_empty());
-    assert_eq!(empty.stats().passages, 0);
+    assert_eq!(empty.stats().unwrap().passages, 0);
     let (_d, small, e) = build("small", 7, VectorStorage::None);
     let hits = small.search(&q, Some(&e), &opts(Mode::Recompute, 50)).unwrap().hits;
     assert_eq!(hits.len(), 7, "k larger than the index returns every passage");
@@ -82,14 +83,14 @@ fn empty_and_huge_passages() {
     let dir = temp_dir("huge");
     let e = HashEmbedder::new(64);
     let mut passages = synthetic_passages(20);
-    passages.push(ember_core::Passage { id: "empty".into(), text: String::new() });
-    passages.push(ember_core::Passage { id: "huge".into(), text: "battery ".repeat(300_000) });
+    passages.push(ember_core::Passage::new("empty", String::new()));
+    passages.push(ember_core::Passage::new("huge", "battery ".repeat(300_000)));
     let config = IndexConfig { code_dims: 32, ..IndexConfig::default() };
-    let index = Index::build(&dir, &e, &passages, &config, &mut |_, _| {}).unwrap();
+    let index = Index::build(&dir, &e, &passages, &config, &Task::none()).unwrap();
     let q = e.embed(&["battery"]).unwrap().remove(0);
     let hits = index.search(&q, Some(&e), &opts(Mode::Recompute, 3)).unwrap().hits;
     assert_eq!(hits[0].id, "huge");
-    assert_eq!(index.stats().text_bytes, passages.iter().map(|p| p.text.len() as u64).sum::<u64>());
+    assert_eq!(index.stats().unwrap().text_bytes, passages.iter().map(|p| p.text.len() as u64).sum::<u64>());
 }
 
 #[test]
@@ -102,7 +103,7 @@ fn bad_input_is_rejected() {
         &e,
         &passages,
         &IndexConfig { code_dims: 32, ..Default::default() },
-        &mut |_, _| {},
+        &Task::none(),
     )
     .unwrap_err();
     assert!(matches!(err, Error::InvalidArgument(_)), "{err}");
@@ -131,6 +132,16 @@ fn segment_path(dir: &std::path::Path) -> std::path::PathBuf {
     dir.join(std::fs::read_to_string(dir.join("CURRENT")).unwrap().trim())
 }
 
+/// The vector sidecar of the current segment.
+fn sidecar_path(dir: &std::path::Path) -> std::path::PathBuf {
+    segment_path(dir).to_string_lossy().replace("segment-", "vectors-").into()
+}
+
+/// Open read-only: the test's builder still holds the writer lock.
+fn ro(dir: &std::path::Path) -> ember_core::Result<Index> {
+    Index::open_with(dir, ember_core::OpenOptions { read_only: true, ..Default::default() })
+}
+
 #[test]
 fn damaged_segments_give_typed_errors() {
     let (dir, _index, _e) = build("damaged", 200, VectorStorage::None);
@@ -139,14 +150,14 @@ fn damaged_segments_give_typed_errors() {
     // Truncation anywhere.
     for cut in [0, 10, 63, 64, good.len() / 2, good.len() - 17, good.len() - 1] {
         replace(&path, &good[..cut]);
-        assert!(matches!(Index::open(&dir), Err(Error::Corrupt(_))), "cut at {cut}");
+        assert!(matches!(ro(&dir), Err(Error::Corrupt(_))), "cut at {cut}");
     }
     // A flipped bit in every 97th byte.
     for i in (0..good.len()).step_by(97) {
         let mut bad = good.clone();
         bad[i] ^= 0x10;
         replace(&path, &bad);
-        match Index::open(&dir) {
+        match ro(&dir) {
             Err(Error::Corrupt(_)) | Err(Error::IncompatibleVersion { .. }) => {}
             Ok(_) => {
                 // Only alignment padding is outside every checksum.
@@ -158,15 +169,15 @@ fn damaged_segments_give_typed_errors() {
     let mut bad = good.clone();
     bad[0] = b'X';
     replace(&path, &bad);
-    assert!(matches!(Index::open(&dir), Err(Error::Corrupt(_))));
+    assert!(matches!(ro(&dir), Err(Error::Corrupt(_))));
     let mut bad = good.clone();
     bad[8] = 2; // major = 2 (little-endian u16 at offset 8)
     replace(&path, &bad);
-    assert!(matches!(Index::open(&dir), Err(Error::IncompatibleVersion { found: 2, supported: 1 })));
+    assert!(matches!(ro(&dir), Err(Error::IncompatibleVersion { found: 2, supported: 1 })));
     replace(&path, &good);
-    assert!(Index::open(&dir).is_ok());
+    assert!(ro(&dir).is_ok());
     // No index at all.
-    assert!(matches!(Index::open(&temp_dir("nothing-here")), Err(Error::Missing { .. })));
+    assert!(matches!(ro(&temp_dir("nothing-here")), Err(Error::Missing { .. })));
 }
 
 /// Checksums valid but contents wrong (as a buggy writer or an attacker could produce): the bounds
@@ -179,11 +190,12 @@ fn consistent_checksums_with_bad_contents() {
     let rewrite = |target: SectionKind, bytes: Vec<u8>| {
         let mut w = SegmentWriter::new();
         for kind in SectionKind::ALL {
-            let body = if kind == target { bytes.clone() } else { good.section(kind).unwrap().to_vec() };
+            let Some(present) = good.optional_section(kind).unwrap() else { continue };
+            let body = if kind == target { bytes.clone() } else { present.to_vec() };
             w.add(kind, body);
         }
         replace(&path, &w.to_bytes());
-        Index::open(&dir)
+        ro(&dir)
     };
     // Edges pointing outside the graph: every edge byte set to a large varint-terminating value.
     let edges: Vec<u8> = good.section(SectionKind::GraphEdges).unwrap().iter().map(|_| 0x7f).collect();
@@ -215,12 +227,12 @@ fn consistent_checksums_with_bad_contents() {
 #[test]
 fn sidecar_problems_disable_stored_mode_only() {
     let (dir, _index, e) = build("sidecar", 150, VectorStorage::F16);
-    let side = dir.join("vectors.ember");
+    let side = sidecar_path(&dir);
     let mut bytes = std::fs::read(&side).unwrap();
     let last = bytes.len() - 1;
     bytes[last] ^= 1;
     replace(&side, &bytes);
-    let index = Index::open(&dir).unwrap();
+    let index = ro(&dir).unwrap();
     assert!(index.sidecar_status().unwrap_err().contains("checksum"));
     let q = e.embed(&["flash storage"]).unwrap().remove(0);
     assert!(index.search(&q, Some(&e), &opts(Mode::StoredRerank, 3)).is_err());
@@ -231,19 +243,22 @@ fn sidecar_problems_disable_stored_mode_only() {
     let mut other = synthetic_passages(150);
     other[0].text.push_str(" changed");
     let config = IndexConfig { code_dims: 32, vectors: VectorStorage::F16, ..IndexConfig::default() };
-    Index::build(&dir2, &e, &other, &config, &mut |_, _| {}).unwrap();
-    replace(&side, &std::fs::read(dir2.join("vectors.ember")).unwrap());
-    assert!(Index::open(&dir).unwrap().sidecar_status().unwrap_err().contains("stale"));
+    Index::build(&dir2, &e, &other, &config, &Task::none()).unwrap();
+    replace(&side, &std::fs::read(sidecar_path(&dir2)).unwrap());
+    assert!(ro(&dir).unwrap().sidecar_status().unwrap_err().contains("stale"));
 }
 
 #[test]
 fn rebuild_replaces_atomically() {
     let (dir, first, e) = build("rebuild", 50, VectorStorage::None);
+    drop(first);
+    // A reader keeps serving the old segment after a rebuild replaces it.
+    let first = ro(&dir).unwrap();
     let config = IndexConfig { code_dims: 32, ..IndexConfig::default() };
-    let second = Index::build(&dir, &e, &synthetic_passages(80), &config, &mut |_, _| {}).unwrap();
+    let second = Index::build(&dir, &e, &synthetic_passages(80), &config, &Task::none()).unwrap();
     assert_eq!(first.len(), 50);
     assert_eq!(second.len(), 80);
-    assert_eq!(Index::open(&dir).unwrap().len(), 80);
+    assert_eq!(ro(&dir).unwrap().len(), 80);
     let segments = std::fs::read_dir(&dir)
         .unwrap()
         .filter(|e| e.as_ref().unwrap().file_name().to_string_lossy().starts_with("segment-"));

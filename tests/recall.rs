@@ -4,6 +4,7 @@
 
 use std::collections::HashMap;
 
+use ember_core::Task;
 use ember_core::{Embedder, EmbedderConfig, Index, IndexConfig, Mode, OnnxEmbedder, Passage, SearchOptions};
 use ember_tests::{l3, shared_data, temp_dir};
 
@@ -36,10 +37,7 @@ fn recall_against_brute_force_in_every_mode() {
         .map(|r| {
             let title = r.get("title").cloned().unwrap_or_default();
             let text = r["text"].clone();
-            Passage {
-                id: r["_id"].clone(),
-                text: if title.is_empty() { text } else { format!("{title}\n{text}") },
-            }
+            Passage::new(r["_id"].clone(), if title.is_empty() { text } else { format!("{title}\n{text}") })
         })
         .collect();
     let queries: Vec<String> =
@@ -51,7 +49,7 @@ fn recall_against_brute_force_in_every_mode() {
         max_tokens: Some(128),
         ..IndexConfig::default()
     };
-    let index = Index::build(&dir, &embedder, &passages, &config, &mut |_, _| {}).unwrap();
+    let index = Index::build(&dir, &embedder, &passages, &config, &Task::none()).unwrap();
     index.set_cache_bytes(0).unwrap(); // every recompute pays in full
 
     let texts: Vec<&str> = passages.iter().map(|p| p.text.as_str()).collect();

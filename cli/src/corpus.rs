@@ -3,7 +3,8 @@
 use std::io::BufRead;
 use std::path::Path;
 
-/// One BEIR record: `{"_id", "title"?, "text"}`.
+/// One BEIR record: `{"_id", "title"?, "text", "metadata"?}`; metadata values are strings,
+/// numbers or booleans.
 #[derive(Debug, Clone, serde::Deserialize)]
 #[allow(dead_code)] // `id` is read by the index commands.
 pub struct Record {
@@ -13,9 +14,16 @@ pub struct Record {
     pub title: String,
     #[serde(default)]
     pub text: String,
+    #[serde(default)]
+    pub metadata: ember_core::Metadata,
 }
 
 impl Record {
+    /// The record as a passage to index.
+    pub fn into_passage(self) -> ember_core::Passage {
+        ember_core::Passage { text: self.passage(), id: self.id, metadata: self.metadata }
+    }
+
     /// The text Ember embeds: title and body, as BEIR evaluations do.
     pub fn passage(&self) -> String {
         if self.title.is_empty() {

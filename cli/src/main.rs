@@ -31,6 +31,16 @@ enum Command {
     Eval(cmd::eval::Args),
     /// Measure embedding throughput (passages/s) over batch sizes and thread counts.
     BenchEmbed(cmd::bench::Args),
+    /// Embed and add passages to an index (each batch durable before it is reported).
+    Add(cmd::add::Args),
+    /// Delete passages by id.
+    Delete(cmd::delete::Args),
+    /// Drop deleted passages and repair the graph around them.
+    Compact(cmd::compact::Args),
+    /// Print the live passage ids, one per line.
+    Ids(cmd::ids::Args),
+    /// Build (materialize) or drop (evict) the stored-vector sidecar.
+    Vectors(cmd::vectors::Args),
 }
 
 fn main() -> ExitCode {
@@ -49,6 +59,11 @@ fn main() -> ExitCode {
         Command::Info(args) => cmd::info::run(args),
         Command::Eval(args) => cmd::eval::run(args),
         Command::BenchEmbed(args) => cmd::bench::run(args),
+        Command::Add(args) => cmd::add::run(args),
+        Command::Delete(args) => cmd::delete::run(args),
+        Command::Compact(args) => cmd::compact::run(args),
+        Command::Ids(args) => cmd::ids::run(args),
+        Command::Vectors(args) => cmd::vectors::run(args),
     };
     match result {
         Ok(()) => ExitCode::SUCCESS,

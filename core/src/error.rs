@@ -91,6 +91,18 @@ pub enum Error {
     /// A caller passed an argument outside its allowed range.
     #[error("invalid argument: {0}")]
     InvalidArgument(String),
+    /// An id named by the caller is not in the index (update of an unknown passage).
+    #[error("no passage with id {0:?}")]
+    UnknownId(String),
+    /// An id given to `add` is already in the index (use update to replace it).
+    #[error("passage id {0:?} is already in the index")]
+    DuplicateId(String),
+    /// A long operation was cancelled; the index is as it was before the call.
+    #[error("cancelled")]
+    Cancelled,
+    /// The index was closed; the handle can no longer be used.
+    #[error("the index is closed")]
+    Closed,
 }
 
 /// Ember's result type.

@@ -13,5 +13,6 @@ pub mod text;
 pub use embed::{Embedder, EmbedderConfig, OnnxEmbedder};
 pub use error::{Error, Result};
 pub use index::{
-    Index, IndexConfig, IndexStats, Mode, Passage, SearchHit, SearchOptions, SearchReport, VectorStorage,
+    DeviceState, Durability, Filter, Index, IndexConfig, IndexStats, Metadata, Mode, OpenOptions, Passage,
+    Policy, Precision, SearchHit, SearchOptions, SearchReport, Task, Value, VectorAction, VectorStorage,
 };

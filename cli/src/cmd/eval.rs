@@ -106,14 +106,12 @@ pub fn run(args: Args) -> CliResult {
         queries.truncate(args.limit);
     }
     let qrels = args.qrels.as_deref().map(read_qrels).transpose()?;
-    let ids = index.ids()?;
+    let items = index.live_texts()?;
+    let ids: Vec<String> = items.iter().map(|(id, _)| id.clone()).collect();
     let n = ids.len();
     let position: HashMap<&str, usize> = ids.iter().enumerate().map(|(i, id)| (id.as_str(), i)).collect();
     // Exact truth: every passage embedded afresh with the same model and token limit.
-    let all: Vec<u32> = (0..n as u32).collect();
-    let texts = index.texts(&all)?;
     let bar = crate::progress::bar(n as u64, "embedding passages for the exact truth");
-    let items: Vec<(String, String)> = ids.iter().cloned().zip(texts).collect();
     let corpus =
         crate::embcache::embed_cached(args.embeddings_cache.as_deref(), &truth_embedder, &items, &mut |d| {
             bar.set_position(d as u64)
@@ -130,12 +128,12 @@ pub fn run(args: Args) -> CliResult {
         truth.push(exact_top(&corpus, &v, k_truth));
         qvecs.push(v);
     }
-    let stats = index.stats();
+    let stats = index.stats()?;
     for &mode in &args.mode {
         for &beam in &args.beam {
             for &rerank in &args.rerank {
                 index.set_cache_bytes(args.cache_bytes)?;
-                let opts = SearchOptions { k: args.k, mode: mode.into(), beam, rerank };
+                let opts = SearchOptions { k: args.k, mode: mode.into(), beam, rerank, filter: None };
                 let mut r = [0f64; 3];
                 let mut id_r3 = 0f64;
                 let (mut ndcg, mut judged) = (0f64, 0usize);

@@ -5,7 +5,7 @@ use std::time::Instant;
 
 use ember_core::graph::GraphParams;
 use ember_core::text::{chunk, ChunkConfig};
-use ember_core::{Embedder, EmbedderConfig, Index, IndexConfig, OnnxEmbedder, Passage, VectorStorage};
+use ember_core::{Embedder, EmbedderConfig, Index, IndexConfig, OnnxEmbedder, Passage, Task, VectorStorage};
 
 use super::CliResult;
 use crate::corpus::read_jsonl;
@@ -100,12 +100,19 @@ pub fn run(args: Args) -> CliResult {
             })?;
             Index::build_with_vectors(&args.out, embedder.model_id(), &passages, &vectors, &index_config)?
         }
-        None => Index::build(&args.out, &embedder, &passages, &index_config, &mut |done, _| {
-            bar.set_position(done as u64);
-        })?,
+        None => {
+            let progress = |done: u64, _total: u64| bar.set_position(done);
+            Index::build(
+                &args.out,
+                &embedder,
+                &passages,
+                &index_config,
+                &Task { progress: Some(&progress), cancel: None },
+            )?
+        }
     };
     bar.finish_and_clear();
-    let stats = index.stats();
+    let stats = index.stats()?;
     let summary = Summary {
         passages: stats.passages,
         dim: stats.dim,
@@ -132,12 +139,15 @@ pub fn run(args: Args) -> CliResult {
     Ok(())
 }
 
-fn load_passages(path: &Path, embedder: &OnnxEmbedder) -> Result<Vec<Passage>, Box<dyn std::error::Error>> {
+pub fn load_passages(
+    path: &Path,
+    embedder: &OnnxEmbedder,
+) -> Result<Vec<Passage>, Box<dyn std::error::Error>> {
     if path.is_dir() {
         return load_folder(path, embedder);
     }
     let records = read_jsonl(path)?;
-    Ok(records.into_iter().map(|r| Passage { text: r.passage(), id: r.id }).collect())
+    Ok(records.into_iter().map(|r| r.into_passage()).collect())
 }
 
 /// Every .txt/.md file under `dir`, chunked to the model's token limit; ids are `path#n`.
@@ -154,7 +164,7 @@ fn load_folder(dir: &Path, embedder: &OnnxEmbedder) -> Result<Vec<Passage>, Box<
         let doc = std::fs::read_to_string(&file).map_err(|e| format!("reading {}: {e}", file.display()))?;
         let rel = file.strip_prefix(dir).unwrap_or(&file).to_string_lossy().into_owned();
         for (n, c) in chunk(&doc, &chunk_config, &count)?.iter().enumerate() {
-            out.push(Passage { id: format!("{rel}#{n}"), text: c.text(&doc).to_owned() });
+            out.push(Passage::new(format!("{rel}#{n}"), c.text(&doc)));
         }
     }
     Ok(out)

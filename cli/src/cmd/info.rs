@@ -2,7 +2,7 @@
 
 use std::path::PathBuf;
 
-use ember_core::Index;
+use ember_core::{Index, OpenOptions};
 
 use super::CliResult;
 
@@ -16,12 +16,15 @@ pub struct Args {
 }
 
 pub fn run(args: Args) -> CliResult {
-    let index = Index::open(&args.dir)?;
-    let stats = index.stats();
+    let index = Index::open_with(&args.dir, OpenOptions { read_only: true, ..OpenOptions::default() })?;
+    let stats = index.stats()?;
     if args.json {
         println!("{}", serde_json::to_string(&stats)?);
     } else {
-        println!("passages      {}", stats.passages);
+        println!(
+            "passages      {} ({} deleted, {} logged operations)",
+            stats.passages, stats.deleted, stats.pending_ops
+        );
         println!("model         {} ({} dims)", stats.model, stats.dim);
         println!(
             "text          {} bytes (stored compressed in {})",

@@ -1,11 +1,16 @@
 //! One module per `ember` subcommand.
 
+pub mod add;
 pub mod bench;
+pub mod compact;
+pub mod delete;
 pub mod embed;
 pub mod eval;
+pub mod ids;
 pub mod index;
 pub mod info;
 pub mod search;
+pub mod vectors;
 
 /// A CLI failure: one line for stderr.
 pub type CliResult = Result<(), Box<dyn std::error::Error>>;

@@ -2,7 +2,9 @@
 
 use std::path::PathBuf;
 
-use ember_core::{Embedder, EmbedderConfig, Index, OnnxEmbedder, SearchOptions};
+use ember_core::{
+    DeviceState, Embedder, EmbedderConfig, Filter, Index, OnnxEmbedder, OpenOptions, SearchOptions,
+};
 
 use super::{CliMode, CliResult};
 use crate::corpus::read_jsonl;
@@ -41,6 +43,41 @@ pub struct Args {
     /// One JSON line per query.
     #[arg(long)]
     json: bool,
+    /// Only passages whose metadata matches, e.g. `lang = "en" and year >= 2020`.
+    #[arg(long)]
+    filter: Option<String>,
+    /// Device state for `--mode auto`: battery level, 0–100.
+    #[arg(long)]
+    battery: Option<u8>,
+    /// Device state: plugged in.
+    #[arg(long)]
+    charging: Option<bool>,
+    /// Device state: the OS's low-power mode.
+    #[arg(long)]
+    low_power: Option<bool>,
+    /// Device state: free bytes on the index's volume.
+    #[arg(long)]
+    free_storage: Option<u64>,
+}
+
+impl Args {
+    /// The device state given on the command line, if any part of it was; the rest defaults to a
+    /// full, unplugged battery with plenty of space.
+    fn device(&self) -> Option<DeviceState> {
+        if self.battery.is_none()
+            && self.charging.is_none()
+            && self.low_power.is_none()
+            && self.free_storage.is_none()
+        {
+            return None;
+        }
+        Some(DeviceState {
+            battery_percent: self.battery.unwrap_or(100).min(100),
+            charging: self.charging.unwrap_or(false),
+            low_power_mode: self.low_power.unwrap_or(false),
+            free_storage_bytes: self.free_storage.unwrap_or(u64::MAX),
+        })
+    }
 }
 
 #[derive(serde::Serialize)]
@@ -55,10 +92,23 @@ struct Line<'a> {
     cache_hits: usize,
     bytes_read: u64,
     reason: &'a str,
+    scanned: bool,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    vectors_advice: Option<ember_core::VectorAction>,
 }
 
 pub fn run(args: Args) -> CliResult {
-    let index = Index::open(&args.dir)?;
+    // Read-only: searching never takes the writer lock, so it works while `ember add` runs.
+    let index = Index::open_with(&args.dir, OpenOptions { read_only: true, ..OpenOptions::default() })?;
+    let device = args.device();
+    if let Some(d) = device {
+        index.set_device_state(d)?;
+    }
+    let advice = device.map(|d| {
+        let has = index.sidecar_status().is_ok();
+        index.policy().vector_action(&d, has, index.sidecar_bytes(ember_core::Precision::F16)).0
+    });
+    let filter = args.filter.as_deref().map(Filter::parse).transpose()?;
     let max_tokens = args.max_tokens.or(index.max_tokens());
     let embedder = OnnxEmbedder::load(
         &args.model,
@@ -70,7 +120,8 @@ pub fn run(args: Args) -> CliResult {
         (None, Some(path)) => read_jsonl(path)?.into_iter().map(|r| (r.id, r.text)).collect(),
         (None, None) => return Err("give --query TEXT or --queries FILE".into()),
     };
-    let opts = SearchOptions { k: args.k, mode: args.mode.into(), beam: args.beam, rerank: args.rerank };
+    let opts =
+        SearchOptions { k: args.k, mode: args.mode.into(), beam: args.beam, rerank: args.rerank, filter };
     for (id, text) in &queries {
         let (report, embed_ms) = index.search_text(text, &embedder, &opts)?;
         if args.json {
@@ -85,6 +136,8 @@ pub fn run(args: Args) -> CliResult {
                 cache_hits: report.cache_hits,
                 bytes_read: report.bytes_read,
                 reason: &report.reason,
+                scanned: report.scanned,
+                vectors_advice: advice,
             };
             println!("{}", serde_json::to_string(&line)?);
         } else {

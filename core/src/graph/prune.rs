@@ -41,6 +41,20 @@ pub(crate) fn robust_prune(
     bound: usize,
     out: &mut Vec<u32>,
 ) {
+    let dist = |a: u32, b: u32| distance(row(vectors, dim, a), row(vectors, dim, b));
+    robust_prune_by(p, cands, dist, alpha, bound, out);
+}
+
+/// [`robust_prune`] with distances between candidates from `dist` (for graphs whose nodes have no
+/// stored vectors: the living index compares code positions).
+pub(crate) fn robust_prune_by(
+    p: u32,
+    cands: &mut Vec<Neighbor>,
+    dist: impl Fn(u32, u32) -> f32,
+    alpha: f32,
+    bound: usize,
+    out: &mut Vec<u32>,
+) {
     cands.sort_unstable_by(|a, b| a.cmp_key(b));
     cands.dedup_by_key(|c| c.id);
     cands.retain(|c| c.id != p);
@@ -60,10 +74,10 @@ pub(crate) fn robust_prune(
             }
             kept[idx] = true;
             out.push(cands[idx].id);
-            let vk = row(vectors, dim, cands[idx].id);
+            let k = cands[idx].id;
             for t in idx + 1..cands.len() {
                 if !kept[t] {
-                    let dkt = distance(vk, row(vectors, dim, cands[t].id));
+                    let dkt = dist(k, cands[t].id);
                     let ratio = if dkt > 0.0 { cands[t].dist / dkt } else { f32::INFINITY };
                     occlusion[t] = occlusion[t].max(ratio);
                 }

@@ -6,20 +6,31 @@ use std::path::Path;
 use serde::{Deserialize, Serialize};
 
 use super::files;
-use super::open::Index;
+use super::metadata::{self, Metadata};
+use super::open::{Index, OpenOptions};
 use super::sidecar::{self, Precision};
-use crate::graph::{self, GraphParams};
+use super::task::Task;
+use crate::graph::{self, Graph, GraphParams};
 use crate::quant::{QuantParams, Quantizer};
-use crate::store::{atomic_write, encode_ids, encode_texts, SectionKind, SegmentWriter};
+use crate::store::{encode_ids, encode_texts, RealStorage, SectionKind, SegmentWriter, Storage};
 use crate::{Embedder, Error, Result};
 
-/// One passage to index: the app's id and its text.
-#[derive(Debug, Clone, PartialEq, Eq)]
+/// One passage to index: the app's id, its text and optional metadata.
+#[derive(Debug, Clone, PartialEq, Default)]
 pub struct Passage {
     /// The app's identifier, unique within the index (at most 1 KiB of UTF-8).
     pub id: String,
     /// The text that is embedded, stored and returned.
     pub text: String,
+    /// Key → value pairs that filters test.
+    pub metadata: Metadata,
+}
+
+impl Passage {
+    /// A passage without metadata.
+    pub fn new(id: impl Into<String>, text: impl Into<String>) -> Passage {
+        Passage { id: id.into(), text: text.into(), metadata: Metadata::new() }
+    }
 }
 
 /// Whether and how full-precision vectors are kept beside the index.
@@ -35,7 +46,7 @@ pub enum VectorStorage {
 }
 
 impl VectorStorage {
-    fn precision(self) -> Option<Precision> {
+    pub(crate) fn precision(self) -> Option<Precision> {
         match self {
             VectorStorage::None => None,
             VectorStorage::F16 => Some(Precision::F16),
@@ -102,18 +113,21 @@ pub(crate) struct Meta {
 
 impl Index {
     /// Build an index of `passages` in `dir` (created if needed; a previous index there is replaced
-    /// atomically). `progress(done, total)` is called as passages are embedded.
+    /// atomically, its log and vectors included). `task` reports embedding progress and can cancel
+    /// (nothing is written until the end).
     pub fn build(
         dir: &Path,
         embedder: &dyn Embedder,
         passages: &[Passage],
         config: &IndexConfig,
-        progress: &mut dyn FnMut(usize, usize),
+        task: &Task,
     ) -> Result<Index> {
-        validate(passages, embedder, config)?;
+        validate_passages(passages, embedder.dim(), config)?;
         let dim = embedder.dim();
+        let total = passages.len() as u64;
         let mut vectors = Vec::with_capacity(passages.len() * dim);
-        for (done, chunk) in passages.chunks(config.embed_chunk.max(1)).enumerate() {
+        for chunk in passages.chunks(config.embed_chunk.max(1)) {
+            task.check()?;
             let texts: Vec<&str> = chunk.iter().map(|p| p.text.as_str()).collect();
             for v in embedder.embed(&texts)? {
                 if v.len() != dim {
@@ -121,15 +135,12 @@ impl Index {
                 }
                 vectors.extend(v);
             }
-            progress((done * config.embed_chunk + chunk.len()).min(passages.len()), passages.len());
+            task.progress((vectors.len() / dim.max(1)) as u64, total);
         }
-        let ids: Vec<&str> = passages.iter().map(|p| p.id.as_str()).collect();
-        let texts: Vec<&str> = passages.iter().map(|p| p.text.as_str()).collect();
-        build_from_vectors(dir, embedder.model_id(), dim, &ids, &texts, &vectors, config)
+        task.check()?;
+        build_from_vectors(&RealStorage, dir, embedder.model_id(), dim, passages, &vectors, config)
     }
-}
 
-impl Index {
     /// Build from vectors the caller already computed (one unit vector per passage, in order, from
     /// the model named `model_id`): for apps that embed on an accelerator, and for benchmarks.
     pub fn build_with_vectors(
@@ -152,17 +163,17 @@ impl Index {
         }
         validate_passages(passages, dim, config)?;
         let flat: Vec<f32> = vectors.iter().flatten().copied().collect();
-        let ids: Vec<&str> = passages.iter().map(|p| p.id.as_str()).collect();
-        let texts: Vec<&str> = passages.iter().map(|p| p.text.as_str()).collect();
-        build_from_vectors(dir, model_id, dim, &ids, &texts, &flat, config)
+        build_from_vectors(&RealStorage, dir, model_id, dim, passages, &flat, config)
+    }
+
+    /// An empty index for `model_id` vectors of `dim`, to fill with `add`.
+    pub fn create(dir: &Path, model_id: &str, dim: usize, config: &IndexConfig) -> Result<Index> {
+        validate_passages(&[], dim, config)?;
+        build_from_vectors(&RealStorage, dir, model_id, dim, &[], &[], config)
     }
 }
 
-fn validate(passages: &[Passage], embedder: &dyn Embedder, config: &IndexConfig) -> Result<()> {
-    validate_passages(passages, embedder.dim(), config)
-}
-
-fn validate_passages(passages: &[Passage], dim: usize, config: &IndexConfig) -> Result<()> {
+pub(crate) fn validate_passages(passages: &[Passage], dim: usize, config: &IndexConfig) -> Result<()> {
     config.graph.validate()?;
     if dim == 0 || config.code_dims > dim || (config.code_dims == 0 && !dim.is_multiple_of(8)) {
         return Err(Error::InvalidArgument(format!(
@@ -172,9 +183,7 @@ fn validate_passages(passages: &[Passage], dim: usize, config: &IndexConfig) -> 
     }
     let mut seen = HashSet::with_capacity(passages.len());
     for p in passages {
-        if p.id.len() > crate::store::MAX_ID_BYTES {
-            return Err(Error::InvalidArgument(format!("passage id longer than 1 KiB: {:.40}…", p.id)));
-        }
+        validate_passage(p)?;
         if !seen.insert(p.id.as_str()) {
             return Err(Error::InvalidArgument(format!("duplicate passage id {:?}", p.id)));
         }
@@ -185,25 +194,84 @@ fn validate_passages(passages: &[Passage], dim: usize, config: &IndexConfig) -> 
     Ok(())
 }
 
-/// Build from already computed unit vectors (row-major, in `ids` order).
+/// One passage's id and metadata.
+pub(crate) fn validate_passage(p: &Passage) -> Result<()> {
+    if p.id.len() > crate::store::MAX_ID_BYTES {
+        return Err(Error::InvalidArgument(format!("passage id longer than 1 KiB: {:.40}…", p.id)));
+    }
+    metadata::validate(&p.metadata)
+}
+
+/// Everything a segment holds, in internal order.
+pub(crate) struct SegmentParts<'a> {
+    pub meta: Meta,
+    pub quantizer: &'a Quantizer,
+    pub codes: Vec<u8>,
+    pub graph: &'a Graph,
+    pub ids: Vec<&'a str>,
+    pub texts: Vec<&'a str>,
+    pub metadata: Vec<&'a Metadata>,
+    pub flags: Option<Vec<u8>>,
+}
+
+/// Write the segment of `parts.meta.generation` (not yet published); returns its file name and
+/// fingerprint.
+pub(crate) fn write_segment(storage: &dyn Storage, dir: &Path, parts: SegmentParts) -> Result<(String, u64)> {
+    let encoded = graph::encode(parts.graph)?;
+    let mut w = SegmentWriter::new();
+    let meta_json = serde_json::to_vec(&parts.meta).map_err(|e| Error::InvalidArgument(e.to_string()))?;
+    w.add(SectionKind::Meta, meta_json);
+    w.add(SectionKind::Quantizer, parts.quantizer.to_bytes());
+    w.add(SectionKind::Codes, parts.codes);
+    let mut header = Vec::with_capacity(8);
+    header.extend_from_slice(&encoded.entry.to_le_bytes());
+    header.extend_from_slice(&encoded.n.to_le_bytes());
+    w.add(
+        SectionKind::GraphBlocks,
+        header.into_iter().chain(bytemuck::cast_slice(&encoded.block_offsets).iter().copied()).collect(),
+    );
+    w.add(SectionKind::GraphLengths, encoded.lengths.clone());
+    w.add(SectionKind::GraphEdges, encoded.edges.clone());
+    w.add(SectionKind::Ids, encode_ids(&parts.ids));
+    w.add(SectionKind::Text, encode_texts(&parts.texts));
+    if let Some(flags) = parts.flags.filter(|f| f.iter().any(|&b| b != 0)) {
+        w.add(SectionKind::Flags, flags);
+    }
+    if let Some(m) = metadata::encode_section(parts.metadata.iter().copied()) {
+        w.add(SectionKind::Metadata, m);
+    }
+    let image = w.to_bytes();
+    let fingerprint = crate::store::fingerprint(&image).unwrap_or(0);
+    let name = files::segment(parts.meta.generation);
+    storage.atomic_write(&dir.join(&name), &image)?;
+    Ok((name, fingerprint))
+}
+
+/// Make `segment_name` current (the commit point), then drop every other generation's files (a
+/// failure there is harmless: the next open removes them).
+pub(crate) fn publish(storage: &dyn Storage, dir: &Path, segment_name: &str) -> Result<()> {
+    storage.atomic_write(&dir.join(files::CURRENT), segment_name.as_bytes())?;
+    let _ = files::remove_stale(storage, dir, files::generation_of(segment_name).unwrap_or(0));
+    Ok(())
+}
+
+/// Build from already computed unit vectors (row-major, in `passages` order).
 pub(crate) fn build_from_vectors(
+    storage: &dyn Storage,
     dir: &Path,
     model: &str,
     dim: usize,
-    ids: &[&str],
-    texts: &[&str],
+    passages: &[Passage],
     vectors: &[f32],
     config: &IndexConfig,
 ) -> Result<Index> {
-    let n = ids.len();
+    let n = passages.len();
     let graph = graph::build(vectors, dim, &config.graph)?;
     // Renumber for locality: neighbour ids become close, so their deltas encode in fewer bytes.
     let order = graph::locality_order(&graph);
     let graph = graph::permute(&graph, &order);
     let old = || order.iter().map(|&i| i as usize);
     let vecs: Vec<f32> = old().flat_map(|i| vectors[i * dim..(i + 1) * dim].iter().copied()).collect();
-    let ids: Vec<&str> = old().map(|i| ids[i]).collect();
-    let texts: Vec<&str> = old().map(|i| texts[i]).collect();
 
     let dims = if config.code_dims == 0 { dim } else { config.code_dims };
     let params = QuantParams { dims, bits: config.code_bits, seed: config.seed };
@@ -219,16 +287,17 @@ pub(crate) fn build_from_vectors(
     for (v, out) in vecs.chunks_exact(dim).zip(codes.chunks_exact_mut(cb)) {
         quantizer.encode(v, out)?;
     }
-    let encoded = graph::encode(&graph)?;
 
-    std::fs::create_dir_all(dir).map_err(|e| Error::io("creating", dir, e))?;
-    let generation = next_generation(dir)?;
+    storage.create_dir_all(dir)?;
+    // Refuse to replace an index another handle is writing to.
+    let lock = super::open::take_lock(dir)?;
+    let generation = files::current_generation(dir).unwrap_or(0) + 1;
     let meta = Meta {
         format: "ember-index".into(),
         model: model.to_owned(),
         dim,
         passages: n,
-        text_bytes: texts.iter().map(|t| t.len() as u64).sum(),
+        text_bytes: passages.iter().map(|p| p.text.len() as u64).sum(),
         generation,
         code_dims: dims,
         code_bits: config.code_bits,
@@ -237,65 +306,21 @@ pub(crate) fn build_from_vectors(
         max_tokens: config.max_tokens,
         created_by: format!("ember {}", env!("CARGO_PKG_VERSION")),
     };
-    let mut w = SegmentWriter::new();
-    let meta_json = serde_json::to_vec(&meta).map_err(|e| Error::InvalidArgument(e.to_string()))?;
-    w.add(SectionKind::Meta, meta_json);
-    w.add(SectionKind::Quantizer, quantizer.to_bytes());
-    w.add(SectionKind::Codes, codes);
-    let mut header = Vec::with_capacity(8);
-    header.extend_from_slice(&encoded.entry.to_le_bytes());
-    header.extend_from_slice(&encoded.n.to_le_bytes());
-    w.add(
-        SectionKind::GraphBlocks,
-        header.into_iter().chain(bytemuck::cast_slice(&encoded.block_offsets).iter().copied()).collect(),
-    );
-    w.add(SectionKind::GraphLengths, encoded.lengths.clone());
-    w.add(SectionKind::GraphEdges, encoded.edges.clone());
-    w.add(SectionKind::Ids, encode_ids(&ids));
-    w.add(SectionKind::Text, encode_texts(&texts));
-    let image = w.to_bytes();
-    let fingerprint = crate::store::fingerprint(&image).unwrap_or(0);
-
-    let segment_name = files::segment(generation);
-    atomic_write(&dir.join(&segment_name), &image)?;
-    let sidecar_path = dir.join(files::VECTORS);
-    match config.vectors.precision() {
-        None => remove_if_exists(&sidecar_path)?,
-        Some(precision) => {
-            sidecar::write(&sidecar_path, &vecs, dim, precision, fingerprint)?;
-        }
+    let parts = SegmentParts {
+        meta,
+        quantizer: &quantizer,
+        codes,
+        graph: &graph,
+        ids: old().map(|i| passages[i].id.as_str()).collect(),
+        texts: old().map(|i| passages[i].text.as_str()).collect(),
+        metadata: old().map(|i| &passages[i].metadata).collect(),
+        flags: None,
+    };
+    let (segment_name, fingerprint) = write_segment(storage, dir, parts)?;
+    if let Some(precision) = config.vectors.precision() {
+        sidecar::write(storage, &dir.join(files::vectors(generation)), &vecs, dim, precision, fingerprint)?;
     }
-    // Publishing CURRENT is the commit point; older segments are removed after it.
-    atomic_write(&dir.join(files::CURRENT), segment_name.as_bytes())?;
-    remove_old_segments(dir, &segment_name)?;
-    Index::open(dir)
-}
-
-fn next_generation(dir: &Path) -> Result<u64> {
-    let current = std::fs::read_to_string(dir.join(files::CURRENT)).unwrap_or_default();
-    let gen = current
-        .trim()
-        .strip_prefix("segment-")
-        .and_then(|s| s.strip_suffix(".ember"))
-        .and_then(|s| s.parse::<u64>().ok())
-        .unwrap_or(0);
-    Ok(gen + 1)
-}
-
-fn remove_if_exists(path: &Path) -> Result<()> {
-    match std::fs::remove_file(path) {
-        Err(e) if e.kind() != std::io::ErrorKind::NotFound => Err(Error::io("removing", path, e)),
-        _ => Ok(()),
-    }
-}
-
-fn remove_old_segments(dir: &Path, keep: &str) -> Result<()> {
-    let entries = std::fs::read_dir(dir).map_err(|e| Error::io("listing", dir, e))?;
-    for entry in entries.flatten() {
-        let name = entry.file_name().to_string_lossy().into_owned();
-        if name.starts_with("segment-") && name.ends_with(".ember") && name != keep {
-            remove_if_exists(&entry.path())?;
-        }
-    }
-    Ok(())
+    publish(storage, dir, &segment_name)?;
+    drop(lock);
+    Index::open_with(dir, OpenOptions::default())
 }

@@ -1,24 +1,99 @@
-//! The lean index: a pruned graph and compact codes on flash, exact distances on demand.
+//! The lean, living index: a pruned graph and compact codes on flash, exact distances on demand,
+//! updates through a write-ahead log folded into immutable segments.
 
 mod build;
 mod cache;
+mod cow;
+mod filter;
+mod insert;
+mod metadata;
 mod open;
+mod policy;
 pub(crate) mod search;
 mod sidecar;
+mod snapshot;
+mod task;
+mod vectors;
+pub mod wal;
+mod walk;
+mod write;
 
 pub use build::{IndexConfig, Passage, VectorStorage};
-pub use open::{Index, IndexStats, DEFAULT_CACHE_BYTES};
+pub use filter::Filter;
+pub use metadata::{Metadata, Value};
+pub use open::{Durability, Index, IndexStats, OpenOptions, DEFAULT_CACHE_BYTES};
+pub use policy::{DeviceState, Policy, VectorAction};
 pub use search::{Mode, SearchHit, SearchOptions, SearchReport};
+pub use sidecar::Precision;
+pub use task::Task;
 
-/// File naming inside an index directory.
+/// File naming inside an index directory. Every file but CURRENT belongs to one generation; a
+/// generation's files are removed once a newer one is published.
 pub(crate) mod files {
+    use std::path::Path;
+
+    use crate::store::Storage;
+    use crate::Result;
+
     /// Names the current segment; replaced atomically to publish a new one.
     pub const CURRENT: &str = "CURRENT";
-    /// The vector sidecar (optional).
-    pub const VECTORS: &str = "vectors.ember";
+    /// Held locked (advisory) by the one process that opens the index for writing.
+    pub const LOCK: &str = "LOCK";
 
     /// The segment file of a generation.
     pub fn segment(generation: u64) -> String {
         format!("segment-{generation:06}.ember")
+    }
+
+    /// The vector sidecar of a generation's segment.
+    pub fn vectors(generation: u64) -> String {
+        format!("vectors-{generation:06}.ember")
+    }
+
+    /// A sidecar being materialized (resumable).
+    pub fn partial_vectors(generation: u64) -> String {
+        format!("vectors-{generation:06}.partial")
+    }
+
+    /// The write-ahead log on top of a generation's segment.
+    pub fn wal(generation: u64) -> String {
+        format!("wal-{generation:06}.log")
+    }
+
+    /// The generation a file name belongs to.
+    pub fn generation_of(name: &str) -> Option<u64> {
+        let stem = name.split('.').next()?;
+        let (kind, num) = stem.split_once('-')?;
+        if !["segment", "vectors", "wal"].contains(&kind) || num.len() < 6 {
+            return None;
+        }
+        num.parse().ok()
+    }
+
+    /// The generation CURRENT names, if any.
+    pub fn current_generation(dir: &Path) -> Option<u64> {
+        let current = std::fs::read_to_string(dir.join(CURRENT)).ok()?;
+        generation_of(current.trim())
+    }
+
+    /// Remove files of other generations and abandoned temp files.
+    pub fn remove_stale(storage: &dyn Storage, dir: &Path, keep: u64) -> Result<()> {
+        let Ok(entries) = std::fs::read_dir(dir) else { return Ok(()) };
+        let mut removed = false;
+        for entry in entries.flatten() {
+            let name = entry.file_name().to_string_lossy().into_owned();
+            let stale = match generation_of(&name) {
+                Some(g) => g != keep,
+                None => name.starts_with('.') && name.ends_with(".tmp"),
+            };
+            if stale {
+                storage.remove(&entry.path())?;
+                removed = true;
+            }
+        }
+        if removed {
+            storage.sync_dir(dir)?;
+        }
+        Ok(())
     }
 }

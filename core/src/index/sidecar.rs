@@ -9,7 +9,7 @@ use std::path::Path;
 use bytemuck::{Pod, Zeroable};
 use half::f16;
 
-use crate::store::{atomic_write, Mapped};
+use crate::store::{Mapped, Storage};
 use crate::{Error, Result};
 
 const MAGIC: [u8; 8] = *b"EMBERVEC";
@@ -26,7 +26,7 @@ pub enum Precision {
 
 impl Precision {
     /// Bytes per stored dimension.
-    fn width(self) -> usize {
+    pub fn width(self) -> usize {
         match self {
             Precision::F16 => 2,
             Precision::F32 => 4,
@@ -52,6 +52,7 @@ const _: () = assert!(std::mem::size_of::<Header>() == 64);
 
 /// Write vectors (row-major, internal order) as the sidecar of the segment with `fingerprint`.
 pub(crate) fn write(
+    storage: &dyn Storage,
     path: &Path,
     vectors: &[f32],
     dim: usize,
@@ -81,7 +82,7 @@ pub(crate) fn write(
     let mut file = Vec::with_capacity(64 + data.len());
     file.extend_from_slice(bytemuck::bytes_of(&header));
     file.extend_from_slice(&data);
-    atomic_write(path, &file)?;
+    storage.atomic_write(path, &file)?;
     Ok(file.len() as u64)
 }
 
@@ -146,6 +147,26 @@ impl Sidecar {
                 Some(crate::distance::dot(query, row))
             }
         }
+    }
+
+    /// Stored vector `i` as f32.
+    pub fn row(&self, i: u32) -> Option<Vec<f32>> {
+        let data = &self.file.bytes()[64..];
+        let w = self.precision.width();
+        let row = data.get(i as usize * self.dim * w..(i as usize + 1) * self.dim * w)?;
+        Some(match self.precision {
+            Precision::F16 => {
+                row.chunks_exact(2).map(|c| f16::from_le_bytes([c[0], c[1]]).to_f32()).collect()
+            }
+            Precision::F32 => {
+                row.chunks_exact(4).map(|c| f32::from_le_bytes([c[0], c[1], c[2], c[3]])).collect()
+            }
+        })
+    }
+
+    /// The element type.
+    pub fn precision(&self) -> Precision {
+        self.precision
     }
 
     /// Bytes read to rerank one candidate.

@@ -3,4 +3,4 @@
 mod linalg;
 mod rabitq;
 
-pub use rabitq::{QuantParams, Quantizer, QueryLut};
+pub use rabitq::{Decoded, QuantParams, Quantizer, QueryLut};

@@ -40,6 +40,13 @@ pub struct Quantizer {
     basis: Vec<f32>,
 }
 
+/// A node's position in code space (see [`Quantizer::decode`]).
+#[derive(Debug, Clone, PartialEq)]
+pub struct Decoded {
+    y: Vec<f32>,
+    c: f32,
+}
+
 /// A query prepared for fast estimates against many codes.
 #[derive(Debug, Clone)]
 pub struct QueryLut {
@@ -203,6 +210,44 @@ impl Quantizer {
         let a = f16::from_le_bytes([f[0], f[1]]).to_f32();
         let c = f16::from_le_bytes([f[2], f[3]]).to_f32();
         a * (dot - lut.offset) + c + lut.constant
+    }
+
+    /// A node's position in code space, reconstructed from its code: `y ≈ B(x − μ)` scaled by the
+    /// unbiasing factor, and `c = ⟨x, μ⟩`. Used to compare two stored nodes (graph updates), where
+    /// neither has a full vector.
+    pub fn decode(&self, code: &[u8]) -> Decoded {
+        let plane_bytes = self.params.dims / 8;
+        let bits = usize::from(self.params.bits);
+        let half = ((1u32 << bits) - 1) as f32 / 2.0;
+        let f = code.get(plane_bytes * bits..plane_bytes * bits + FACTOR_BYTES).unwrap_or(&[0; 4]);
+        let a = f16::from_le_bytes([f[0], f[1]]).to_f32();
+        let c = f16::from_le_bytes([f[2], f[3]]).to_f32();
+        let y = (0..self.params.dims)
+            .map(|i| {
+                let u: u32 = (0..bits)
+                    .map(|p| {
+                        let byte = code.get(p * plane_bytes + i / 8).copied().unwrap_or(0);
+                        u32::from(byte >> (i % 8) & 1) << p
+                    })
+                    .sum();
+                a * (u as f32 - half)
+            })
+            .collect();
+        Decoded { y, c }
+    }
+
+    /// The exact position of vector `v` in code space (a new passage whose vector is at hand).
+    pub fn position(&self, v: &[f32]) -> Result<Decoded> {
+        if v.len() != self.dim {
+            return Err(Error::DimensionMismatch { expected: self.dim, found: v.len() });
+        }
+        let c = v.iter().zip(&self.mean).map(|(x, m)| x * m).sum();
+        Ok(Decoded { y: self.project(v, true), c })
+    }
+
+    /// Estimated inner product of two positions: `⟨x_a, x_b⟩ = ⟨y_a, y_b⟩ + c_a + c_b − ‖μ‖²`.
+    pub fn similarity(&self, a: &Decoded, b: &Decoded) -> f32 {
+        crate::distance::dot(&a.y, &b.y) + a.c + b.c - self.mean_sq
     }
 
     /// Serialize: params, mean (f32), PCA basis (f16) if any. The rotation is rebuilt from the seed.

@@ -15,7 +15,7 @@ pub const FOOTER_MAGIC: [u8; 8] = *b"EMBEREND";
 /// Incompatible layout changes bump the major version; readers refuse unknown majors.
 pub const FORMAT_MAJOR: u16 = 1;
 /// Compatible additions bump the minor version.
-pub const FORMAT_MINOR: u16 = 0;
+pub const FORMAT_MINOR: u16 = 1;
 /// Written as a native u32; reads back as this only on a little-endian file.
 pub const ENDIAN_MARK: u32 = 0x0102_0304;
 /// Section alignment: `bytemuck` casts of mapped sections never fail for alignment.
@@ -79,11 +79,15 @@ pub enum SectionKind {
     Ids = 7,
     /// Passage text, lz4 blocks.
     Text = 8,
+    /// One flag byte per passage (bit 0: deleted); absent when none is set.
+    Flags = 9,
+    /// Per-passage metadata; absent when no passage has any.
+    Metadata = 10,
 }
 
 impl SectionKind {
     /// All kinds, for lookups by number.
-    pub const ALL: [SectionKind; 8] = [
+    pub const ALL: [SectionKind; 10] = [
         SectionKind::Meta,
         SectionKind::Quantizer,
         SectionKind::Codes,
@@ -92,6 +96,8 @@ impl SectionKind {
         SectionKind::GraphEdges,
         SectionKind::Ids,
         SectionKind::Text,
+        SectionKind::Flags,
+        SectionKind::Metadata,
     ];
 
     /// The kind with this number, if known.
@@ -110,6 +116,8 @@ impl SectionKind {
             SectionKind::GraphEdges => "graph_edges",
             SectionKind::Ids => "ids",
             SectionKind::Text => "text",
+            SectionKind::Flags => "flags",
+            SectionKind::Metadata => "metadata",
         }
     }
 }

@@ -1,17 +1,22 @@
 //! On-disk storage: immutable checksummed segments, the vector sidecar, ids and the text store.
 
 mod atomic;
+pub(crate) mod codec;
+mod faulty;
 mod format;
 mod ids;
 pub(crate) mod le;
 mod mmap;
 mod segment;
+mod storage;
 mod text;
-mod varint;
+pub(crate) mod varint;
 
 pub use atomic::{atomic_write, sync_dir};
+pub use faulty::{Fault, FaultyStorage};
 pub use format::{checksum, SectionKind, FORMAT_MAJOR, FORMAT_MINOR};
 pub use ids::{encode_ids, IdsView, MAX_ID_BYTES};
 pub use mmap::Mapped;
 pub use segment::{fingerprint, Segment, SegmentWriter};
+pub use storage::{RealStorage, Storage};
 pub use text::{encode_texts, TextView};

@@ -96,6 +96,14 @@ impl Segment {
         self.file.bytes().get(range.clone()).ok_or_else(|| Error::Corrupt("section out of bounds".into()))
     }
 
+    /// The bytes of an optional section, `None` if the segment lacks it.
+    pub fn optional_section(&self, kind: SectionKind) -> Result<Option<&[u8]>> {
+        match self.sections.contains_key(&kind) {
+            true => self.section(kind).map(Some),
+            false => Ok(None),
+        }
+    }
+
     /// Sizes of all sections, by name.
     pub fn section_sizes(&self) -> BTreeMap<&'static str, u64> {
         self.sections.iter().map(|(k, r)| (k.name(), r.len() as u64)).collect()

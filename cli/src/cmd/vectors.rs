@@ -1,0 +1,80 @@
+//! `ember vectors`: build (materialize) or drop (evict) the stored-vector sidecar.
+
+use std::path::PathBuf;
+
+use ember_core::{Embedder, EmbedderConfig, Index, OnnxEmbedder, Precision, Task};
+
+use super::CliResult;
+
+#[derive(Debug, Clone, Copy, clap::ValueEnum)]
+enum Action {
+    /// Re-embed every passage into the sidecar (resumable).
+    Materialize,
+    /// Delete the sidecar.
+    Evict,
+}
+
+#[derive(Debug, Clone, Copy, clap::ValueEnum)]
+enum Width {
+    F16,
+    F32,
+}
+
+#[derive(Debug, clap::Args)]
+pub struct Args {
+    /// Index directory.
+    dir: PathBuf,
+    /// What to do.
+    #[arg(value_enum)]
+    action: Action,
+    /// Model directory (needed to materialize).
+    #[arg(long, required_if_eq("action", "materialize"))]
+    model: Option<PathBuf>,
+    /// Element type of stored vectors.
+    #[arg(long, value_enum, default_value = "f16")]
+    precision: Width,
+    /// Threads for embedding.
+    #[arg(long, default_value_t = 2)]
+    threads: usize,
+}
+
+pub fn run(args: Args) -> CliResult {
+    let index = Index::open(&args.dir)?;
+    match args.action {
+        Action::Evict => {
+            index.evict_vectors()?;
+            println!("evicted the vectors of {}", args.dir.display());
+        }
+        Action::Materialize => {
+            let model = args.model.as_ref().ok_or("materialize needs --model")?;
+            let embedder = OnnxEmbedder::load(
+                model,
+                &EmbedderConfig {
+                    max_tokens: index.max_tokens(),
+                    threads: args.threads,
+                    ..Default::default()
+                },
+            )?;
+            let precision = match args.precision {
+                Width::F16 => Precision::F16,
+                Width::F32 => Precision::F32,
+            };
+            index.check_model(embedder.model_id())?;
+            index.commit()?;
+            let bar = crate::progress::bar(index.stats()?.passages, "materializing");
+            let progress = |done: u64, _total: u64| bar.set_position(done);
+            index.materialize_vectors(
+                &embedder,
+                precision,
+                &Task { progress: Some(&progress), cancel: None },
+            )?;
+            bar.finish_and_clear();
+            println!(
+                "materialized {} bytes of vectors in {}",
+                index.stats()?.sidecar_bytes,
+                args.dir.display()
+            );
+        }
+    }
+    Ok(())
+}

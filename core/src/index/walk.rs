@@ -1,0 +1,118 @@
+//! Best-first beam search over a snapshot's graph, scored by any similarity (code estimates for
+//! searches and inserts). Nodes that fail `accept` (deleted, filtered out) are walked through but
+//! never returned, so a filter narrows the results without cutting the graph.
+
+use std::cmp::{Ordering, Reverse};
+use std::collections::BinaryHeap;
+
+use super::snapshot::NodeView;
+
+/// A node and its similarity (larger is closer); ordered by similarity, ties to the lower id.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub(crate) struct Scored(pub f32, pub u32);
+impl Eq for Scored {}
+impl PartialOrd for Scored {
+    fn partial_cmp(&self, other: &Self) -> Option<Ordering> {
+        Some(self.cmp(other))
+    }
+}
+impl Ord for Scored {
+    fn cmp(&self, other: &Self) -> Ordering {
+        self.0.total_cmp(&other.0).then(other.1.cmp(&self.1))
+    }
+}
+
+/// Reusable per-walk memory: a generation-stamped visited set and the heaps.
+#[derive(Debug, Default)]
+pub(crate) struct Scratch {
+    visited: Vec<u32>,
+    stamp: u32,
+    frontier: BinaryHeap<Scored>,
+    best: BinaryHeap<Reverse<Scored>>,
+    results: BinaryHeap<Reverse<Scored>>,
+    neighbors: Vec<u32>,
+}
+
+impl Scratch {
+    fn reset(&mut self, n: usize) {
+        if self.visited.len() != n || self.stamp == u32::MAX {
+            self.visited = vec![0; n];
+            self.stamp = 0;
+        }
+        self.stamp += 1;
+        self.frontier.clear();
+        self.best.clear();
+        self.results.clear();
+    }
+
+    /// Mark `i` visited; false if it already was (or is out of range).
+    fn visit(&mut self, i: u32) -> bool {
+        match self.visited.get_mut(i as usize) {
+            Some(v) if *v != self.stamp => {
+                *v = self.stamp;
+                true
+            }
+            _ => false,
+        }
+    }
+}
+
+/// What a walk found.
+#[derive(Debug)]
+pub(crate) struct Walk {
+    /// Accepted nodes, best first, at most `keep`.
+    pub found: Vec<Scored>,
+    /// Nodes scored.
+    pub scored: usize,
+}
+
+/// Walk from `entry` keeping a beam of `beam` nodes; return the best `keep` nodes that `accept`.
+pub(crate) fn walk(
+    view: &NodeView,
+    entry: u32,
+    beam: usize,
+    keep: usize,
+    score: impl Fn(u32) -> f32,
+    accept: impl Fn(u32) -> bool,
+    s: &mut Scratch,
+) -> Walk {
+    s.reset(view.snap.len());
+    let beam = beam.max(1);
+    let mut scored = 0;
+    let mut offer = |s: &mut Scratch, i: u32| {
+        let sc = Scored(score(i), i);
+        scored += 1;
+        if s.best.len() < beam || s.best.peek().is_some_and(|w| sc.0 > w.0 .0) {
+            s.frontier.push(sc);
+            s.best.push(Reverse(sc));
+            if s.best.len() > beam {
+                s.best.pop();
+            }
+        }
+        if accept(i) && (s.results.len() < keep || s.results.peek().is_some_and(|w| sc > w.0)) {
+            s.results.push(Reverse(sc));
+            if s.results.len() > keep {
+                s.results.pop();
+            }
+        }
+    };
+    if s.visit(entry) {
+        offer(s, entry);
+    }
+    while let Some(cur) = s.frontier.pop() {
+        if s.best.len() >= beam && s.best.peek().is_some_and(|w| cur.0 < w.0 .0) {
+            break;
+        }
+        let mut nb = std::mem::take(&mut s.neighbors);
+        view.neighbors(cur.1, &mut nb);
+        for &j in &nb {
+            if s.visit(j) {
+                offer(s, j);
+            }
+        }
+        s.neighbors = nb;
+    }
+    let mut found: Vec<Scored> = s.results.drain().map(|r| r.0).collect();
+    found.sort_by(|a, b| b.cmp(a));
+    Walk { found, scored }
+}
