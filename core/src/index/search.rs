@@ -118,7 +118,10 @@ impl Index {
         }
         let (mode, reason) = self.resolve_mode(&snap, opts.mode, embedder.is_some())?;
         let rerank = if mode == Mode::CodesOnly { opts.k } else { opts.rerank.max(opts.k) };
-        let beam = opts.beam.max(rerank);
+        // Tombstones still occupy beam slots while they await compaction: widen the beam by the
+        // share of deleted nodes (at most 4×) so the live part is searched as widely as asked.
+        let widen = (snap.len() as f64 / snap.live.max(1) as f64).min(4.0);
+        let beam = ((opts.beam as f64 * widen) as usize).max(rerank);
         let (top, scored, scanned) = self.candidates(&snap, query, beam, rerank, opts)?;
         let mut report = SearchReport {
             hits: Vec::new(),
