@@ -32,7 +32,7 @@ fn passages(from: usize, to: usize) -> Vec<Passage> {
             m.insert("lang".into(), Value::Str(["en", "fr", "de"][i % 3].into()));
             m.insert("year".into(), Value::Int(2000 + (i % 25) as i64));
             m.insert("score".into(), Value::Float((i % 10) as f64 / 10.0));
-            m.insert("starred".into(), Value::Bool(i % 7 == 0));
+            m.insert("starred".into(), Value::Bool(i.is_multiple_of(7)));
             p.metadata = m;
             p
         })
@@ -166,7 +166,7 @@ fn filters_match_brute_force() {
     let all: Vec<Passage> = base
         .into_iter()
         .chain(extra)
-        .filter(|p| p.id.trim_start_matches('p').parse::<usize>().unwrap() % 9 != 0)
+        .filter(|p| !p.id.trim_start_matches('p').parse::<usize>().unwrap().is_multiple_of(9))
         .collect();
     let vectors = e.embed(&all.iter().map(|p| p.text.as_str()).collect::<Vec<_>>()).unwrap();
     let filters = [

@@ -1,0 +1,209 @@
+//! The living-index CLI contract (`ember add --json`, delete, ids, compact, vectors, search with a
+//! filter and device state) and a real `kill -9` loop against the ids `ember add` acknowledged.
+#![allow(clippy::panic, clippy::expect_used, clippy::unwrap_used)]
+
+use std::collections::HashSet;
+use std::io::{BufRead, BufReader, Write};
+use std::path::{Path, PathBuf};
+use std::process::{Command, Output, Stdio};
+
+fn workspace() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR")).parent().unwrap().to_path_buf()
+}
+
+fn l3() -> String {
+    let dir = workspace().join("models/paraphrase-MiniLM-L3-v2");
+    assert!(dir.join("model.onnx").is_file(), "run `bash scripts/fetch-models.sh` first");
+    dir.to_string_lossy().into_owned()
+}
+
+fn ember(args: &[&str]) -> Output {
+    Command::new(env!("CARGO_BIN_EXE_ember")).args(args).output().unwrap()
+}
+
+fn ok(args: &[&str]) -> String {
+    let out = ember(args);
+    assert!(out.status.success(), "ember {args:?} failed: {}", String::from_utf8_lossy(&out.stderr));
+    String::from_utf8(out.stdout).unwrap()
+}
+
+fn temp(name: &str) -> PathBuf {
+    let dir = std::env::temp_dir().join(format!("ember-cli-{}-{name}", std::process::id()));
+    let _ = std::fs::remove_dir_all(&dir);
+    std::fs::create_dir_all(&dir).unwrap();
+    dir
+}
+
+/// A BEIR corpus of `n` man-page passages starting at `from`, ids prefixed, with metadata.
+fn corpus(dir: &Path, name: &str, prefix: &str, from: usize, n: usize) -> String {
+    let src = workspace().join("../shared/data/manpages/corpus.jsonl");
+    let text = std::fs::read_to_string(&src).unwrap_or_else(|_| panic!("missing {}", src.display()));
+    let path = dir.join(name);
+    let mut f = std::fs::File::create(&path).unwrap();
+    for (i, line) in text.lines().skip(from).take(n).enumerate() {
+        let mut rec: serde_json::Value = serde_json::from_str(line).unwrap();
+        rec["_id"] = format!("{prefix}{}", from + i).into();
+        rec["metadata"] =
+            serde_json::json!({ "section": (from + i) % 3, "even": (from + i).is_multiple_of(2) });
+        writeln!(f, "{rec}").unwrap();
+    }
+    path.to_string_lossy().into_owned()
+}
+
+fn ids(dir: &str) -> HashSet<String> {
+    ok(&["ids", dir]).lines().map(str::to_owned).collect()
+}
+
+#[test]
+fn add_delete_compact_vectors_and_filtered_search() {
+    let tmp = temp("living");
+    let model = l3();
+    let dir = tmp.join("index").to_string_lossy().into_owned();
+    let base = corpus(&tmp, "base.jsonl", "m", 0, 60);
+    ok(&["index", "--model", &model, "--corpus", &base, "--out", &dir]);
+    let more = corpus(&tmp, "more.jsonl", "m", 60, 20);
+    let out = ok(&["add", &dir, "--model", &model, "--corpus", &more, "--json", "--batch", "8"]);
+    // One line per durable batch: {"acked": [...]} with the batch's ids, in order.
+    let lines: Vec<serde_json::Value> = out.lines().map(|l| serde_json::from_str(l).unwrap()).collect();
+    assert_eq!(lines.len(), 3, "{out}");
+    let acked: Vec<String> = lines
+        .iter()
+        .flat_map(|l| l["acked"].as_array().unwrap().iter().map(|v| v.as_str().unwrap().to_owned()))
+        .collect();
+    assert_eq!(acked, (60..80).map(|i| format!("m{i}")).collect::<Vec<_>>());
+    assert_eq!(ids(&dir).len(), 80);
+    // Adding the same ids again fails with a one-line error and changes nothing.
+    let again = ember(&["add", &dir, "--model", &model, "--corpus", &more]);
+    assert_eq!(again.status.code(), Some(1));
+    assert!(String::from_utf8_lossy(&again.stderr).contains("already in the index"));
+    assert_eq!(ids(&dir).len(), 80);
+    // Delete from a file of ids.
+    let del = tmp.join("del.txt");
+    std::fs::write(&del, "m1\nm2\nm61\nnot-there\n").unwrap();
+    let out = ok(&["delete", &dir, "--ids", &del.to_string_lossy(), "--json"]);
+    assert_eq!(serde_json::from_str::<serde_json::Value>(out.trim()).unwrap()["deleted"], 3);
+    let live = ids(&dir);
+    assert_eq!(live.len(), 77);
+    assert!(!live.contains("m1") && !live.contains("m61") && live.contains("m79"));
+    // Filtered search: every hit matches.
+    let out = ok(&[
+        "search",
+        &dir,
+        "--model",
+        &model,
+        "--query",
+        "copy files",
+        "-k",
+        "5",
+        "--json",
+        "--filter",
+        "section = 1 and even = false",
+    ]);
+    let line: serde_json::Value = serde_json::from_str(out.trim()).unwrap();
+    let hits = line["hits"].as_array().unwrap();
+    assert_eq!(hits.len(), 5);
+    for h in hits {
+        let n: usize = h["id"].as_str().unwrap()[1..].parse().unwrap();
+        assert!(n % 3 == 1 && n % 2 == 1, "hit {n} does not match the filter");
+    }
+    // Device state drives auto mode; the reason says why.
+    let out = ok(&[
+        "search",
+        &dir,
+        "--model",
+        &model,
+        "--query",
+        "copy files",
+        "--json",
+        "--battery",
+        "5",
+        "--charging",
+        "false",
+    ]);
+    let line: serde_json::Value = serde_json::from_str(out.trim()).unwrap();
+    assert_eq!(line["mode"], "codes");
+    assert!(line["reason"].as_str().unwrap().contains("battery 5%"));
+    assert_eq!(line["vectors_advice"], "keep");
+    let out = ok(&[
+        "search",
+        &dir,
+        "--model",
+        &model,
+        "--query",
+        "copy files",
+        "--json",
+        "--charging",
+        "true",
+        "--free-storage",
+        "100000000000",
+    ]);
+    let line: serde_json::Value = serde_json::from_str(out.trim()).unwrap();
+    assert_eq!(
+        (line["mode"].as_str(), line["vectors_advice"].as_str()),
+        (Some("recompute"), Some("materialize"))
+    );
+    // Materialize, then stored mode; evict, back to recompute.
+    ok(&["vectors", &dir, "materialize", "--model", &model]);
+    let out = ok(&["search", &dir, "--model", &model, "--query", "copy files", "--json"]);
+    assert_eq!(serde_json::from_str::<serde_json::Value>(out.trim()).unwrap()["mode"], "stored");
+    ok(&["vectors", &dir, "evict"]);
+    let out = ok(&["search", &dir, "--model", &model, "--query", "copy files", "--json"]);
+    assert_eq!(serde_json::from_str::<serde_json::Value>(out.trim()).unwrap()["mode"], "recompute");
+    // Compact keeps exactly the live ids.
+    ok(&["compact", &dir]);
+    assert_eq!(ids(&dir), live);
+    let info: serde_json::Value = serde_json::from_str(&ok(&["info", &dir, "--json"])).unwrap();
+    assert_eq!((info["passages"].as_u64(), info["deleted"].as_u64()), (Some(77), Some(0)));
+    // Bad filter: usage-free runtime error, one line.
+    let bad = ember(&["search", &dir, "--model", &model, "--query", "x", "--filter", "section ="]);
+    assert_eq!(bad.status.code(), Some(1));
+    assert!(String::from_utf8_lossy(&bad.stderr).starts_with("ember: error: invalid argument: filter"));
+}
+
+/// `kill -9` at random moments of `ember add`: every id it acknowledged survives, and the index
+/// always reopens.
+#[test]
+fn kill_9_never_loses_an_acknowledged_id() {
+    let tmp = temp("kill9");
+    let model = l3();
+    let dir = tmp.join("index").to_string_lossy().into_owned();
+    let base = corpus(&tmp, "base.jsonl", "b", 0, 30);
+    ok(&["index", "--model", &model, "--corpus", &base, "--out", &dir]);
+    let mut acked_all: HashSet<String> = HashSet::new();
+    let mut seed = 0x9e37_79b9_7f4a_7c15u64;
+    let rounds = 10;
+    for round in 0..rounds {
+        let file = corpus(&tmp, &format!("round{round}.jsonl"), &format!("r{round}-"), 100 + round * 40, 40);
+        let mut child = Command::new(env!("CARGO_BIN_EXE_ember"))
+            .args(["add", &dir, "--model", &model, "--corpus", &file, "--json", "--batch", "2"])
+            .stdout(Stdio::piped())
+            .stderr(Stdio::null())
+            .spawn()
+            .unwrap();
+        let stdout = child.stdout.take().unwrap();
+        let reader = std::thread::spawn(move || {
+            let mut acked = Vec::new();
+            for line in BufReader::new(stdout).lines() {
+                let Ok(line) = line else { break };
+                let v: serde_json::Value = serde_json::from_str(&line).unwrap();
+                acked.extend(v["acked"].as_array().unwrap().iter().map(|x| x.as_str().unwrap().to_owned()));
+            }
+            acked
+        });
+        seed ^= seed << 13;
+        seed ^= seed >> 7;
+        seed ^= seed << 17;
+        let wait_ms = 600 + seed % 1500;
+        std::thread::sleep(std::time::Duration::from_millis(wait_ms));
+        let _ = child.kill(); // SIGKILL
+        let _ = child.wait();
+        let acked = reader.join().unwrap();
+        acked_all.extend(acked.iter().cloned());
+        let live = ids(&dir);
+        let lost: Vec<&String> = acked_all.iter().filter(|id| !live.contains(*id)).collect();
+        assert!(lost.is_empty(), "round {round} (killed after {wait_ms} ms): lost acknowledged ids {lost:?}");
+        println!("round {round}: killed after {wait_ms} ms, {} acked, {} live", acked.len(), live.len());
+    }
+    assert!(acked_all.len() > 10, "too few acknowledgements to test anything: {}", acked_all.len());
+    println!("kill -9 rounds: {rounds}, acknowledged ids: {}, lost: 0", acked_all.len());
+}
