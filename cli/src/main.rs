@@ -31,6 +31,8 @@ enum Command {
     Eval(cmd::eval::Args),
     /// Measure embedding throughput (passages/s) over batch sizes and thread counts.
     BenchEmbed(cmd::bench::Args),
+    /// Measure add and delete latency, and search latency while a writer adds.
+    BenchLiving(cmd::bench_living::Args),
     /// Embed and add passages to an index (each batch durable before it is reported).
     Add(cmd::add::Args),
     /// Delete passages by id.
@@ -59,6 +61,7 @@ fn main() -> ExitCode {
         Command::Info(args) => cmd::info::run(args),
         Command::Eval(args) => cmd::eval::run(args),
         Command::BenchEmbed(args) => cmd::bench::run(args),
+        Command::BenchLiving(args) => cmd::bench_living::run(args),
         Command::Add(args) => cmd::add::run(args),
         Command::Delete(args) => cmd::delete::run(args),
         Command::Compact(args) => cmd::compact::run(args),

@@ -2,6 +2,7 @@
 
 pub mod add;
 pub mod bench;
+pub mod bench_living;
 pub mod compact;
 pub mod delete;
 pub mod embed;
