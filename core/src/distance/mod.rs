@@ -68,9 +68,10 @@ impl Isa {
                 is_x86_feature_detected!("avx2")
                     && is_x86_feature_detected!("fma")
                     && is_x86_feature_detected!("f16c")
+                    && is_x86_feature_detected!("popcnt")
             }
             #[cfg(target_arch = "x86_64")]
-            Isa::Avx512 => is_x86_feature_detected!("avx512f"),
+            Isa::Avx512 => is_x86_feature_detected!("avx512f") && is_x86_feature_detected!("popcnt"),
             #[cfg(target_arch = "aarch64")]
             Isa::Neon => std::arch::is_aarch64_feature_detected!("neon"),
             _ => false,
@@ -107,11 +108,17 @@ struct Kernels {
     dot: unsafe fn(&[f32], &[f32]) -> f32,
     l2_sq: unsafe fn(&[f32], &[f32]) -> f32,
     dot_f16: unsafe fn(&[f32], &[f16]) -> f32,
+    bit_dot: unsafe fn(&[u8], &[u64]) -> (u32, u32),
 }
 
 /// The portable kernels (safe functions, callable on any CPU).
-const SCALAR: Kernels =
-    Kernels { isa: Isa::Scalar, dot: scalar::dot, l2_sq: scalar::l2_sq, dot_f16: scalar::dot_f16 };
+const SCALAR: Kernels = Kernels {
+    isa: Isa::Scalar,
+    dot: scalar::dot,
+    l2_sq: scalar::l2_sq,
+    dot_f16: scalar::dot_f16,
+    bit_dot: scalar::bit_dot_portable,
+};
 
 impl Kernels {
     /// The kernels of `isa`, or `None` if the running CPU does not support it.
@@ -122,15 +129,20 @@ impl Kernels {
         match isa {
             Isa::Scalar => Some(SCALAR),
             #[cfg(target_arch = "x86_64")]
-            Isa::Avx2 => {
-                Some(Kernels { isa, dot: x86::dot_avx2, l2_sq: x86::l2_sq_avx2, dot_f16: x86::dot_f16_avx2 })
-            }
+            Isa::Avx2 => Some(Kernels {
+                isa,
+                dot: x86::dot_avx2,
+                l2_sq: x86::l2_sq_avx2,
+                dot_f16: x86::dot_f16_avx2,
+                bit_dot: x86::bit_dot_popcnt,
+            }),
             #[cfg(target_arch = "x86_64")]
             Isa::Avx512 => Some(Kernels {
                 isa,
                 dot: x86::dot_avx512,
                 l2_sq: x86::l2_sq_avx512,
                 dot_f16: x86::dot_f16_avx512,
+                bit_dot: x86::bit_dot_popcnt,
             }),
             #[cfg(target_arch = "aarch64")]
             Isa::Neon => Some(Kernels {
@@ -138,6 +150,8 @@ impl Kernels {
                 dot: neon::dot_neon,
                 l2_sq: neon::l2_sq_neon,
                 dot_f16: neon::dot_f16_neon,
+                // aarch64 compiles `count_ones` to NEON `cnt` without any target feature.
+                bit_dot: scalar::bit_dot_portable,
             }),
             _ => None,
         }
@@ -182,6 +196,15 @@ pub fn dot_f16(a: &[f32], b: &[f16]) -> f32 {
     let k = kernels();
     // SAFETY: `k` comes from `Kernels::for_isa`, which checked that this CPU supports its instruction set.
     unsafe { (k.dot_f16)(a, b) }
+}
+
+/// Popcount inner product of a code bit-plane with a multi-bit query in bit-planes (see
+/// `scalar::bit_dot`): `(Σ_j 2^j · popcount(plane & q_j), popcount(plane))`.
+#[inline]
+pub fn bit_dot(plane: &[u8], q: &[u64]) -> (u32, u32) {
+    let k = kernels();
+    // SAFETY: `k` comes from `Kernels::for_isa`, which checked that this CPU supports its instruction set.
+    unsafe { (k.bit_dot)(plane, q) }
 }
 
 /// Inner products of `query` with each row of the row-major f16 matrix `rows` (`n × dim`, so

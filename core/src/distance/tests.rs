@@ -270,3 +270,36 @@ fn dot_many_f16_matches_rowwise() {
         assert_eq!(*o, dot_f16(&query[..10], &r[..10]));
     }
 }
+
+/// Bit-by-bit reference for `bit_dot`.
+fn naive_bit_dot(plane: &[u8], q: &[u64]) -> (u32, u32) {
+    let words = plane.len().div_ceil(8);
+    let (mut weighted, mut ones) = (0u32, 0u32);
+    for i in 0..plane.len() * 8 {
+        if plane[i / 8] >> (i % 8) & 1 == 0 {
+            continue;
+        }
+        ones += 1;
+        for (j, word) in q.chunks(words).enumerate() {
+            weighted += ((word[i / 64] >> (i % 64) & 1) as u32) << j;
+        }
+    }
+    (weighted, ones)
+}
+
+proptest! {
+    #[test]
+    fn bit_dot_matches_bit_by_bit(
+        (plane, q) in (1usize..=80).prop_flat_map(|bytes| (
+            prop::collection::vec(any::<u8>(), bytes),
+            prop::collection::vec(any::<u64>(), bytes.div_ceil(8) * 6),
+        ))
+    ) {
+        let want = naive_bit_dot(&plane, &q);
+        for k in tested_kernels() {
+            // SAFETY: `k` comes from `Kernels::for_isa`, which checked CPU support.
+            let got = unsafe { (k.bit_dot)(&plane, &q) };
+            prop_assert_eq!(got, want, "{:?}", k.isa);
+        }
+    }
+}

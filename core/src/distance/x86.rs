@@ -235,3 +235,12 @@ pub unsafe fn dot_f16_avx512(a: &[f32], b: &[f16]) -> f32 {
     let acc = _mm512_add_ps(_mm512_add_ps(acc0, acc1), _mm512_add_ps(acc2, acc3));
     _mm512_reduce_add_ps(acc) + scalar::dot_f16(&a[i..], &b[i..])
 }
+
+/// [`scalar::bit_dot`] compiled with the POPCNT instruction.
+///
+/// # Safety
+/// The CPU must support `popcnt`.
+#[target_feature(enable = "popcnt")]
+pub unsafe fn bit_dot_popcnt(plane: &[u8], q: &[u64]) -> (u32, u32) {
+    scalar::bit_dot(plane, q)
+}

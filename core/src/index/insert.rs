@@ -53,7 +53,7 @@ pub(crate) fn insert(snap: &mut Snapshot, new: u32, limits: Limits, scratch: &mu
             limits.beam,
             limits.beam,
             |i| quantizer.estimate(&lut, view.code(i)),
-            |i| i != new && !snap.is_deleted(i),
+            Some(&|i| i != new && !snap.is_deleted(i)),
             scratch,
         )
         .found;

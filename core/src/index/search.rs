@@ -202,10 +202,18 @@ impl Index {
         };
         let accept =
             |i: u32| !snap.is_deleted(i) && opts.filter.as_ref().is_none_or(|f| f.matches(snap.metadata(i)));
-        let mut scratch = self.take_scratch();
-        let found = walk(&view, entry, beam, keep, score, accept, &mut scratch);
-        self.return_scratch(scratch);
         let filtered = opts.filter.is_some() || snap.live < snap.len();
+        let mut scratch = self.take_scratch();
+        let found = walk(
+            &view,
+            entry,
+            beam,
+            keep,
+            score,
+            filtered.then_some(&accept as &dyn Fn(u32) -> bool),
+            &mut scratch,
+        );
+        self.return_scratch(scratch);
         if found.found.len() >= keep.min(snap.live) || !filtered {
             return Ok((found.found, found.scored, false));
         }

@@ -66,14 +66,15 @@ pub(crate) struct Walk {
     pub scored: usize,
 }
 
-/// Walk from `entry` keeping a beam of `beam` nodes; return the best `keep` nodes that `accept`.
+/// Walk from `entry` keeping a beam of `beam` nodes; return the best `keep` nodes that `accept`
+/// (`None`: every node is accepted, and the beam itself is the result).
 pub(crate) fn walk(
     view: &NodeView,
     entry: u32,
     beam: usize,
     keep: usize,
     score: impl Fn(u32) -> f32,
-    accept: impl Fn(u32) -> bool,
+    accept: Option<&dyn Fn(u32) -> bool>,
     s: &mut Scratch,
 ) -> Walk {
     s.reset(view.snap.len());
@@ -89,6 +90,7 @@ pub(crate) fn walk(
                 s.best.pop();
             }
         }
+        let Some(accept) = accept else { return };
         if accept(i) && (s.results.len() < keep || s.results.peek().is_some_and(|w| sc > w.0)) {
             s.results.push(Reverse(sc));
             if s.results.len() > keep {
@@ -112,7 +114,11 @@ pub(crate) fn walk(
         }
         s.neighbors = nb;
     }
-    let mut found: Vec<Scored> = s.results.drain().map(|r| r.0).collect();
+    let mut found: Vec<Scored> = match accept {
+        Some(_) => s.results.drain().map(|r| r.0).collect(),
+        None => s.best.drain().map(|r| r.0).collect(),
+    };
     found.sort_by(|a, b| b.cmp(a));
+    found.truncate(keep);
     Walk { found, scored }
 }
