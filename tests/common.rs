@@ -4,6 +4,7 @@
 use std::path::{Path, PathBuf};
 
 pub mod damage;
+pub mod fuzz;
 
 /// The workspace root (the folder holding `models/`, `tests/`, `scripts/`).
 pub fn workspace() -> PathBuf {

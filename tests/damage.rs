@@ -175,6 +175,8 @@ pub enum Outcome {
         sidecar_ok: bool,
         /// Searches that returned hits.
         searches: usize,
+        /// Hits whose score was NaN or infinite (possible only when damage passed every check).
+        nonfinite: usize,
     },
 }
 
@@ -211,6 +213,7 @@ pub fn open_and_use(dir: &Path) -> Outcome {
     let embedder = HashEmbedder { dim: index.dim(), id: index.model().to_string() };
     let query = embedder.embed(&["battery flash storage offline"]).map(|mut v| v.remove(0));
     let mut searches = 0;
+    let mut nonfinite = 0;
     if let Ok(query) = query {
         for (mode, with_model) in [
             (Mode::CodesOnly, false),
@@ -239,10 +242,11 @@ pub fn open_and_use(dir: &Path) -> Outcome {
                     assert!(ids.contains(&hit.id), "hit {:?} is not an id of the index", hit.id);
                 }
             }
+            nonfinite += report.hits.iter().filter(|h| !h.score.is_finite()).count();
             searches += 1;
         }
     }
-    Outcome::Opened { passages: n, sidecar_ok, searches }
+    Outcome::Opened { passages: n, sidecar_ok, searches, nonfinite }
 }
 
 /// Ends the process (with a message) if no [`Watchdog::tick`] comes for `limit`: a hang in a test

@@ -6,9 +6,9 @@
 use std::path::{Path, PathBuf};
 use std::sync::OnceLock;
 
-use ember_tests::damage::{repair_segment, repair_sidecar};
+use crate::damage::{repair_segment, repair_sidecar};
 
-use crate::Input;
+use super::Input;
 
 /// Flag: recompute the checksums of every `segment-*` file, so that damage reaches the structural
 /// checks behind them.
@@ -90,8 +90,7 @@ impl DirImage {
         }
         if self.flags & REPAIR_SIDECAR != 0 {
             let current = self.file("CURRENT").map(|c| String::from_utf8_lossy(c).trim().to_string());
-            let fingerprint =
-                current.and_then(|c| self.file(&c)).and_then(ember_core::store::fingerprint);
+            let fingerprint = current.and_then(|c| self.file(&c)).and_then(ember_core::store::fingerprint);
             for (name, body) in &mut self.files {
                 if name == "vectors.ember" {
                     repair_sidecar(body, fingerprint);

@@ -4,7 +4,7 @@
 use ember_core::text::{approx_tokens, chunk, Chunk, ChunkConfig};
 use ember_core::Error;
 
-use crate::Input;
+use super::Input;
 
 fn words(text: &str) -> usize {
     text.split_whitespace().count()
@@ -35,7 +35,10 @@ pub fn chunker(data: &[u8]) {
             // Documented: target 0, or one character counting more than the target. The estimate
             // counts every character as at most one token, so it never fails on a valid target.
             let counter_can_fail = which % 4 == 1 || which % 4 == 2;
-            assert!(target == 0 || counter_can_fail, "approx_tokens/words counter failed with target {target}");
+            assert!(
+                target == 0 || counter_can_fail,
+                "approx_tokens/words counter failed with target {target}"
+            );
         }
         Err(e) => panic!("chunk failed with an undocumented error: {e}"),
     }

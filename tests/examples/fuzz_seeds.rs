@@ -1,13 +1,13 @@
 //! Writes the committed seed corpora, `fuzz/corpus/<target>/`, deterministically:
-//! `cargo run --manifest-path fuzz/Cargo.toml --example make_seeds`.
+//! `cargo run --release -p ember-tests --example fuzz_seeds`.
 #![allow(clippy::panic)]
 
-use std::path::{Path, PathBuf};
+use std::path::Path;
 
 use ember_core::quant::{QuantParams, Quantizer};
 use ember_core::store::{SectionKind, Segment};
 use ember_core::{Index, IndexConfig, VectorStorage};
-use ember_fuzz::{DirImage, REPAIR_SEGMENTS, REPAIR_SIDECAR};
+use ember_tests::fuzz::{DirImage, REPAIR_SEGMENTS, REPAIR_SIDECAR};
 use ember_tests::{synthetic_passages, HashEmbedder};
 
 fn check<T, E: std::fmt::Display>(r: Result<T, E>, what: &str) -> T {
@@ -15,7 +15,7 @@ fn check<T, E: std::fmt::Display>(r: Result<T, E>, what: &str) -> T {
 }
 
 fn write(target: &str, name: &str, bytes: &[u8]) {
-    let dir = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("corpus").join(target);
+    let dir = ember_tests::workspace().join("fuzz/corpus").join(target);
     check(std::fs::create_dir_all(&dir), "creating the corpus folder");
     check(std::fs::write(dir.join(name), bytes), "writing a seed");
 }
@@ -23,7 +23,10 @@ fn write(target: &str, name: &str, bytes: &[u8]) {
 fn index(dir: &Path, n: usize, vectors: VectorStorage) -> DirImage {
     let _ = std::fs::remove_dir_all(dir);
     let config = IndexConfig { vectors, ..IndexConfig::default() };
-    check(Index::build(dir, &HashEmbedder::new(64), &synthetic_passages(n), &config, &mut |_, _| {}), "build");
+    check(
+        Index::build(dir, &HashEmbedder::new(64), &synthetic_passages(n), &config, &mut |_, _| {}),
+        "build",
+    );
     check(DirImage::read(dir, 0), "reading the index")
 }
 
@@ -102,5 +105,5 @@ fn main() {
     write("embed", "invalid-utf8", &embed_seed(1, &[0xff, b'a', 0xc3, 0x28, 0xe2, 0x82, b' ', 0xf0, 0x9f]));
     write("embed", "control", &embed_seed(0, b"\0\x01\x1b[31m\x7f[CLS][SEP][UNK][PAD] ##ing"));
     write("embed", "long", &embed_seed(0, "supercalifragilistic ".repeat(100).as_bytes()));
-    println!("seeds written under {}", PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("corpus").display());
+    println!("seeds written under {}", ember_tests::workspace().join("fuzz/corpus").display());
 }

@@ -1,10 +1,10 @@
 //! Target `index_open`: bytes → an index directory → `Index::open` → if it opens, stats, ids,
 //! texts and a search in every mode, each result checked for well-formedness
-//! (`ember_tests::damage::open_and_use`).
+//! (`crate::damage::open_and_use`).
 
-use ember_tests::damage::open_and_use;
+use crate::damage::open_and_use;
 
-use crate::{scratch_dir, DirImage};
+use super::{scratch_dir, DirImage};
 
 /// Write the [`DirImage`] in `data` to the scratch directory and open it as an index.
 pub fn index_open(data: &[u8]) {

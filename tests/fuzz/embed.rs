@@ -2,32 +2,23 @@
 //! tokenizer and model (`OnnxEmbedder`, paraphrase-MiniLM-L3-v2). Every text must give a finite,
 //! unit-length vector of the model's dimension, and token counts must respect the limit.
 
-use std::path::PathBuf;
 use std::sync::OnceLock;
 
 use ember_core::{Embedder, EmbedderConfig, OnnxEmbedder};
 
-use crate::Input;
+use super::Input;
 
 /// Token limit used while fuzzing: short sequences keep the model fast (about 2 ms a text) while
 /// the tokenizer still sees the whole input before truncating.
 const MAX_TOKENS: usize = 32;
 
-/// The model folder: `$EMBER_FUZZ_MODEL`, else `models/paraphrase-MiniLM-L3-v2` of the workspace.
-pub fn model_dir() -> PathBuf {
-    std::env::var_os("EMBER_FUZZ_MODEL").map(PathBuf::from).unwrap_or_else(|| {
-        PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../models/paraphrase-MiniLM-L3-v2")
-    })
-}
-
 fn embedder() -> &'static OnnxEmbedder {
     static E: OnceLock<OnnxEmbedder> = OnceLock::new();
     E.get_or_init(|| {
-        let dir = model_dir();
+        // `l3()` fails with a message naming scripts/fetch-models.sh when the model is missing.
+        let dir = crate::l3();
         let config = EmbedderConfig { max_tokens: Some(MAX_TOKENS), ..EmbedderConfig::default() };
-        OnnxEmbedder::load(&dir, &config).unwrap_or_else(|e| {
-            panic!("the embed target needs the model at {} (bash scripts/fetch-models.sh): {e}", dir.display())
-        })
+        OnnxEmbedder::load(&dir, &config).unwrap_or_else(|e| panic!("loading {}: {e}", dir.display()))
     })
 }
 
