@@ -114,7 +114,7 @@ for t in "${targets[@]}"; do
     rate=$(grep -oE '\(([0-9]+)/s\)' "$log" | grep -oE '[0-9]+' || echo '-')
   else
     runs=$(grep -oE 'stat::number_of_executed_units: [0-9]+' "$log" | grep -oE '[0-9]+$' | tail -n1 || echo '-')
-    rate=$(grep -oE 'stat::average_exec_per_sec: [0-9]+' "$log" | grep -oE '[0-9]+$' | tail -n1 || echo '-')
+    rate=$(grep -oE 'stat::average_exec_per_sec: *[0-9]+' "$log" | grep -oE '[0-9]+$' | tail -n1 || echo '-')
   fi
   result=ok
   for f in "${failed[@]+"${failed[@]}"}"; do [ "$f" = "$t" ] && result="FAILED ($log)"; done

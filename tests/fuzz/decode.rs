@@ -9,7 +9,7 @@ use super::Input;
 /// First byte even: graph; odd: quantizer.
 pub fn decode(data: &[u8]) {
     let mut input = Input::new(data);
-    if input.u8() % 2 == 0 {
+    if input.u8().is_multiple_of(2) {
         graph(input);
     } else {
         quantizer(input.rest());

@@ -25,6 +25,9 @@ pub use embed::embed;
 pub use index::index_open;
 pub use input::Input;
 
+/// A fuzz target: input bytes in, a panic out only when Ember misbehaves.
+pub type Target = fn(&[u8]);
+
 /// Every target by name (also its folder in `fuzz/corpus/` and its cargo-fuzz binary).
-pub const TARGETS: &[(&str, fn(&[u8]))] =
+pub const TARGETS: &[(&str, Target)] =
     &[("index_open", index_open), ("chunker", chunker), ("embed", embed), ("decode", decode)];
