@@ -16,3 +16,6 @@ cargo clippy --release --workspace --all-targets -- -D warnings
 
 step "tests"
 cargo test --release --workspace
+
+step "fuzz (every target 60 s; RELIABILITY.md)"
+bash scripts/fuzz.sh 60

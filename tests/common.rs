@@ -3,6 +3,9 @@
 
 use std::path::{Path, PathBuf};
 
+pub mod damage;
+pub mod fuzz;
+
 /// The workspace root (the folder holding `models/`, `tests/`, `scripts/`).
 pub fn workspace() -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR")).parent().expect("tests/ has a parent").to_path_buf()

@@ -27,9 +27,9 @@ use crate::{Error, Result};
 /// Nodes per block: one u32 offset is stored per block.
 pub const BLOCK: usize = 32;
 
-/// Decode failures of untrusted bytes (one place, so that the error variant can change).
+/// Decode failures of untrusted bytes: the arrays come from a file, so a bad one is corruption.
 fn corrupt(msg: impl Into<String>) -> Error {
-    Error::InvalidArgument(format!("corrupt graph: {}", msg.into()))
+    Error::Corrupt(format!("graph: {}", msg.into()))
 }
 
 /// A graph in compressed form, owning its bytes (see the module docs for the layout).

@@ -143,11 +143,12 @@ impl Index {
             })
             .ok_or_else(|| Error::Corrupt(format!("CURRENT names {name:?}, not a segment")))?;
         let lock = if opts.read_only { None } else { Some(take_lock(dir)?) };
+        let cache = Arc::new(Mutex::new(EmbeddingCache::new(opts.cache_bytes)));
+        let base = Arc::new(Base::load(&dir.join(name), generation, cache)?);
+        // Only once the named segment has proved valid may other generations' files go.
         if !opts.read_only {
             files::remove_stale(opts.storage.as_ref(), dir, generation)?;
         }
-        let cache = Arc::new(Mutex::new(EmbeddingCache::new(opts.cache_bytes)));
-        let base = Arc::new(Base::load(&dir.join(name), generation, cache)?);
         let sidecar = open_sidecar(dir, &base);
         let mut snap = Snapshot::new(base, sidecar);
         let mut writer =

@@ -291,8 +291,16 @@ impl Quantizer {
             return Err(corrupt("size does not match dimensions"));
         }
         let (mean_bytes, pca_bytes) = body.split_at(dim * 4);
-        let mean = mean_bytes.chunks_exact(4).map(|c| f32::from_le_bytes([c[0], c[1], c[2], c[3]])).collect();
-        let pca = pca_bytes.chunks_exact(2).map(|c| f16::from_le_bytes([c[0], c[1]]).to_f32()).collect();
+        let mean: Vec<f32> =
+            mean_bytes.chunks_exact(4).map(|c| f32::from_le_bytes([c[0], c[1], c[2], c[3]])).collect();
+        let pca: Vec<f32> =
+            pca_bytes.chunks_exact(2).map(|c| f16::from_le_bytes([c[0], c[1]]).to_f32()).collect();
+        // Training never writes NaN or infinity (it refuses non-finite vectors); a file that holds them
+        // would turn every estimate into NaN.
+        let mean_sq: f32 = mean.iter().map(|m| m * m).sum();
+        if !mean_sq.is_finite() || pca.iter().any(|p| !p.is_finite()) {
+            return Err(corrupt("non-finite centre or basis"));
+        }
         Ok(Self::assemble(dim, params, mean, pca))
     }
 }
@@ -372,6 +380,25 @@ mod tests {
             for cut in 0..q.to_bytes().len() {
                 assert!(Quantizer::from_bytes(&q.to_bytes()[..cut]).is_err());
             }
+        }
+    }
+
+    #[test]
+    fn rejects_non_finite_values() {
+        let data = unit_vectors(50, 64, 5);
+        let q = Quantizer::train(&data, 64, QuantParams { dims: 16, bits: 2, seed: 9 }).unwrap();
+        let good = q.to_bytes();
+        let pca_start = 24 + 64 * 4;
+        for (at, bytes) in [
+            (24, f32::NAN.to_le_bytes().to_vec()),
+            (28, f32::INFINITY.to_le_bytes().to_vec()),
+            (24, 3e38f32.to_le_bytes().to_vec()), // finite, but its square is not
+            (pca_start, f16::NAN.to_le_bytes().to_vec()),
+            (good.len() - 2, f16::NEG_INFINITY.to_le_bytes().to_vec()),
+        ] {
+            let mut bad = good.clone();
+            bad[at..at + bytes.len()].copy_from_slice(&bytes);
+            assert!(matches!(Quantizer::from_bytes(&bad), Err(Error::Corrupt(_))), "value at {at}");
         }
     }
 

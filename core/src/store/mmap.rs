@@ -13,12 +13,25 @@ pub struct Mapped {
 
 impl Mapped {
     /// Map `path` read-only (an empty file maps to an empty slice).
+    ///
+    /// Anything but a regular file (a FIFO, whose open would block until a writer comes; a device; a
+    /// directory) is refused as corrupt before it is opened.
     pub fn open(path: &Path) -> Result<Self> {
-        let file = std::fs::File::open(path).map_err(|e| match e.kind() {
+        let missing = |e: std::io::Error| match e.kind() {
             std::io::ErrorKind::NotFound => crate::Error::Missing { what: "index file", path: path.into() },
             _ => io_err("opening", path, e),
-        })?;
-        let len = file.metadata().map_err(|e| io_err("reading", path, e))?.len();
+        };
+        let not_regular = || crate::Error::Corrupt(format!("{} is not a regular file", path.display()));
+        if !std::fs::metadata(path).map_err(missing)?.is_file() {
+            return Err(not_regular());
+        }
+        let file = std::fs::File::open(path).map_err(missing)?;
+        let meta = file.metadata().map_err(|e| io_err("reading", path, e))?;
+        // The path may have been replaced in between: never map anything but a regular file.
+        if !meta.is_file() {
+            return Err(not_regular());
+        }
+        let len = meta.len();
         if len == 0 {
             return Ok(Mapped { map: None });
         }
