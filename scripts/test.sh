@@ -16,3 +16,6 @@ cargo clippy --release --workspace --all-targets -- -D warnings
 
 step "tests"
 cargo test --release --workspace
+
+step "SDK surfaces: header and bindings up to date, C (x86_64, aarch64), Kotlin, Swift, Android, iOS"
+bash scripts/test-bindings.sh
