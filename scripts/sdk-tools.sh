@@ -18,9 +18,14 @@ apt_need() {
   [ ${#missing[@]} -eq 0 ] && return 0
   [ "$(id -u)" = 0 ] || die "missing Debian packages (${missing[*]}): install them with apt-get as root"
   say "apt-get install ${missing[*]}"
-  if [ -z "${EMBER_APT_UPDATED:-}" ]; then apt-get update -qq >&2; export EMBER_APT_UPDATED=1; fi
-  DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends "${missing[@]}" >&2 \
-    || die "apt-get install ${missing[*]} failed"
+  local log="$sdk_root/.tools/apt-get.log"
+  mkdir -p "$sdk_root/.tools"
+  if [ -z "${EMBER_APT_UPDATED:-}" ]; then
+    apt-get update -qq >"$log" 2>&1 || { tail -n 20 "$log" >&2; die "apt-get update failed"; }
+    export EMBER_APT_UPDATED=1
+  fi
+  DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends "${missing[@]}" >>"$log" 2>&1 \
+    || { tail -n 20 "$log" >&2; die "apt-get install ${missing[*]} failed (log: .tools/apt-get.log)"; }
 }
 
 # Add the Rust targets among "$@" that the toolchain lacks.

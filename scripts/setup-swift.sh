@@ -3,12 +3,14 @@
 #! under .tools/swift-trixie: bookworm's glibc is too old for it. About 2 minutes and 2.6 GB on disk, once.
 # Idempotent: a finished chroot carries a marker file and is left alone. Needs root (chroot).
 set -euo pipefail
-root="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
+SDK_SCRIPT=setup-swift
+# shellcheck source=scripts/sdk-tools.sh
+source "$(dirname "${BASH_SOURCE[0]}")/sdk-tools.sh"
+root="$sdk_root"
 SUITE=trixie
 SWIFT_VERSION=6.0.3
 dir="$root/.tools/swift-$SUITE"
 marker="$dir/.ember-swift-$SWIFT_VERSION"
-say() { printf 'setup-swift: %s\n' "$*" >&2; }
 
 if [ -f "$marker" ]; then
   echo "SWIFT_CHROOT=$dir"
@@ -16,11 +18,7 @@ if [ -f "$marker" ]; then
 fi
 [ "$(id -u)" = 0 ] || { say "needs root (debootstrap and chroot)"; exit 1; }
 
-if ! command -v debootstrap >/dev/null; then
-  say "installing debootstrap (apt-get)"
-  if [ -z "${EMBER_APT_UPDATED:-}" ]; then apt-get update -qq >&2; export EMBER_APT_UPDATED=1; fi
-  DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends debootstrap >&2
-fi
+apt_need debootstrap
 [ -e "/usr/share/debootstrap/scripts/$SUITE" ] || { say "this debootstrap does not know $SUITE"; exit 1; }
 
 tmp="$dir.partial"
@@ -39,9 +37,10 @@ in_chroot() { chroot "$tmp" /usr/bin/env -i PATH=/usr/sbin:/usr/bin:/sbin:/bin H
 # swift finds its libraries through $ORIGIN, which the loader resolves through /proc/self/exe.
 mount -t proc proc "$tmp/proc"
 trap 'umount "$tmp/proc" 2>/dev/null || true' EXIT
-in_chroot apt-get update -qq >&2
+log="$root/.tools/swift-apt.log"
+in_chroot apt-get update -qq >"$log" 2>&1 || { tail -n 20 "$log" >&2; die "apt-get update in the chroot failed"; }
 in_chroot env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends \
-  swiftlang libc6-dev >&2
+  swiftlang libc6-dev >>"$log" 2>&1 || { tail -n 20 "$log" >&2; die "apt-get install swiftlang failed"; }
 in_chroot apt-get clean
 found="$(in_chroot swift --version 2>&1 | head -n1 || true)"
 case "$found" in

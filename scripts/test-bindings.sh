@@ -53,7 +53,10 @@ tools() {
 }
 
 build_host() {
-  cargo build --quiet --release -p ember-ffi -p ember-bindgen
+  # With --tests, dev-dependencies are part of the build exactly as in test.sh's `cargo test
+  # --release --workspace`, so the crates both share (tract above all) are not built a second time
+  # with other features (proptest turns on bit-vec's default features, which tract depends on).
+  cargo build --quiet --release --workspace --lib --bins --tests
 }
 
 generated() {
@@ -102,7 +105,7 @@ c_aarch64() {
   timed "aarch64 libember_ffi (release, cross)" env \
     CC_aarch64_unknown_linux_gnu=aarch64-linux-gnu-gcc AR_aarch64_unknown_linux_gnu=aarch64-linux-gnu-ar \
     CARGO_TARGET_AARCH64_UNKNOWN_LINUX_GNU_LINKER=aarch64-linux-gnu-gcc \
-    cargo build --quiet --release -p ember-ffi --target "$t"
+    cargo build --quiet --release -p ember-ffi --target "$t" --config profile.release.debug=false
   c_sources "$dir"
   local flags=(-std=c11 -O1 -Wall -Wextra -Werror -Iffi/include)
   aarch64-linux-gnu-gcc "${flags[@]}" bindings/c/test_ember.c "$dir/readme_snippet.c" \
@@ -151,6 +154,7 @@ swift() {
   cp target/release/libember_ffi.so "$stage/lib/"
   cp "$model"/* "$stage/model/"
   mount -t proc proc "$chroot/proc"
+  trap 'umount "$SWIFT_CHROOT/proc" 2>/dev/null || true' EXIT
   local rc=0
   chroot "$chroot" /usr/bin/env -i PATH=/usr/bin:/bin HOME=/root LANG=C.UTF-8 \
     EMBER_MODEL_DIR=/ember/model EMBER_VERSION="$version" LD_LIBRARY_PATH=/ember/lib \
@@ -158,6 +162,7 @@ swift() {
     -Xcc -fmodule-map-file=/ember/gen/EmberFFI.modulemap -Xcc -I/ember/gen \
     -Xlinker -L/ember/lib -Xlinker -lember_ffi || rc=$?
   umount "$chroot/proc"
+  trap - EXIT
   [ "$rc" = 0 ] || die "swift test failed ($rc)"
 }
 
