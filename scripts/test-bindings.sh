@@ -85,7 +85,7 @@ c_x86_64() {
   rm -rf "$dir/scratch" && mkdir -p "$dir/scratch"
   "$dir/test_ember" "$model" "$dir/scratch" "$version"
   # The example program, linked statically against libember_ffi.a (as on a small Linux box).
-  cc "${flags[@]}" ffi/examples/ember_search.c target/release/libember_ffi.a -lpthread -ldl -lm \
+  cc "${flags[@]}" ffi/examples/ember_search.c target/release/libember_ffi.a -lpthread -ldl -lm -Wl,-z,noexecstack \
     -o "$dir/ember_search"
   example "$dir" "$dir/ember_search"
 }
@@ -110,7 +110,7 @@ c_aarch64() {
   local flags=(-std=c11 -O1 -Wall -Wextra -Werror -Iffi/include)
   aarch64-linux-gnu-gcc "${flags[@]}" bindings/c/test_ember.c "$dir/readme_snippet.c" \
     -L"target/$t/release" -lember_ffi -o "$dir/test_ember"
-  aarch64-linux-gnu-gcc "${flags[@]}" ffi/examples/ember_search.c "target/$t/release/libember_ffi.a" \
+  aarch64-linux-gnu-gcc "${flags[@]}" ffi/examples/ember_search.c "target/$t/release/libember_ffi.a" -Wl,-z,noexecstack \
     -lpthread -ldl -lm -o "$dir/ember_search"
   local qemu
   qemu="$(command -v qemu-aarch64 || command -v qemu-aarch64-static)" || die "qemu-aarch64 not found"

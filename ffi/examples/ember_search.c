@@ -4,7 +4,8 @@
  *   ember_search MODEL_DIR INDEX_DIR search "QUERY" [K]   (prints "rank<TAB>id<TAB>score" lines)
  *
  * Build: cc -Iffi/include ember_search.c -Ltarget/release -lember_ffi            (shared)
- *    or: cc -Iffi/include ember_search.c target/release/libember_ffi.a -lpthread -ldl -lm  (static)
+ *    or: cc -Iffi/include ember_search.c target/release/libember_ffi.a -lpthread -ldl -lm \
+ *          -Wl,-z,noexecstack  (static; tract's assembly objects carry no stack note)
  */
 #include <stdio.h>
 #include <stdlib.h>
