@@ -19,3 +19,6 @@ cargo test --release --workspace
 
 step "fuzz (every target 60 s; RELIABILITY.md)"
 bash scripts/fuzz.sh 60
+
+step "SDK surfaces: header and bindings up to date, C (x86_64, aarch64), Kotlin, Swift, Android, iOS"
+bash scripts/test-bindings.sh

@@ -1,6 +1,8 @@
-//! Binding generator entry point; UniFFI's bindgen arrives with the SDK-surfaces issue.
+//! `ember-bindgen`: UniFFI's generator, run in library mode on an unstripped `libember_ffi`.
+//!
+//! `ember-bindgen generate --library target/release/libember_ffi.so --language kotlin --out-dir DIR`
+//! (scripts/test-bindings.sh runs it). It reads `ffi/uniffi.toml` through `cargo metadata`.
 
 fn main() {
-    eprintln!("ember-bindgen: UniFFI bindings are not generated yet (see the SDK-surfaces issue)");
-    std::process::exit(2);
+    uniffi::uniffi_bindgen_main()
 }

@@ -1,6 +1,32 @@
-//! Ember's foreign-function adapter. Stays thin: the SDK-surfaces issue fills in UniFFI and the C ABI.
+//! Ember's only foreign-function adapter: UniFFI objects for Kotlin and Swift, and a C ABI.
+//!
+//! Stays thin: every call converts arguments, calls `ember-core`, and maps its error to the short
+//! public [`EmberError`]. Nothing here panics on caller data; UniFFI turns any panic into an
+//! `Internal` error (we never build with `panic = "abort"`), and the C ABI catches them itself.
+#![warn(missing_docs)]
+
+mod capi;
+mod embedder;
+mod error;
+mod index;
+mod logging;
+mod progress;
+mod records;
+
+pub use embedder::{onnx_embedder, Embedder};
+pub use error::EmberError;
+pub use index::EmberIndex;
+pub use logging::{init_logging, LogLevel};
+pub use progress::{CancellationToken, ProgressListener};
+pub use records::{
+    EmbedderConfig, IndexConfig, IndexStats, Mode, Passage, SearchHit, SearchOptions, SearchReport,
+    VectorStorage,
+};
+
+uniffi::setup_scaffolding!("ember");
 
 /// The Ember version this library was built from.
-pub fn version() -> &'static str {
-    env!("CARGO_PKG_VERSION")
+#[uniffi::export]
+pub fn version() -> String {
+    env!("CARGO_PKG_VERSION").to_owned()
 }

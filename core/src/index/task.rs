@@ -9,7 +9,7 @@ use crate::{Error, Result};
 #[derive(Default, Clone, Copy)]
 pub struct Task<'a> {
     /// Called with (done, total) units of work.
-    pub progress: Option<&'a (dyn Fn(u64, u64) + Sync)>,
+    pub progress: Option<&'a dyn Fn(u64, u64)>,
     /// Set to true (from any thread) to cancel.
     pub cancel: Option<&'a AtomicBool>,
 }

@@ -1,0 +1,61 @@
+#!/usr/bin/env bash
+#! iOS: build EmberFFI.xcframework (device arm64 + simulator arm64/x86_64 static libraries in
+#! release-small, with `log` routed to os_log) and the Swift bindings for ios/Package.swift. Needs
+#! macOS with Xcode.
+#!
+#! `--check` runs anywhere: it compiles the aarch64-apple-ios static library (the test suite runs
+#! it) in a cheap unoptimized profile, without the Apple-only `oslog` feature.
+set -euo pipefail
+SDK_SCRIPT=build-xcframework
+# shellcheck source=scripts/sdk-tools.sh
+source "$(dirname "${BASH_SOURCE[0]}")/sdk-tools.sh"
+cd "$sdk_root"
+
+check() {
+  apt_need clang llvm
+  rust_targets aarch64-apple-ios
+  # cc-rs asks xcrun for an SDK unless SDKROOT is set; the assembly kernels need no SDK headers.
+  local sdk="$sdk_root/target/sdk/ios/empty-sdk"
+  mkdir -p "$sdk"
+  # shellcheck disable=SC2046
+  timed "ios aarch64-apple-ios staticlib (compile check)" env SDKROOT="$sdk" \
+    $(clang_env aarch64-apple-ios arm64-apple-ios15.0) \
+    cargo rustc --quiet -p ember-ffi --lib --crate-type staticlib --target aarch64-apple-ios "${CHECK_PROFILE_ARGS[@]}"
+  ls -l target/aarch64-apple-ios/sdk-check/libember_ffi.a >&2
+}
+
+full() {
+  [ "$(uname -s)" = Darwin ] || die "the XCFramework needs macOS and Xcode (use --check elsewhere)"
+  local targets=(aarch64-apple-ios aarch64-apple-ios-sim x86_64-apple-ios)
+  rustup target add "${targets[@]}" >&2
+  local t
+  for t in "${targets[@]}"; do
+    timed "$t staticlib (release-small)" \
+      cargo build -p ember-ffi --lib --profile release-small --features oslog --target "$t"
+  done
+  # Bindings come from an unstripped host library (library mode reads its metadata).
+  timed "host library + generator" cargo build --release -p ember-ffi -p ember-bindgen
+  local out=target/sdk/ios
+  rm -rf "$out/gen" "$out/headers" "$out/sim" ios/EmberFFI.xcframework
+  mkdir -p "$out/gen" "$out/headers" "$out/sim"
+  target/release/ember-bindgen generate --no-format --library target/release/libember_ffi.dylib \
+    --language swift --out-dir "$out/gen"
+  cp "$out/gen/Ember.swift" ios/Sources/Ember/Ember.swift
+  cp "$out/gen/EmberFFI.h" "$out/headers/"
+  cp "$out/gen/EmberFFI.modulemap" "$out/headers/module.modulemap"
+  lipo -create target/aarch64-apple-ios-sim/release-small/libember_ffi.a \
+    target/x86_64-apple-ios/release-small/libember_ffi.a -output "$out/sim/libember_ffi.a"
+  timed "xcodebuild -create-xcframework" xcodebuild -create-xcframework \
+    -library target/aarch64-apple-ios/release-small/libember_ffi.a -headers "$out/headers" \
+    -library "$out/sim/libember_ffi.a" -headers "$out/headers" \
+    -output ios/EmberFFI.xcframework
+  (cd ios && zip -qry "../$out/EmberFFI.xcframework.zip" EmberFFI.xcframework)
+  say "checksum for a remote binaryTarget: $(swift package compute-checksum "$out/EmberFFI.xcframework.zip")"
+}
+
+case "${1:-}" in
+  --check) check ;;
+  "") full ;;
+  *) die "usage: $0 [--check]" ;;
+esac
+print_times
