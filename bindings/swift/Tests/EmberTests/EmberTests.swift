@@ -109,6 +109,8 @@ final class EmberTests: XCTestCase {
         XCTAssertThrowsError(try index.searchVector(vector: [1, 0, 0])) { error in
             XCTAssertEqual(error as? EmberError, .DimensionMismatch(expected: 32, found: 3))
         }
+        // One read-write opener at a time: close before reopening with another model.
+        index.close()
         XCTAssertThrowsError(try EmberIndex.open(dir: path("words"), embedder: WordHashEmbedder(id: "other"))) { error in
             guard case .ModelMismatch? = error as? EmberError else { return XCTFail("\(error)") }
         }
