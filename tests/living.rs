@@ -314,7 +314,7 @@ fn one_writer_many_readers() {
             .unwrap(),
     );
     // A second writer is refused; readers may open read-only.
-    assert!(matches!(Index::open(&dir), Err(Error::InvalidArgument(_))));
+    assert!(matches!(Index::open(&dir), Err(Error::Locked { .. })));
     let reader = Index::open_with(&dir, OpenOptions { read_only: true, ..OpenOptions::default() }).unwrap();
     assert!(matches!(reader.delete(&["p0".into()]), Err(Error::InvalidArgument(_))));
     let stop = Arc::new(AtomicBool::new(false));

@@ -103,6 +103,12 @@ pub enum Error {
     /// The index was closed; the handle can no longer be used.
     #[error("the index is closed")]
     Closed,
+    /// Another handle holds the index open for writing; open it read-only to search beside it.
+    #[error("{} is open for writing elsewhere (open it read-only to search)", dir.display())]
+    Locked {
+        /// The index directory.
+        dir: PathBuf,
+    },
 }
 
 /// Ember's result type.

@@ -339,10 +339,7 @@ pub(crate) fn take_lock(dir: &Path) -> Result<std::fs::File> {
         .map_err(|e| Error::io("opening", &path, e))?;
     match file.try_lock() {
         Ok(()) => Ok(file),
-        Err(std::fs::TryLockError::WouldBlock) => Err(Error::InvalidArgument(format!(
-            "{} is open for writing elsewhere (open it read-only to search)",
-            dir.display()
-        ))),
+        Err(std::fs::TryLockError::WouldBlock) => Err(Error::Locked { dir: dir.to_owned() }),
         Err(std::fs::TryLockError::Error(e)) => Err(Error::io("locking", &path, e)),
     }
 }
