@@ -253,7 +253,7 @@ pub unsafe fn bit_dot_popcnt(plane: &[u8], q: &[u64]) -> (u32, u32) {
 #[target_feature(enable = "avx512f,avx512vpopcntdq,popcnt")]
 pub unsafe fn bit_dot_vpopcnt(plane: &[u8], q: &[u64]) -> (u32, u32) {
     let words = plane.len() / 8;
-    if words == 0 || words > 8 || plane.len() % 8 != 0 || q.len() % words != 0 {
+    if words == 0 || words > 8 || !plane.len().is_multiple_of(8) || !q.len().is_multiple_of(words) {
         return scalar::bit_dot(plane, q);
     }
     let mask = ((1u16 << words) - 1) as __mmask8;

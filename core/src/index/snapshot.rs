@@ -256,7 +256,9 @@ impl NodeView<'_> {
         #[cfg(target_arch = "x86_64")]
         if let Some(c) = self.codes.get(i as usize * self.cb) {
             // SAFETY: a prefetch is only a hint; the address is inside `codes`.
-            unsafe { std::arch::x86_64::_mm_prefetch::<{ std::arch::x86_64::_MM_HINT_T0 }>((c as *const u8).cast()) }
+            unsafe {
+                std::arch::x86_64::_mm_prefetch::<{ std::arch::x86_64::_MM_HINT_T0 }>((c as *const u8).cast())
+            }
         }
         #[cfg(not(target_arch = "x86_64"))]
         let _ = i;
