@@ -129,19 +129,7 @@ impl Index {
     /// log (a torn tail is dropped), and, unless read-only, take the writer lock and remove files
     /// of older generations.
     pub fn open_with(dir: &Path, opts: OpenOptions) -> Result<Index> {
-        let current_path = dir.join(files::CURRENT);
-        let current = std::fs::read(&current_path).map_err(|e| match e.kind() {
-            std::io::ErrorKind::NotFound => {
-                Error::Missing { what: "index (no CURRENT file)", path: dir.into() }
-            }
-            _ => Error::io("reading", &current_path, e),
-        })?;
-        let name = std::str::from_utf8(&current).unwrap_or("").trim();
-        let generation = files::generation_of(name)
-            .filter(|_| {
-                name.starts_with("segment-") && name.ends_with(".ember") && !name.contains(['/', '\\'])
-            })
-            .ok_or_else(|| Error::Corrupt(format!("CURRENT names {name:?}, not a segment")))?;
+        let (name, generation) = files::read_current(dir)?;
         let lock = if opts.read_only { None } else { Some(take_lock(dir)?) };
         let cache = Arc::new(Mutex::new(EmbeddingCache::new(opts.cache_bytes)));
         let base = Arc::new(Base::load(&dir.join(name), generation, cache)?);
@@ -336,11 +324,12 @@ pub(crate) fn take_lock(dir: &Path) -> Result<std::fs::File> {
         .truncate(false)
         .write(true)
         .open(&path)
-        .map_err(|e| Error::io("opening", &path, e))?;
+        // A directory or LOCK file that cannot be written is `ReadOnly`: open it read-only instead.
+        .map_err(|e| crate::store::write_err("opening", &path, e))?;
     match file.try_lock() {
         Ok(()) => Ok(file),
         Err(std::fs::TryLockError::WouldBlock) => Err(Error::Locked { dir: dir.to_owned() }),
-        Err(std::fs::TryLockError::Error(e)) => Err(Error::io("locking", &path, e)),
+        Err(std::fs::TryLockError::Error(e)) => Err(crate::store::write_err("locking", &path, e)),
     }
 }
 
@@ -374,11 +363,9 @@ pub(crate) fn live_ids(snap: &Snapshot) -> Result<HashMap<String, u32>> {
 /// Apply the log of the snapshot's generation; cut a torn tail (unless read-only).
 fn replay_log(dir: &Path, opts: &OpenOptions, snap: &mut Snapshot, writer: &mut Writer) -> Result<()> {
     let path = dir.join(files::wal(snap.base.generation));
-    let bytes = match std::fs::read(&path) {
-        Ok(b) => b,
-        Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(()),
-        Err(e) => return Err(Error::io("reading", &path, e)),
-    };
+    // Not size-bounded: a log is as large as the changes it holds (all of them stay in memory
+    // until the next commit anyway). A FIFO or device is refused rather than read.
+    let Some(bytes) = crate::store::read_regular(&path, u64::MAX)? else { return Ok(()) };
     let replay = wal::replay(&bytes, snap.base.segment.fingerprint())?;
     let limits = Limits::of(&snap.base.meta);
     for op in &replay.ops {
