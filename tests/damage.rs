@@ -108,6 +108,24 @@ pub fn repair_segment(image: &mut [u8]) {
     reseal_header(image);
 }
 
+/// Rebuild a segment image section by section: `edit(kind, body)` returns a replacement body (or
+/// `None` to keep it). Every checksum of the result is consistent, so only the structural checks
+/// behind them can refuse it.
+pub fn rewrite_segment(
+    path: &Path,
+    edit: impl Fn(ember_core::store::SectionKind, &[u8]) -> Option<Vec<u8>>,
+) -> ember_core::Result<Vec<u8>> {
+    use ember_core::store::{SectionKind, Segment, SegmentWriter};
+    let seg = Segment::open(path)?;
+    let mut w = SegmentWriter::new();
+    for kind in SectionKind::ALL {
+        if let Some(body) = seg.optional_section(kind)? {
+            w.add(kind, edit(kind, body).unwrap_or_else(|| body.to_vec()));
+        }
+    }
+    Ok(w.to_bytes())
+}
+
 /// Recompute only the header's checksum (after editing a header field on purpose).
 pub fn reseal_header(image: &mut [u8]) {
     if image.len() < HEADER {

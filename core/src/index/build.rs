@@ -60,9 +60,9 @@ impl VectorStorage {
 pub struct IndexConfig {
     /// Graph construction and pruning.
     pub graph: GraphParams,
-    /// Code dimensions: 0 for the model's full dimension (rotation only; models wider than
-    /// [`crate::quant::MAX_CODE_DIMS`] are reduced to that by PCA), or fewer (a multiple of 8) for a
-    /// PCA projection whose basis is stored with the index.
+    /// Code dimensions: 0 for the model's full dimension (rotation only; at most
+    /// [`crate::quant::MAX_CODE_DIMS`]), or fewer (a multiple of 8) for a PCA projection whose
+    /// basis is stored with the index (required for models wider than that).
     pub code_dims: usize,
     /// Bits per code dimension, 1 to 4.
     pub code_bits: u8,
@@ -180,10 +180,16 @@ pub(crate) fn validate_passages(passages: &[Passage], dim: usize, config: &Index
         return Err(Error::InvalidArgument(format!("dimension must be 1 to {MAX_DIM}, got {dim}")));
     }
     let dims = code_dims(config, dim);
-    if dims > dim || dims > MAX_CODE_DIMS || !dims.is_multiple_of(8) {
+    if dims > dim || !dims.is_multiple_of(8) {
         return Err(Error::InvalidArgument(format!(
-            "code dimensions {dims} must be a multiple of 8 and at most {} for the model's {dim}",
-            dim.min(MAX_CODE_DIMS)
+            "code dimensions {dims} must be a multiple of 8 and at most the model's {dim}"
+        )));
+    }
+    if dims > MAX_CODE_DIMS {
+        // Not chosen silently: a PCA that wide costs minutes to train on a phone.
+        return Err(Error::InvalidArgument(format!(
+            "code dimensions {dims} exceed {MAX_CODE_DIMS} (the rotation rebuilt at every open grows \
+             with their cube): set IndexConfig::code_dims to at most {MAX_CODE_DIMS} for this model"
         )));
     }
     let mut seen = HashSet::with_capacity(passages.len());
@@ -199,11 +205,10 @@ pub(crate) fn validate_passages(passages: &[Passage], dim: usize, config: &Index
     Ok(())
 }
 
-/// The code dimensions a config asks for: `code_dims`, or by default the model's dimension, reduced
-/// by PCA to [`MAX_CODE_DIMS`] for wider models (the rotation's cost grows with the cube).
+/// The code dimensions a config asks for: `code_dims`, or by default the model's dimension.
 fn code_dims(config: &IndexConfig, dim: usize) -> usize {
     match config.code_dims {
-        0 => dim.min(MAX_CODE_DIMS),
+        0 => dim,
         d => d,
     }
 }

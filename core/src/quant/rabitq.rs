@@ -348,7 +348,7 @@ pub const MAX_DIM: usize = 4096;
 /// Largest number of code dimensions. The rotation is rebuilt from its seed at every open in
 /// O(dims³) time and 8·dims² bytes: 0.17 s and 8 MiB at 1,024 on one core of our x86 dev VM,
 /// but about 8 times that at 2,048 and 64 times at 4,096, which a crafted file could otherwise
-/// demand. Wider models reduce to this many dimensions by PCA (what `code_dims = 0` picks).
+/// demand. Wider models need a PCA to at most this many dimensions (`IndexConfig::code_dims`).
 pub const MAX_CODE_DIMS: usize = 1024;
 
 fn check_params(dim: usize, p: QuantParams) -> Result<()> {
