@@ -28,7 +28,10 @@ fn fixture(name: &str, n: usize) -> (PathBuf, PathBuf) {
     if n == 0 {
         drop(Index::create(&dir, "hash-64", 64, &config).unwrap());
     } else {
-        drop(Index::build(&dir, &HashEmbedder::new(64), &synthetic_passages(n), &config, &Task::none()).unwrap());
+        drop(
+            Index::build(&dir, &HashEmbedder::new(64), &synthetic_passages(n), &config, &Task::none())
+                .unwrap(),
+        );
     }
     let segment = dir.join(std::fs::read_to_string(dir.join("CURRENT")).unwrap().trim());
     (dir, segment)
@@ -74,8 +77,10 @@ fn quantizer_claims_are_refused_before_the_rotation() {
             Box::new({
                 let seg = seg.clone();
                 move || {
-                    rewrite_segment(&seg, |k, _| (k == SectionKind::Quantizer).then(|| rotation_only(1024, 1024)))
-                        .unwrap()
+                    rewrite_segment(&seg, |k, _| {
+                        (k == SectionKind::Quantizer).then(|| rotation_only(1024, 1024))
+                    })
+                    .unwrap()
                 }
             }),
         ),
@@ -141,8 +146,10 @@ fn quantizer_claims_are_refused_before_the_rotation() {
             Box::new({
                 let seg = segment.clone();
                 move || {
-                    rewrite_segment(&seg, |k, body| (k == SectionKind::Meta).then(|| meta_with_dims(body, 64, 1024)))
-                        .unwrap()
+                    rewrite_segment(&seg, |k, body| {
+                        (k == SectionKind::Meta).then(|| meta_with_dims(body, 64, 1024))
+                    })
+                    .unwrap()
                 }
             }),
         ),
@@ -257,7 +264,9 @@ fn live_ids_must_be_unique() {
     let index = Index::open_with(&dir, ro()).unwrap();
     assert_eq!(index.len(), 200);
     assert_eq!(index.get(&ids[7]).unwrap().unwrap().text, "graph flash battery");
-    println!("open_checks: ids: {refused} segments with duplicate live ids refused; a tombstone's id may repeat");
+    println!(
+        "open_checks: ids: {refused} segments with duplicate live ids refused; a tombstone's id may repeat"
+    );
 }
 
 fn mkfifo(path: &Path) {
@@ -329,5 +338,7 @@ fn current_and_log_must_be_regular_files() {
     drop(index);
     assert!(open_and_use(&dir).opened());
     assert!(segment.exists());
-    println!("open_checks: special files: {cases} refused, none waited on; a FIFO partial sidecar is replaced");
+    println!(
+        "open_checks: special files: {cases} refused, none waited on; a FIFO partial sidecar is replaced"
+    );
 }

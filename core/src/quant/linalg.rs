@@ -167,7 +167,8 @@ mod tests {
 
     #[test]
     fn blocked_gram_schmidt_matches_the_reference_bit_for_bit() {
-        for (rows, cols, seed) in [(1, 1, 1), (7, 7, 2), (8, 8, 3), (9, 9, 4), (64, 64, 5), (17, 40, 6), (130, 130, 7)]
+        for (rows, cols, seed) in
+            [(1, 1, 1), (7, 7, 2), (8, 8, 3), (9, 9, 4), (64, 64, 5), (17, 40, 6), (130, 130, 7)]
         {
             let mut rng = SplitMix64::new(seed);
             let start: Vec<f64> = (0..rows * cols).map(|_| rng.normal()).collect();

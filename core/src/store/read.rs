@@ -36,9 +36,7 @@ pub fn read_regular(path: &Path, max_len: u64) -> Result<Option<Vec<u8>>> {
     }
     // Bounded even if the file grows while it is read.
     let mut bytes = Vec::with_capacity(opened.len().min(max_len) as usize);
-    file.take(max_len.saturating_add(1))
-        .read_to_end(&mut bytes)
-        .map_err(|e| io_err("reading", path, e))?;
+    file.take(max_len.saturating_add(1)).read_to_end(&mut bytes).map_err(|e| io_err("reading", path, e))?;
     if bytes.len() as u64 > max_len {
         return Err(refuse(&format!("is larger than {max_len} bytes")));
     }

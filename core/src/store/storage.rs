@@ -67,12 +67,14 @@ impl Storage for RealStorage {
     }
 
     fn truncate(&self, path: &Path, len: u64) -> Result<()> {
-        let f = std::fs::OpenOptions::new().write(true).open(path).map_err(|e| write_err("opening", path, e))?;
+        let f =
+            std::fs::OpenOptions::new().write(true).open(path).map_err(|e| write_err("opening", path, e))?;
         f.set_len(len).map_err(|e| write_err("truncating", path, e))
     }
 
     fn sync_file(&self, path: &Path) -> Result<()> {
-        let f = std::fs::OpenOptions::new().write(true).open(path).map_err(|e| write_err("opening", path, e))?;
+        let f =
+            std::fs::OpenOptions::new().write(true).open(path).map_err(|e| write_err("opening", path, e))?;
         f.sync_all().map_err(|e| write_err("syncing", path, e))
     }
 
