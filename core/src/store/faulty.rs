@@ -14,7 +14,7 @@ use crate::{Error, Result};
 pub enum Fault {
     /// The process dies: this and every later operation fail, nothing more reaches the disk.
     Crash,
-    /// The disk is full: this write fails with `OutOfSpace`; later operations succeed.
+    /// The disk is full: this write (or fsync) fails with `OutOfSpace`; later operations succeed.
     NoSpace,
     /// The file system turns read-only (a remount after errors, a write-protected card): this and
     /// every later operation fail with `ReadOnly`; what was written before stays.
@@ -127,7 +127,8 @@ impl Storage for FaultyStorage {
     }
 
     fn sync_file(&self, path: &Path) -> Result<()> {
-        let mut s = self.begin(&[path], false)?;
+        // Counted as a write: with delayed allocation, a full disk surfaces at fsync (ext4, XFS).
+        let mut s = self.begin(&[path], true)?;
         RealStorage.sync_file(path)?;
         let now = std::fs::read(path).ok();
         s.durable.insert(path.to_path_buf(), now);
