@@ -243,8 +243,11 @@ fn copy_dir(from: &Path, to: &Path) {
     }
 }
 
-/// Hits of a search in each mode, as (id, score bits), for exact comparison.
-fn searches(index: &Index, e: &HashEmbedder, stored: bool) -> Vec<Vec<(String, u32)>> {
+/// Hits of searches in several modes, as (id, score bits), for exact comparison.
+type Answers = Vec<Vec<(String, u32)>>;
+
+/// Hits of a search in each mode.
+fn searches(index: &Index, e: &HashEmbedder, stored: bool) -> Answers {
     let mut modes = vec![Mode::CodesOnly, Mode::Recompute];
     if stored {
         modes.push(Mode::StoredRerank);
@@ -358,7 +361,7 @@ fn files_deleted_or_replaced_while_open() {
     let dir = temp_dir("resources-own-writes");
     let writer = Index::build(&dir, &e, &synthetic_passages(100), &config, &Task::none()).unwrap();
     let mut published = Published::default();
-    let mut readers: Vec<(Index, Vec<Vec<(String, u32)>>, bool)> = Vec::new();
+    let mut readers: Vec<(Index, Answers, bool)> = Vec::new();
     type Step<'a> = (&'static str, Box<dyn Fn(&Index) + 'a>);
     let steps: Vec<Step> = vec![
         ("add", Box::new(|w: &Index| w.add(&more(100, 120), &e, &Task::none()).unwrap())),
