@@ -395,8 +395,31 @@ fn files_deleted_or_replaced_while_open() {
         let fresh = Index::open_with(&dir, ro()).unwrap();
         assert_eq!(state(&fresh), state(&writer), "after {step}: a fresh open disagrees with the writer");
     }
+    // A torn append, cut by the next writer that opens: the log is truncated in place, but logs
+    // are read whole, never mapped, so the readers (which map segments and sidecars) are unaffected.
+    writer.add(&more(120, 125), &e, &Task::none()).unwrap();
+    let expected = state(&writer);
+    drop(writer);
+    let wal = std::fs::read_dir(&dir)
+        .unwrap()
+        .map(|f| f.unwrap().path())
+        .find(|p| p.file_name().unwrap().to_string_lossy().starts_with("wal-"))
+        .unwrap();
+    let whole = std::fs::metadata(&wal).unwrap().len();
+    let mut torn = std::fs::OpenOptions::new().append(true).open(&wal).unwrap();
+    std::io::Write::write_all(&mut torn, &[40, 0, 0, 0, 9, 9, 9]).unwrap();
+    drop(torn);
+    let writer = Index::open(&dir).unwrap();
+    assert_eq!(std::fs::metadata(&wal).unwrap().len(), whole, "the torn tail was not cut");
+    assert_eq!(state(&writer), expected);
+    published.check(&dir, "torn tail cut");
+    for (k, (r, answers, stored)) in readers.iter().enumerate() {
+        assert_eq!(&searches(r, &e, *stored), answers, "after the torn tail was cut: reader {k} changed");
+    }
+    drop(writer);
     println!(
-        "resources: own writes: {} steps, {} readers kept their answers, {} published files never changed in place",
+        "resources: own writes: {} steps and a torn-tail cut, {} readers kept their answers, {} published files \
+         never changed in place",
         steps.len(),
         readers.len(),
         published.held.len()
