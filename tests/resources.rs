@@ -487,3 +487,34 @@ fn tiny_cache_in_recompute_mode() {
     }
     println!("resources: tiny cache: {cases} recompute searches compared, all identical");
 }
+
+/// Closing an index and opening it again for writing while another thread starts processes: a
+/// child shares the parent's descriptors from fork until exec, the writer lock's included, so a
+/// lock released a moment ago can still look busy. Opening must not mistake that for another
+/// writer (`Locked`).
+#[test]
+fn reopening_while_another_thread_starts_processes() {
+    let e = HashEmbedder::new(64);
+    let dir = temp_dir("resources-fork");
+    drop(Index::build(&dir, &e, &synthetic_passages(20), &IndexConfig::default(), &Task::none()).unwrap());
+    let stop = Arc::new(std::sync::atomic::AtomicBool::new(false));
+    let spawner = {
+        let stop = stop.clone();
+        std::thread::spawn(move || {
+            let mut spawned = 0;
+            while !stop.load(std::sync::atomic::Ordering::Relaxed) {
+                std::process::Command::new("true").status().unwrap();
+                spawned += 1;
+            }
+            spawned
+        })
+    };
+    let rounds = 300;
+    for round in 0..rounds {
+        let index = Index::open(&dir).unwrap_or_else(|err| panic!("reopen {round}: {err}"));
+        assert_eq!(index.len(), 20);
+    }
+    stop.store(true, std::sync::atomic::Ordering::Relaxed);
+    let spawned = spawner.join().unwrap();
+    println!("resources: {rounds} read-write reopens while another thread started {spawned} processes: none Locked");
+}

@@ -340,6 +340,5 @@ pub(crate) fn build_from_vectors(
         sidecar::write(storage, &dir.join(files::vectors(generation)), &vecs, dim, precision, fingerprint)?;
     }
     publish(storage, dir, &segment_name)?;
-    drop(lock);
-    Index::open_with(dir, OpenOptions::default())
+    Index::open_locked(dir, OpenOptions::default(), Some(lock))
 }

@@ -129,8 +129,17 @@ impl Index {
     /// log (a torn tail is dropped), and, unless read-only, take the writer lock and remove files
     /// of older generations.
     pub fn open_with(dir: &Path, opts: OpenOptions) -> Result<Index> {
+        let lock = match opts.read_only {
+            true => None,
+            false => Some(take_lock(dir)?),
+        };
+        Index::open_locked(dir, opts, lock)
+    }
+
+    /// Open with the writer lock already taken (`None` when read-only): a build hands over the
+    /// lock it wrote under, so no other writer can slip in between.
+    pub(crate) fn open_locked(dir: &Path, opts: OpenOptions, lock: Option<std::fs::File>) -> Result<Index> {
         let (name, generation) = files::read_current(dir)?;
-        let lock = if opts.read_only { None } else { Some(take_lock(dir)?) };
         let cache = Arc::new(Mutex::new(EmbeddingCache::new(opts.cache_bytes)));
         let base = Arc::new(Base::load(&dir.join(name), generation, cache)?);
         // Only once the named segment has proved valid may other generations' files go.
@@ -326,10 +335,20 @@ pub(crate) fn take_lock(dir: &Path) -> Result<std::fs::File> {
         .open(&path)
         // A directory or LOCK file that cannot be written is `ReadOnly`: open it read-only instead.
         .map_err(|e| crate::store::write_err("opening", &path, e))?;
-    match file.try_lock() {
-        Ok(()) => Ok(file),
-        Err(std::fs::TryLockError::WouldBlock) => Err(Error::Locked { dir: dir.to_owned() }),
-        Err(std::fs::TryLockError::Error(e)) => Err(crate::store::write_err("locking", &path, e)),
+    // A lock released a moment ago can still be held by a copy of its descriptor in a child
+    // process another thread is starting (fork shares the lock until exec closes the copy), so a
+    // busy lock is retried for about 0.1 s before it counts as another writer's.
+    let mut wait = std::time::Duration::from_millis(1);
+    loop {
+        match file.try_lock() {
+            Ok(()) => return Ok(file),
+            Err(std::fs::TryLockError::WouldBlock) if wait.as_millis() <= 64 => {
+                std::thread::sleep(wait);
+                wait *= 2;
+            }
+            Err(std::fs::TryLockError::WouldBlock) => return Err(Error::Locked { dir: dir.to_owned() }),
+            Err(std::fs::TryLockError::Error(e)) => return Err(crate::store::write_err("locking", &path, e)),
+        }
     }
 }
 
