@@ -108,6 +108,10 @@ impl EmberIndex {
     ) -> Result<(), EmberError> {
         let open = self.open_state()?;
         let model = open.model(if replace { "update" } else { "add" })?;
+        if passages.is_empty() {
+            // Nothing to log: an empty record would only lengthen the log.
+            return Ok(());
+        }
         let passages: Vec<ember_core::Passage> = passages.into_iter().map(Into::into).collect();
         let bridge = model.bridge();
         with_task(progress, cancel, |task| {
