@@ -27,6 +27,8 @@ pub struct EmberIndex {
 struct Open {
     index: ember_core::Index,
     model: Option<Model>,
+    /// Opened without the writer lock: every write is refused (even an empty one).
+    read_only: bool,
 }
 
 impl Open {
@@ -39,8 +41,8 @@ impl Open {
 }
 
 impl EmberIndex {
-    fn wrap(index: ember_core::Index, model: Option<Model>) -> Arc<Self> {
-        Arc::new(EmberIndex { state: RwLock::new(Some(Arc::new(Open { index, model }))) })
+    fn wrap(index: ember_core::Index, model: Option<Model>, read_only: bool) -> Arc<Self> {
+        Arc::new(EmberIndex { state: RwLock::new(Some(Arc::new(Open { index, model, read_only }))) })
     }
 
     /// The open state, or `Closed`.
@@ -74,7 +76,7 @@ impl EmberIndex {
             passages.len(),
             start.elapsed().as_secs_f64() * 1e3
         );
-        Ok(Self::wrap(index, Some(model)))
+        Ok(Self::wrap(index, Some(model), false))
     }
 
     /// The constructor behind [`EmberIndex::open`].
@@ -84,6 +86,7 @@ impl EmberIndex {
         options: OpenOptions,
     ) -> Result<Arc<Self>, EmberError> {
         let model = embedder.map(Model::new).transpose()?;
+        let read_only = options.read_only;
         let index = ember_core::Index::open_with(Path::new(dir), options.to_core()?)?;
         if let Some(m) = &model {
             index.check_model(&m.id)?;
@@ -95,7 +98,7 @@ impl EmberIndex {
             }
         }
         log::debug!("opened {dir}: {} passages", index.len());
-        Ok(Self::wrap(index, model))
+        Ok(Self::wrap(index, model, read_only))
     }
 
     /// `add` (or `update` when `replace`), with a plain progress closure.
@@ -109,7 +112,11 @@ impl EmberIndex {
         let open = self.open_state()?;
         let model = open.model(if replace { "update" } else { "add" })?;
         if passages.is_empty() {
-            // Nothing to log: an empty record would only lengthen the log.
+            // Nothing to log (an empty record would only lengthen the log), but a read-only handle
+            // refuses every write alike.
+            if open.read_only {
+                return Err(EmberError::invalid("the index was opened read-only"));
+            }
             return Ok(());
         }
         let passages: Vec<ember_core::Passage> = passages.into_iter().map(Into::into).collect();

@@ -11,6 +11,7 @@
 //!
 //! `scripts/fuzz.sh` runs every target in [`TARGETS`].
 
+mod capi;
 mod chunker;
 mod decode;
 mod dir;
@@ -18,6 +19,7 @@ mod embed;
 mod index;
 mod input;
 
+pub use capi::{capi_sequence, seeds as capi_sequence_seeds};
 pub use chunker::chunker;
 pub use decode::decode;
 pub use dir::{scratch_dir, DirImage, REPAIR_SEGMENTS, REPAIR_SIDECAR};
@@ -29,5 +31,10 @@ pub use input::Input;
 pub type Target = fn(&[u8]);
 
 /// Every target by name (also its folder in `fuzz/corpus/` and its cargo-fuzz binary).
-pub const TARGETS: &[(&str, Target)] =
-    &[("index_open", index_open), ("chunker", chunker), ("embed", embed), ("decode", decode)];
+pub const TARGETS: &[(&str, Target)] = &[
+    ("index_open", index_open),
+    ("chunker", chunker),
+    ("embed", embed),
+    ("decode", decode),
+    ("capi_sequence", capi_sequence),
+];
