@@ -3,8 +3,11 @@
 #! release-small, with `log` routed to os_log) and the Swift bindings for ios/Package.swift. Needs
 #! macOS with Xcode.
 #!
-#! `--check` runs anywhere: it compiles the aarch64-apple-ios static library (the test suite runs
-#! it) in a cheap unoptimized profile, without the Apple-only `oslog` feature.
+#! `--check` runs anywhere: it type-checks ember-ffi for aarch64-apple-ios with `cargo check` (the
+#! test suite runs it), build scripts included (tract's assembly kernels are compiled with clang for
+#! iOS), without the Apple-only `oslog` feature. Only Xcode can link for Apple targets, and the
+#! static library is code this suite already builds and runs for aarch64 Linux, so a full build here
+#! would add minutes and check little more.
 set -euo pipefail
 SDK_SCRIPT=build-xcframework
 # shellcheck source=scripts/sdk-tools.sh
@@ -18,10 +21,9 @@ check() {
   local sdk="$sdk_root/target/sdk/ios/empty-sdk"
   mkdir -p "$sdk"
   # shellcheck disable=SC2046
-  timed "ios aarch64-apple-ios staticlib (compile check)" env SDKROOT="$sdk" \
+  timed "ios aarch64-apple-ios (cargo check)" env SDKROOT="$sdk" \
     $(clang_env aarch64-apple-ios arm64-apple-ios15.0) \
-    cargo rustc --quiet -p ember-ffi --lib --crate-type staticlib --target aarch64-apple-ios "${CHECK_PROFILE_ARGS[@]}"
-  ls -l target/aarch64-apple-ios/sdk-check/libember_ffi.a >&2
+    cargo check --quiet -p ember-ffi --lib --target aarch64-apple-ios --profile release-small
 }
 
 full() {

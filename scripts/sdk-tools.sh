@@ -58,17 +58,6 @@ clang_env() {
   echo "AR_$t=llvm-ar"
 }
 
-# Cheap build profile for the targets that are only compiled here, not run or measured:
-# no optimization and no debug info, defined on the command line to leave Cargo.toml alone.
-CHECK_PROFILE_ARGS=(
-  --config 'profile.sdk-check.inherits="dev"'
-  --config 'profile.sdk-check.debug=0'
-  --config 'profile.sdk-check.opt-level=0'
-  --config 'profile.sdk-check.incremental=false'
-  --config 'profile.sdk-check.package."*".opt-level=0'
-  --profile sdk-check
-)
-
 # Step timing: `timed NAME command...` runs the command and records "NAME SECONDS".
 SDK_TIMES=()
 timed() {

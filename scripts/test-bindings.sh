@@ -79,7 +79,7 @@ c_sources() { # dir
 c_x86_64() {
   local dir="$out/c-x86_64"
   c_sources "$dir"
-  local flags=(-std=c11 -O1 -Wall -Wextra -Werror -Iffi/include)
+  local flags=(-std=c11 -O1 -Wall -Wextra -Werror -Wno-missing-field-initializers -pthread -Iffi/include)
   cc "${flags[@]}" bindings/c/test_ember.c "$dir/readme_snippet.c" -Ltarget/release -lember_ffi \
     -Wl,-rpath,"$sdk_root/target/release" -o "$dir/test_ember"
   rm -rf "$dir/scratch" && mkdir -p "$dir/scratch"
@@ -107,7 +107,7 @@ c_aarch64() {
     CARGO_TARGET_AARCH64_UNKNOWN_LINUX_GNU_LINKER=aarch64-linux-gnu-gcc \
     cargo build --quiet --release -p ember-ffi --target "$t" --config profile.release.debug=false
   c_sources "$dir"
-  local flags=(-std=c11 -O1 -Wall -Wextra -Werror -Iffi/include)
+  local flags=(-std=c11 -O1 -Wall -Wextra -Werror -Wno-missing-field-initializers -pthread -Iffi/include)
   aarch64-linux-gnu-gcc "${flags[@]}" bindings/c/test_ember.c "$dir/readme_snippet.c" \
     -L"target/$t/release" -lember_ffi -o "$dir/test_ember"
   aarch64-linux-gnu-gcc "${flags[@]}" ffi/examples/ember_search.c "target/$t/release/libember_ffi.a" -Wl,-z,noexecstack \

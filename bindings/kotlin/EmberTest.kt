@@ -1,8 +1,15 @@
-// Smoke test of the Kotlin surface on the JVM: the generated bindings (android/.../ember.kt), the
+// Test of the Kotlin surface on the JVM: the generated bindings (android/.../ember.kt), the
 // coroutine layer (EmberCoroutines.kt) and the README's Android snippet (ReadmeSnippet.kt, cut from
-// README.md by scripts/test-bindings.sh). Run by scripts/test-bindings.sh; prints "N passed, N failed".
+// README.md by scripts/test-bindings.sh): the living index with the real model, typed exceptions,
+// cancellation, a Kotlin Embedder, use after close, and threads racing writes and close. Run by
+// scripts/test-bindings.sh; prints "N passed, N failed".
 import java.io.File
 import java.nio.file.Files
+import java.util.concurrent.CountDownLatch
+import java.util.concurrent.atomic.AtomicBoolean
+import java.util.concurrent.atomic.AtomicInteger
+import java.util.concurrent.atomic.AtomicReference
+import kotlin.concurrent.thread
 import kotlin.system.exitProcess
 import kotlinx.coroutines.runBlocking
 import org.example.ember.*
@@ -78,6 +85,151 @@ val tests = linkedMapOf<String, () -> Unit>(
         val index = EmberIndex.open(dir, null)
         index.close()
         expectThrows<IllegalStateException> { index.stats() }
+        expectThrows<IllegalStateException> { index.add(notes) }
+        index.close() // twice: ignored
+    },
+    "living index: metadata, filter, add, update, delete, get, commit, reopen, compact" to {
+        val embedder = onnxEmbedder(modelDir)
+        val dir = File(scratch, "living").path
+        val travel = mapOf("folder" to MetadataValue.Str("travel"), "year" to MetadataValue.Int(2024))
+        val home = mapOf("folder" to MetadataValue.Str("home"), "year" to MetadataValue.Int(2023))
+        val index = EmberIndex.create(dir, embedder, listOf(
+            Passage("battery", "Buy batteries for the torch before the camping trip", travel),
+            Passage("disk", "Free disk space by deleting old build folders", home),
+            Passage("pasta", "Boil the pasta for nine minutes in salted water", home),
+            Passage("train", "The train to the coast leaves at seven in the morning", travel),
+        ))
+        val homeOnly = SearchOptions(Mode.AUTO, filter = "folder = \"home\"")
+        val filtered = index.search("batteries for a flashlight", homeOnly).hits.map { it.id }
+        check(filtered.isNotEmpty() && filtered.all { it == "disk" || it == "pasta" }) { "filtered $filtered" }
+        expectThrows<EmberException.InvalidArgument> { index.search("x", SearchOptions(Mode.AUTO, filter = "year >")) }
+
+        val ferry = Passage("ferry", "The ferry to the island sails at noon", mapOf(
+            "folder" to MetadataValue.Str("travel"), "year" to MetadataValue.Int(2025),
+            "pinned" to MetadataValue.Bool(true), "weight" to MetadataValue.Float(0.5)))
+        val progress = mutableListOf<Long>()
+        index.add(listOf(ferry), progressListener { done, _ -> progress += done })
+        check(progress == listOf(1L)) { "add progress $progress" }
+        val dup = expectThrows<EmberException.DuplicateId> { index.add(listOf(ferry)) }
+        check(dup.id == "ferry") { "duplicate ${dup.id}" }
+        val unknown = expectThrows<EmberException.UnknownId> { index.update(listOf(Passage("ghost", "boo"))) }
+        check(unknown.id == "ghost") { "unknown ${unknown.id}" }
+        check(index.get("ferry") == ferry) { "get ${index.get("ferry")}" }
+        check(index.get("ghost") == null) { "get ghost" }
+
+        index.update(listOf(Passage("pasta", "Cook the risotto for eighteen minutes, stirring", travel)))
+        check(index.get("pasta")?.text?.contains("risotto") == true) { "updated ${index.get("pasta")}" }
+        check(index.delete(listOf("disk", "ghost")) == 1uL) { "delete" }
+        check(index.get("disk") == null) { "deleted passage readable" }
+
+        // One writer at a time; a read-only handle searches beside it and sees the logged changes.
+        expectThrows<EmberException.Locked> { EmberIndex.open(dir, embedder) }
+        EmberIndex.open(dir, embedder, OpenOptions(readOnly = true)).use { reader ->
+            check(reader.search("boat to the island").hits[0].id == "ferry") { "read-only search" }
+            expectThrows<EmberException.ReadOnly> { reader.delete(listOf("battery")) }
+        }
+        index.commit()
+        val stats = index.stats()
+        check(stats.passages == 4uL && stats.deleted == 2uL && stats.pendingOps == 0uL) { "after commit $stats" }
+        index.close()
+
+        EmberIndex.open(dir, embedder, OpenOptions(durability = Durability.BUFFERED)).use { again ->
+            check(again.get("pasta")?.text?.contains("risotto") == true) { "update survived reopen" }
+            check(again.get("disk") == null && again.get("ferry") == ferry) { "delete and add survived reopen" }
+            again.compact()
+            val s2 = again.stats()
+            check(s2.passages == 4uL && s2.deleted == 0uL && s2.generation > stats.generation) { "after compact $s2" }
+            check(again.search("cheap flashlight batteries").hits[0].id == "battery") { "search after compact" }
+        }
+    },
+    "device state and stored vectors" to {
+        val embedder = onnxEmbedder(modelDir)
+        EmberIndex.create(File(scratch, "device").path, embedder, notes).use { index ->
+            index.setDeviceState(DeviceState(5u, false, false, 1uL shl 32))
+            val low = index.search("feed the cat")
+            check(low.mode == Mode.CODES_ONLY && low.vectorsAdvice == VectorAction.KEEP) { "low battery $low" }
+            index.setDeviceState(DeviceState(50u, true, false, 64uL shl 30))
+            val charging = index.search("feed the cat")
+            check(charging.mode == Mode.RECOMPUTE && charging.vectorsAdvice == VectorAction.MATERIALIZE) { "$charging" }
+            index.materializeVectors(Precision.F16)
+            check(index.stats().sidecarBytes > 0uL) { "no sidecar" }
+            val stored = index.search("feed the cat")
+            check(stored.mode == Mode.STORED_RERANK && stored.hits[0].id == "cat") { "stored $stored" }
+            index.evictVectors()
+            check(index.stats().sidecarBytes == 0uL) { "sidecar left" }
+            expectThrows<EmberException.InvalidArgument> { index.setDeviceState(DeviceState(101u, false, false, 0uL)) }
+        }
+    },
+    "a cancelled token leaves the index as it was" to {
+        val dir = File(scratch, "cancel-add").path
+        EmberIndex.create(dir, WordHashEmbedder(), notes.take(3)).use { index ->
+            val token = CancellationToken()
+            token.cancel()
+            expectThrows<EmberException.Cancelled> { index.add(notes.drop(3), null, token) }
+            // Cancelled midway, from the progress listener.
+            val midway = CancellationToken()
+            expectThrows<EmberException.Cancelled> {
+                index.add(notes.drop(3), progressListener { _, _ -> midway.cancel() }, midway)
+            }
+            expectThrows<EmberException.Cancelled> { index.materializeVectors(Precision.F32, null, token) }
+            check(index.passageCount() == 3uL && index.stats().pendingOps == 0uL) { "changed: ${index.stats()}" }
+        }
+        EmberIndex.open(dir, WordHashEmbedder()).use { check(it.ids().sorted() == notes.take(3).map { p -> p.id }.sorted()) { "on disk" } }
+    },
+    "threads: 8 searching while one adds, then close racing searches" to {
+        val dir = File(scratch, "threads").path
+        val index = EmberIndex.create(dir, WordHashEmbedder(), notes)
+        val failure = AtomicReference<Throwable?>(null)
+        val searches = AtomicInteger()
+        val stop = AtomicBoolean(false)
+        val searchers = (1..8).map {
+            thread {
+                try {
+                    while (!stop.get()) {
+                        check(index.search("feed the cat").hits.isNotEmpty()) { "no hits" }
+                        searches.incrementAndGet()
+                    }
+                } catch (e: Throwable) {
+                    failure.compareAndSet(null, e)
+                }
+            }
+        }
+        for (i in 0 until 12) index.add(listOf(Passage("extra-$i", "Extra note number $i about the garden")))
+        stop.set(true)
+        searchers.forEach { it.join() }
+        failure.get()?.let { throw AssertionError("search failed while adding", it) }
+        check(index.passageCount() == 18uL && searches.get() >= 8) { "count ${index.passageCount()} searches $searches" }
+
+        // shutdown() races with searches: each returns hits or throws EmberException.Closed. (AutoCloseable's
+        // close() would not stop them: UniFFI frees the object only once no call is in flight.)
+        val started = CountDownLatch(8)
+        val closedSeen = AtomicInteger()
+        val racers = (1..8).map {
+            thread {
+                try {
+                    var first = true
+                    while (true) {
+                        check(index.search("feed the cat").hits.isNotEmpty()) { "no hits" }
+                        if (first) started.countDown().also { first = false }
+                    }
+                } catch (e: EmberException.Closed) {
+                    closedSeen.incrementAndGet()
+                } catch (e: Throwable) {
+                    failure.compareAndSet(null, e)
+                }
+            }
+        }
+        started.await()
+        index.shutdown()
+        racers.forEach { it.join() }
+        failure.get()?.let { throw AssertionError("a racing search failed", it) }
+        check(closedSeen.get() == 8 && index.isShutdown()) { "closed seen by ${closedSeen.get()} of 8" }
+        expectThrows<EmberException.Closed> { index.add(listOf(Passage("late", "too late"))) }
+        expectThrows<EmberException.Closed> { index.stats() }
+        index.shutdown() // twice: ignored
+        index.close()
+        // Every call has returned, so the Rust index is gone and its writer lock with it.
+        EmberIndex.open(dir, WordHashEmbedder()).use { check(it.passageCount() == 18uL) { "reopen" } }
     },
     "typed exceptions for bad input" to {
         val missing = expectThrows<EmberException.NotFound> { onnxEmbedder(File(scratch, "no-model").path) }
@@ -135,11 +287,25 @@ val tests = linkedMapOf<String, () -> Unit>(
         val dir = File(scratch, "cancelled")
         expectThrows<EmberException.Cancelled> { EmberIndex.create(dir.path, WordHashEmbedder(), notes, null, null, token) }
         check(!dir.exists()) { "cancelled build wrote $dir" }
+        val midway = CancellationToken()
+        expectThrows<EmberException.Cancelled> {
+            EmberIndex.create(dir.path, WordHashEmbedder(), notes, IndexConfig(VectorStorage.NONE, embedChunk = 2u),
+                progressListener { _, _ -> midway.cancel() }, midway)
+        }
+        check(!File(dir, "CURRENT").exists()) { "a build cancelled midway wrote an index" }
     },
     "coroutines and the README snippet" to {
         runBlocking {
             val index = EmberIndex.createAsync(File(scratch, "async").path, WordHashEmbedder(), notes)
-            index.use { check(it.searchAsync("tax return").hits[0].id == "tax") { "async search" } }
+            index.use {
+                it.addAsync(listOf(Passage("tea", "Brew green tea for two minutes")))
+                it.updateAsync(listOf(Passage("tea", "Brew black tea for four minutes")))
+                it.commitAsync()
+                it.delete(listOf("cat"))
+                it.compactAsync()
+                check(it.searchAsync("tax return").hits[0].id == "tax") { "async search" }
+                check(it.get("tea")?.text?.contains("black") == true) { "async update" }
+            }
             val hits = findNotes(modelDir, File(scratch, "readme").path)
             check(hits.first() == "battery") { "readme snippet hits $hits" }
         }

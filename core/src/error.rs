@@ -3,8 +3,10 @@
 use std::path::PathBuf;
 
 /// Everything that can go wrong inside Ember, with enough detail to act on.
+///
+/// Deliberately not `#[non_exhaustive]`: the SDK adapter (`ember-ffi`) matches it without a
+/// catch-all, so a new case fails its build until it is mapped to a public error.
 #[derive(Debug, thiserror::Error)]
-#[non_exhaustive]
 pub enum Error {
     /// A file or directory that must exist does not.
     #[error("missing {what}: {path}")]

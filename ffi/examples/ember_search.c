@@ -71,8 +71,8 @@ int main(int argc, char **argv) {
     if (n < 0) {
       fprintf(stderr, "ember_search: cannot read %s\n", argv[4]);
       status = 1;
-    } else if (ember_index_create(argv[2], embedder, passages, (size_t)n, NULL, on_progress, NULL, &index) !=
-               EMBER_RESULT_OK) {
+    } else if (ember_index_create(argv[2], embedder, passages, (size_t)n, NULL,
+                                  &(EmberTask){.progress = on_progress}, &index) != EMBER_RESULT_OK) {
       status = fail("building the index");
     } else {
       EmberIndexStats stats;
@@ -87,7 +87,11 @@ int main(int argc, char **argv) {
     ember_search_options_default(&options);
     if (argc > 5) options.k = (uint32_t)strtoul(argv[5], NULL, 10);
     EmberSearchResults *results = NULL;
-    if (ember_index_open(argv[2], embedder, &index) != EMBER_RESULT_OK) {
+    /* Read-only: searches run beside a process that writes the index. */
+    EmberOpenOptions open;
+    ember_open_options_default(&open);
+    open.read_only = 1;
+    if (ember_index_open(argv[2], embedder, &open, &index) != EMBER_RESULT_OK) {
       status = fail("opening the index");
     } else if (ember_index_search(index, argv[4], &options, &results) != EMBER_RESULT_OK) {
       status = fail("searching");

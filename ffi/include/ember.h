@@ -5,6 +5,7 @@
 
 
 
+#include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
 
@@ -40,6 +41,12 @@ enum EmberResult
   EMBER_RESULT_CLOSED = 11,
   // A bug or an unexpected failure (including a panic inside Ember).
   EMBER_RESULT_INTERNAL = 12,
+  // `ember_index_update` named a passage the index does not hold.
+  EMBER_RESULT_UNKNOWN_ID = 13,
+  // `ember_index_add` was given an id the index already holds.
+  EMBER_RESULT_DUPLICATE_ID = 14,
+  // Another handle holds the index open for writing (open it read-only to search beside it).
+  EMBER_RESULT_LOCKED = 15,
 };
 #ifndef __cplusplus
 typedef uint32_t EmberResult;
@@ -64,6 +71,25 @@ enum EmberMode
 typedef uint32_t EmberMode;
 #endif // __cplusplus
 
+// What the device policy advises for the stored-vector sidecar (`EmberSearchInfo::vectors_advice`).
+enum EmberVectorAction
+#ifdef __cplusplus
+  : uint32_t
+#endif // __cplusplus
+ {
+  // No advice: no device state was set.
+  EMBER_VECTOR_ACTION_NONE = 0,
+  // Build it now (`ember_index_materialize_vectors`).
+  EMBER_VECTOR_ACTION_MATERIALIZE = 1,
+  // Drop it now (`ember_index_evict_vectors`).
+  EMBER_VECTOR_ACTION_EVICT = 2,
+  // Leave it as it is.
+  EMBER_VECTOR_ACTION_KEEP = 3,
+};
+#ifndef __cplusplus
+typedef uint32_t EmberVectorAction;
+#endif // __cplusplus
+
 // Whether full-precision vectors are kept beside the index (values of
 // `EmberIndexOptions::vectors`).
 enum EmberVectorStorage
@@ -82,16 +108,103 @@ enum EmberVectorStorage
 typedef uint32_t EmberVectorStorage;
 #endif // __cplusplus
 
+// When writes are acknowledged (values of `EmberOpenOptions::durability`).
+enum EmberDurability
+#ifdef __cplusplus
+  : uint32_t
+#endif // __cplusplus
+ {
+  // Logged and fsynced before the call returns: survives a power loss.
+  EMBER_DURABILITY_SYNC = 0,
+  // Logged, not fsynced: survives a process kill, not a power loss.
+  EMBER_DURABILITY_BUFFERED = 1,
+};
+#ifndef __cplusplus
+typedef uint32_t EmberDurability;
+#endif // __cplusplus
+
+// The kind of an `EmberValue` (values of `EmberValue::kind`).
+enum EmberValueKind
+#ifdef __cplusplus
+  : uint32_t
+#endif // __cplusplus
+ {
+  // `int_value` holds 0 (false) or 1 (true); any nonzero value reads as true.
+  EMBER_VALUE_KIND_BOOL = 0,
+  // `int_value`.
+  EMBER_VALUE_KIND_INT = 1,
+  // `float_value` (NaN is refused).
+  EMBER_VALUE_KIND_FLOAT = 2,
+  // `str_value`, NUL-terminated UTF-8.
+  EMBER_VALUE_KIND_STR = 3,
+};
+#ifndef __cplusplus
+typedef uint32_t EmberValueKind;
+#endif // __cplusplus
+
+// Element type of materialized vectors (values for `ember_index_materialize_vectors`; the same
+// numbers as `EmberVectorStorage`).
+enum EmberPrecision
+#ifdef __cplusplus
+  : uint32_t
+#endif // __cplusplus
+ {
+  // 2 bytes per dimension.
+  EMBER_PRECISION_F16 = 1,
+  // 4 bytes per dimension.
+  EMBER_PRECISION_F32 = 2,
+};
+#ifndef __cplusplus
+typedef uint32_t EmberPrecision;
+#endif // __cplusplus
+
+// A cancellation token (opaque). Cancel it from any thread while a call that was given it runs;
+// the call returns `EMBER_RESULT_CANCELLED` and leaves the index as it was. Free it with
+// `ember_cancellation_token_free` once no call uses it.
+typedef struct EmberCancellationToken EmberCancellationToken;
+
 // An embedder handle (opaque). Free it with `ember_embedder_free`; an index opened with it keeps
 // its own reference, so the handle may be freed before the index.
 typedef struct EmberEmbedder EmberEmbedder;
 
-// An open index (opaque). Close it with `ember_index_close`. Searches may run on several threads
-// at once on one handle.
+// An open index (opaque). Searches and one writer may use a handle on several threads at once.
+// Close it with `ember_index_close`; calls on a closed handle return `EMBER_RESULT_CLOSED`.
 typedef struct EmberIndex EmberIndex;
 
 // Search results (opaque), best first. Free them with `ember_search_results_free`.
 typedef struct EmberSearchResults EmberSearchResults;
+
+// A passage read back from an index (opaque). Look at it with `ember_stored_passage_view`; free it
+// with `ember_stored_passage_free`.
+typedef struct EmberStoredPassage EmberStoredPassage;
+
+// The device's state, for the policy behind `EMBER_MODE_AUTO`.
+typedef struct EmberDeviceState {
+  // Battery charge in percent, 0 to 100.
+  uint8_t battery_percent;
+  // Nonzero: plugged in.
+  uint8_t charging;
+  // Nonzero: the OS's low-power / battery-saver mode is on.
+  uint8_t low_power_mode;
+  // Free bytes on the volume that holds the index.
+  uint64_t free_storage_bytes;
+} EmberDeviceState;
+
+// Called between steps of a long operation with `done` of `total` units (passages embedded;
+// phases for compaction), on the thread that made the call.
+typedef void (*EmberProgressFn)(void *user_data,
+                                size_t done,
+                                size_t total);
+
+// Progress and cancellation for a long call. Every field may be NULL; so may the pointer to it.
+typedef struct EmberTask {
+  // Progress callback.
+  EmberProgressFn progress;
+  // Passed back to `progress`.
+  void *progress_data;
+  // A token from `ember_cancellation_token_new`.
+  const struct EmberCancellationToken *cancel;
+} EmberTask;
 
 // Options of the built-in ONNX embedder. Start from `ember_embedder_options_default`.
 typedef struct EmberEmbedderOptions {
@@ -113,18 +226,6 @@ typedef int32_t (*EmberEmbedFn)(void *user_data,
                                 float *out_vectors,
                                 size_t out_vectors_len);
 
-// Search knobs. Start from `ember_search_options_default`.
-typedef struct EmberSearchOptions {
-  // Hits returned (at least 1).
-  uint32_t k;
-  // An `EmberMode` value.
-  uint32_t mode;
-  // Beam width of the graph search (at least 1).
-  uint32_t beam;
-  // Candidates given an exact score (raised to `k` if smaller).
-  uint32_t rerank;
-} EmberSearchOptions;
-
 // How an index is built. Start from `ember_index_options_default`.
 typedef struct EmberIndexOptions {
   // An `EmberVectorStorage` value.
@@ -135,23 +236,55 @@ typedef struct EmberIndexOptions {
   uint32_t max_tokens;
 } EmberIndexOptions;
 
-// One passage to index: the app's id (unique, at most 1 KiB) and its text, both NUL-terminated
-// UTF-8.
+// How an index is opened. Start from `ember_open_options_default`.
+typedef struct EmberOpenOptions {
+  // Nonzero: search only, without the writer lock (beside another process's writer).
+  uint8_t read_only;
+  // An `EmberDurability` value.
+  uint32_t durability;
+  // Byte budget of the cache of recomputed embeddings (0 disables it).
+  uint64_t cache_bytes;
+  // Fold the log into a new segment past this many bytes (0: only on `ember_index_commit`).
+  uint64_t auto_commit_bytes;
+} EmberOpenOptions;
+
+// A metadata value: `kind` says which field holds it (the others are ignored). Booleans live in
+// `int_value` so that no byte of this struct can be an invalid value.
+typedef struct EmberValue {
+  // An `EmberValueKind` value.
+  uint32_t kind;
+  // The value of a `BOOL` or `INT`.
+  int64_t int_value;
+  // The value of a `FLOAT`.
+  double float_value;
+  // The value of a `STR`.
+  const char *str_value;
+} EmberValue;
+
+// One metadata entry: a key (NUL-terminated UTF-8, 1 byte to 4 KiB) and its value.
+typedef struct EmberMetadataEntry {
+  // The key.
+  const char *key;
+  // The value.
+  struct EmberValue value;
+} EmberMetadataEntry;
+
+// One passage: the app's id (unique, at most 1 KiB), its text, both NUL-terminated UTF-8, and
+// `metadata_len` metadata entries (`metadata` may be NULL when `metadata_len` is 0).
 typedef struct EmberPassage {
   // The app's identifier, returned in hits.
   const char *id;
   // The text that is embedded, stored and searched.
   const char *text;
+  // Metadata entries for filters.
+  const struct EmberMetadataEntry *metadata;
+  // Number of entries in `metadata`.
+  size_t metadata_len;
 } EmberPassage;
-
-// Called between embedding chunks while an index is built: `done` of `total` passages.
-typedef void (*EmberProgressFn)(void *user_data,
-                                size_t done,
-                                size_t total);
 
 // Sizes and counts of an index.
 typedef struct EmberIndexStats {
-  // Number of passages.
+  // Number of live passages.
   uint64_t passages;
   // Embedding dimension.
   uint64_t dim;
@@ -163,7 +296,28 @@ typedef struct EmberIndexStats {
   uint64_t sidecar_bytes;
   // The compressed text store's size.
   uint64_t text_store_bytes;
+  // Deleted passages whose space `ember_index_compact` would reclaim.
+  uint64_t deleted;
+  // Changes logged but not yet folded into a segment by `ember_index_commit`.
+  uint64_t pending_ops;
+  // The current segment's generation (grows with every commit and compaction).
+  uint64_t generation;
 } EmberIndexStats;
+
+// Search knobs. Start from `ember_search_options_default`.
+typedef struct EmberSearchOptions {
+  // Hits returned (at least 1).
+  uint32_t k;
+  // An `EmberMode` value.
+  uint32_t mode;
+  // Beam width of the graph search (at least 1).
+  uint32_t beam;
+  // Candidates given an exact score (raised to `k` if smaller).
+  uint32_t rerank;
+  // NULL, or a metadata filter (NUL-terminated UTF-8): `key = v`, `!=`, `<`, `<=`, `>`, `>=`,
+  // `key in (v1, v2)`, `and`, `or`, `not`, parentheses; `"strings"`, numbers, `true`/`false`.
+  const char *filter;
+} EmberSearchOptions;
 
 // What a search did, besides its hits.
 typedef struct EmberSearchInfo {
@@ -181,6 +335,11 @@ typedef struct EmberSearchInfo {
   double embed_ms;
   // Time searching, milliseconds.
   double search_ms;
+  // Whether a selective filter made the search scan every code.
+  bool scanned;
+  // The device policy's advice on stored vectors (an `EmberVectorAction` value;
+  // `EMBER_VECTOR_ACTION_NONE` until a device state is set).
+  EmberVectorAction vectors_advice;
 } EmberSearchInfo;
 
 #ifdef __cplusplus
@@ -193,6 +352,26 @@ const char *ember_version(void);
 // The message of the last call that failed on this thread ("" if none). The pointer stays valid
 // until the next failing call on the same thread; copy the text to keep it.
 const char *ember_last_error_message(void);
+
+// Tell the device policy about the battery, charging, low-power mode and free storage.
+//
+// # Safety
+// `state` is NULL or valid for reads.
+EmberResult ember_index_set_device_state(const struct EmberIndex *index,
+                                         const struct EmberDeviceState *state);
+
+// Build the stored-vector sidecar (for `EMBER_MODE_STORED_RERANK`) by re-embedding every passage,
+// without touching the graph; `precision` is an `EmberPrecision` value. Resumable: a cancelled
+// run keeps its finished rows for the next call. `task` may be NULL.
+//
+// # Safety
+// `task` is NULL or valid for reads.
+EmberResult ember_index_materialize_vectors(const struct EmberIndex *index,
+                                            uint32_t precision,
+                                            const struct EmberTask *task);
+
+// Delete the stored-vector sidecar to free storage; searches recompute or use codes.
+EmberResult ember_index_evict_vectors(const struct EmberIndex *index);
 
 // Fill `out_options` with the defaults (manifest token limit, 1 thread, batch 1).
 //
@@ -226,7 +405,7 @@ EmberResult ember_embedder_new_callback(const char *model_id,
 // The embedder's dimension.
 //
 // # Safety
-// `embedder` is NULL or a live handle; `out_dim` is valid for writes.
+// `out_dim` is valid for writes.
 EmberResult ember_embedder_dim(const struct EmberEmbedder *embedder,
                                size_t *out_dim);
 
@@ -234,24 +413,15 @@ EmberResult ember_embedder_dim(const struct EmberEmbedder *embedder,
 // dimension, else `EMBER_RESULT_DIMENSION_MISMATCH`. The vector is L2-normalized.
 //
 // # Safety
-// `embedder` is NULL or a live handle; `text` is a NUL-terminated string; `out_vector` is valid
-// for writes of `out_vector_len` floats.
+// `text` is a NUL-terminated string; `out_vector` is valid for writes of `out_vector_len` floats.
 EmberResult ember_embedder_embed(const struct EmberEmbedder *embedder,
                                  const char *text,
                                  float *out_vector,
                                  size_t out_vector_len);
 
-// Free an embedder handle. NULL is ignored.
-//
-// # Safety
-// `embedder` is NULL or a handle from `ember_embedder_new_*` not freed before.
+// Free an embedder handle. NULL, and a handle freed before, are ignored; indexes and calls using
+// the embedder keep it alive.
 void ember_embedder_free(struct EmberEmbedder *embedder);
-
-// Fill `out_options` with core's defaults (k 10, auto mode, beam 512, rerank 50).
-//
-// # Safety
-// `out_options` is NULL or valid for writes.
-EmberResult ember_search_options_default(struct EmberSearchOptions *out_options);
 
 // Fill `out_options` with the defaults (no sidecar, chunks of 256, the model's token limit).
 //
@@ -259,103 +429,193 @@ EmberResult ember_search_options_default(struct EmberSearchOptions *out_options)
 // `out_options` is NULL or valid for writes.
 EmberResult ember_index_options_default(struct EmberIndexOptions *out_options);
 
-// Build an index of `passages` in `dir` (created if needed; an index already there is replaced
-// atomically) and open it. `options` may be NULL for the defaults; `progress` may be NULL.
+// Fill `out_options` with the defaults (read-write, `EMBER_DURABILITY_SYNC`, a 4 MiB cache,
+// automatic commit past 16 MiB of log).
 //
 // # Safety
-// `dir` is a NUL-terminated string; `embedder` is a live handle; `passages` points to
-// `passages_len` passages of NUL-terminated strings (or is NULL with length 0); `options` is NULL
-// or valid for reads; `progress` is called on this thread with `progress_data`; `out_index` is
-// valid for writes.
+// `out_options` is NULL or valid for writes.
+EmberResult ember_open_options_default(struct EmberOpenOptions *out_options);
+
+// Build an index of `passages` in `dir` (created if needed; an index already there is replaced
+// atomically) and open it for writing. `options` and `task` may be NULL.
+//
+// # Safety
+// `dir` is a NUL-terminated string; `passages` points to `passages_len` passages (or is NULL with
+// length 0); `options` and `task` are NULL or valid for reads; `out_index` is valid for writes.
 EmberResult ember_index_create(const char *dir,
                                const struct EmberEmbedder *embedder,
                                const struct EmberPassage *passages,
                                size_t passages_len,
                                const struct EmberIndexOptions *options,
-                               EmberProgressFn progress,
-                               void *progress_data,
+                               const struct EmberTask *task,
                                struct EmberIndex **out_index);
 
 // Open the index in `dir`. `embedder` (NULL allowed) must be the model the index was built with;
-// it is needed for text searches and recompute mode.
+// it is needed for text searches, writes and recompute mode. `options` may be NULL for the
+// defaults. A second read-write open of one index fails with `EMBER_RESULT_LOCKED`.
 //
 // # Safety
-// `dir` is a NUL-terminated string; `embedder` is NULL or a live handle; `out_index` is valid for
-// writes.
+// `dir` is a NUL-terminated string; `options` is NULL or valid for reads; `out_index` is valid
+// for writes.
 EmberResult ember_index_open(const char *dir,
                              const struct EmberEmbedder *embedder,
+                             const struct EmberOpenOptions *options,
                              struct EmberIndex **out_index);
 
-// Close an index and free its handle. NULL is ignored.
-//
-// # Safety
-// `index` is NULL or a handle from `ember_index_create`/`ember_index_open` not closed before, and
-// no other thread is using it.
+// Close an index and free its handle. Calls running on other threads finish first on what they
+// hold; later calls with the handle return `EMBER_RESULT_CLOSED`. NULL, a closed handle and a
+// double close are ignored.
 void ember_index_close(struct EmberIndex *index);
 
 // The model id the index was built with; valid until the index is closed.
 //
 // # Safety
-// `index` is NULL or a live handle; `out_model_id` is valid for writes.
+// `out_model_id` is valid for writes.
 EmberResult ember_index_model_id(const struct EmberIndex *index,
                                  const char **out_model_id);
 
 // Sizes and counts of the index.
 //
 // # Safety
-// `index` is NULL or a live handle; `out_stats` is valid for writes.
+// `out_stats` is valid for writes.
 EmberResult ember_index_stats(const struct EmberIndex *index,
                               struct EmberIndexStats *out_stats);
+
+// The live passage `id`: `*out_passage` is a new handle, or NULL when the index holds no such
+// passage (still `EMBER_RESULT_OK`).
+//
+// # Safety
+// `id` is a NUL-terminated string; `out_passage` is valid for writes.
+EmberResult ember_index_get(const struct EmberIndex *index,
+                            const char *id,
+                            struct EmberStoredPassage **out_passage);
+
+// Fill `out_view` with the stored passage: id, text and metadata (sorted by key), all valid until
+// the handle is freed.
+//
+// # Safety
+// `out_view` is valid for writes.
+EmberResult ember_stored_passage_view(const struct EmberStoredPassage *passage,
+                                      struct EmberPassage *out_view);
+
+// Free a stored passage. NULL, and a handle freed before, are ignored.
+void ember_stored_passage_free(struct EmberStoredPassage *passage);
+
+// Fill `out_options` with core's defaults (k 10, auto mode, beam 512, rerank 50, no filter).
+//
+// # Safety
+// `out_options` is NULL or valid for writes.
+EmberResult ember_search_options_default(struct EmberSearchOptions *out_options);
 
 // Search by text (the index must have been opened with an embedder). `options` may be NULL for
 // the defaults.
 //
 // # Safety
-// `index` is NULL or a live handle; `query` is a NUL-terminated string; `options` is NULL or
-// valid for reads; `out_results` is valid for writes.
+// `query` is a NUL-terminated string; `options` is NULL or valid for reads; `out_results` is
+// valid for writes.
 EmberResult ember_index_search(const struct EmberIndex *index,
                                const char *query,
                                const struct EmberSearchOptions *options,
                                struct EmberSearchResults **out_results);
 
-// Search with a query vector of `vector_len` floats (the index's dimension).
+// Search with a query vector of `vector_len` floats (the index's dimension, else
+// `EMBER_RESULT_DIMENSION_MISMATCH`).
 //
 // # Safety
-// `index` is NULL or a live handle; `vector` is valid for `vector_len` reads; `options` is NULL
-// or valid for reads; `out_results` is valid for writes.
+// `vector` is valid for `vector_len` reads; `options` is NULL or valid for reads; `out_results`
+// is valid for writes.
 EmberResult ember_index_search_vector(const struct EmberIndex *index,
                                       const float *vector,
                                       size_t vector_len,
                                       const struct EmberSearchOptions *options,
                                       struct EmberSearchResults **out_results);
 
-// Number of hits (0 for NULL).
-//
-// # Safety
-// `results` is NULL or a live handle.
+// Number of hits (0 for NULL or a freed handle).
 size_t ember_search_results_len(const struct EmberSearchResults *results);
 
 // Hit `i` (best first): its id, valid until the results are freed, and its score.
 //
 // # Safety
-// `results` is NULL or a live handle; `out_id` and `out_score` are valid for writes.
+// `out_id` and `out_score` are valid for writes.
 EmberResult ember_search_results_hit(const struct EmberSearchResults *results,
                                      size_t i,
                                      const char **out_id,
                                      float *out_score);
 
-// What the search did: mode, work and time.
+// What the search did: mode, work, time, and the device policy's advice.
 //
 // # Safety
-// `results` is NULL or a live handle; `out_info` is valid for writes.
+// `out_info` is valid for writes.
 EmberResult ember_search_results_info(const struct EmberSearchResults *results,
                                       struct EmberSearchInfo *out_info);
 
-// Free search results. NULL is ignored.
+// Why the search ran in the mode it did (for `EMBER_MODE_AUTO`); valid until the results are
+// freed.
 //
 // # Safety
-// `results` is NULL or a handle from a search not freed before.
+// `out_reason` is valid for writes.
+EmberResult ember_search_results_reason(const struct EmberSearchResults *results,
+                                        const char **out_reason);
+
+// Free search results. NULL, and results freed before, are ignored.
 void ember_search_results_free(struct EmberSearchResults *results);
+
+// A new token, not cancelled.
+//
+// # Safety
+// `out_token` is NULL or valid for writes.
+EmberResult ember_cancellation_token_new(struct EmberCancellationToken **out_token);
+
+// Cancel the calls using this token (from any thread). Idempotent. Any value may be passed: only
+// a live token is acted on.
+EmberResult ember_cancellation_token_cancel(const struct EmberCancellationToken *token);
+
+// Free a token. NULL, and a token freed before, are ignored; calls still using it keep it alive.
+void ember_cancellation_token_free(struct EmberCancellationToken *token);
+
+// Embed and add new passages (the index must have been opened with an embedder). Ids must be
+// new (`EMBER_RESULT_DUPLICATE_ID`). Durable and searchable when it returns; all or nothing,
+// cancellation included. `task` may be NULL.
+//
+// # Safety
+// `passages` points to `passages_len` passages (or is NULL with length 0); `task` is NULL or
+// valid for reads.
+EmberResult ember_index_add(const struct EmberIndex *index,
+                            const struct EmberPassage *passages,
+                            size_t passages_len,
+                            const struct EmberTask *task);
+
+// Replace the text and metadata of existing passages, re-embedding them. Ids must exist
+// (`EMBER_RESULT_UNKNOWN_ID`). All or nothing. `task` may be NULL.
+//
+// # Safety
+// As `ember_index_add`.
+EmberResult ember_index_update(const struct EmberIndex *index,
+                               const struct EmberPassage *passages,
+                               size_t passages_len,
+                               const struct EmberTask *task);
+
+// Delete passages by id (unknown ids are ignored); `*out_deleted` is how many were deleted.
+// Their space is reclaimed by `ember_index_compact`.
+//
+// # Safety
+// `ids` points to `ids_len` NUL-terminated strings (or is NULL with length 0); `out_deleted` is
+// valid for writes.
+EmberResult ember_index_delete(const struct EmberIndex *index,
+                               const char *const *ids,
+                               size_t ids_len,
+                               size_t *out_deleted);
+
+// Fold the log of changes into a new segment (changes were durable before; opening gets faster).
+EmberResult ember_index_commit(const struct EmberIndex *index);
+
+// Drop deleted passages for good and repair the graph around them, without re-embedding.
+// `task` may be NULL.
+//
+// # Safety
+// `task` is NULL or valid for reads.
+EmberResult ember_index_compact(const struct EmberIndex *index,
+                                const struct EmberTask *task);
 
 #ifdef __cplusplus
 }  // extern "C"

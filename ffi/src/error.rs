@@ -78,6 +78,33 @@ pub enum EmberError {
         /// What happened.
         detail: String,
     },
+    /// `update` named a passage id the index does not hold; nothing was changed.
+    #[error("no passage with id {id:?}")]
+    UnknownId {
+        /// The first unknown id.
+        id: String,
+    },
+    /// `add` was given an id the index already holds (use `update`); nothing was changed.
+    #[error("passage id {id:?} is already in the index")]
+    DuplicateId {
+        /// The first duplicate id.
+        id: String,
+    },
+    /// Another handle (in this process or another) holds the index open for writing. Close it, or
+    /// open this one read-only to search beside it.
+    #[error("locked: {detail}")]
+    Locked {
+        /// The index directory and what to do.
+        detail: String,
+    },
+    /// The index cannot be changed: this handle was opened read-only, or the directory or file
+    /// system refuses writes (an index shipped in an app bundle, a read-only mount). Nothing was
+    /// changed; searching still works.
+    #[error("read-only: {detail}")]
+    ReadOnly {
+        /// The file or directory that could not be written.
+        detail: String,
+    },
 }
 
 impl EmberError {
@@ -94,6 +121,8 @@ impl From<ember_core::Error> for EmberError {
     fn from(e: ember_core::Error) -> Self {
         use ember_core::Error as E;
         let detail = e.to_string();
+        // No catch-all: core's Error is exhaustive on purpose, so a new case stops this build
+        // until it is given an actionable public case here.
         match e {
             E::Missing { .. } => EmberError::NotFound { detail },
             E::Io { .. } => EmberError::Io { detail },
@@ -112,8 +141,14 @@ impl From<ember_core::Error> for EmberError {
             }
             E::OutOfSpace { .. } => EmberError::OutOfSpace { detail },
             E::InvalidArgument(detail) => EmberError::InvalidArgument { detail },
-            // Inference failures and any case core adds later: map new ones above as they land.
-            _ => EmberError::Internal { detail },
+            E::UnknownId(id) => EmberError::UnknownId { id },
+            E::DuplicateId(id) => EmberError::DuplicateId { id },
+            E::Cancelled => EmberError::Cancelled,
+            E::Closed => EmberError::Closed,
+            E::Locked { .. } => EmberError::Locked { detail },
+            E::ReadOnly { .. } => EmberError::ReadOnly { detail },
+            // A model run that failed, or a lock poisoned by an earlier panic: nothing to act on.
+            E::Inference(_) => EmberError::Internal { detail },
         }
     }
 }
@@ -141,5 +176,15 @@ mod tests {
         assert!(matches!(e, EmberError::InvalidModel { .. }), "{e:?}");
         let e: EmberError = ember_core::Error::Inference("tract failed".into()).into();
         assert!(matches!(e, EmberError::Internal { .. }), "{e:?}");
+        let e: EmberError = ember_core::Error::UnknownId("n1".into()).into();
+        assert_eq!(e, EmberError::UnknownId { id: "n1".into() });
+        let e: EmberError = ember_core::Error::DuplicateId("n2".into()).into();
+        assert_eq!(e, EmberError::DuplicateId { id: "n2".into() });
+        assert_eq!(EmberError::from(ember_core::Error::Cancelled), EmberError::Cancelled);
+        assert_eq!(EmberError::from(ember_core::Error::Closed), EmberError::Closed);
+        let e: EmberError = ember_core::Error::ReadOnly { path: "/ro".into() }.into();
+        assert!(matches!(e, EmberError::ReadOnly { ref detail } if detail.contains("/ro")), "{e:?}");
+        let e: EmberError = ember_core::Error::Locked { dir: "/idx".into() }.into();
+        assert!(matches!(e, EmberError::Locked { ref detail } if detail.contains("/idx")), "{e:?}");
     }
 }

@@ -5,22 +5,26 @@
 //! `Internal` error (we never build with `panic = "abort"`), and the C ABI catches them itself.
 #![warn(missing_docs)]
 
-mod capi;
+pub mod capi;
+mod device;
 mod embedder;
 mod error;
 mod index;
 mod logging;
+mod passage;
 mod progress;
 mod records;
 
+pub use device::{DeviceState, Precision, VectorAction};
 pub use embedder::{onnx_embedder, Embedder};
 pub use error::EmberError;
 pub use index::EmberIndex;
 pub use logging::{init_logging, LogLevel};
+pub use passage::{MetadataValue, Passage};
 pub use progress::{CancellationToken, ProgressListener};
 pub use records::{
-    EmbedderConfig, IndexConfig, IndexStats, Mode, Passage, SearchHit, SearchOptions, SearchReport,
-    VectorStorage,
+    Durability, EmbedderConfig, IndexConfig, IndexStats, Mode, OpenOptions, SearchHit, SearchOptions,
+    SearchReport, VectorStorage,
 };
 
 uniffi::setup_scaffolding!("ember");

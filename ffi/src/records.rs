@@ -5,22 +5,7 @@
 
 use std::collections::HashMap;
 
-use crate::EmberError;
-
-/// One passage to index: the app's id (unique, at most 1 KiB of UTF-8) and its text.
-#[derive(Debug, Clone, PartialEq, Eq, uniffi::Record)]
-pub struct Passage {
-    /// The app's identifier, returned in search hits.
-    pub id: String,
-    /// The text that is embedded, stored and searched.
-    pub text: String,
-}
-
-impl From<Passage> for ember_core::Passage {
-    fn from(p: Passage) -> Self {
-        ember_core::Passage::new(p.id, p.text)
-    }
-}
+use crate::{EmberError, VectorAction};
 
 /// How a search gets exact scores for its best candidates.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, uniffi::Enum)]
@@ -58,7 +43,7 @@ impl From<ember_core::Mode> for Mode {
 }
 
 /// Search knobs. The defaults (k 10, beam 512, rerank 50) are core's measured defaults.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, uniffi::Record)]
+#[derive(Debug, Clone, PartialEq, Eq, uniffi::Record)]
 pub struct SearchOptions {
     /// How exact scores are obtained.
     pub mode: Mode,
@@ -71,6 +56,10 @@ pub struct SearchOptions {
     /// Candidates given an exact score (raised to `k` if smaller).
     #[uniffi(default = 50)]
     pub rerank: u32,
+    /// Only passages whose metadata matches: `key = v`, `!=`, `<`, `<=`, `>`, `>=`,
+    /// `key in (v1, v2)`, `and`, `or`, `not`, parentheses; `"strings"`, numbers, `true`/`false`.
+    #[uniffi(default = None)]
+    pub filter: Option<String>,
 }
 
 impl Default for SearchOptions {
@@ -86,19 +75,22 @@ impl From<ember_core::SearchOptions> for SearchOptions {
             k: clamp_u32(o.k),
             beam: clamp_u32(o.beam),
             rerank: clamp_u32(o.rerank),
+            // Core's default has no filter; a parsed filter has no text form to go back to.
+            filter: None,
         }
     }
 }
 
-impl From<SearchOptions> for ember_core::SearchOptions {
-    fn from(o: SearchOptions) -> Self {
-        ember_core::SearchOptions {
-            k: o.k as usize,
-            mode: o.mode.into(),
-            beam: o.beam as usize,
-            rerank: o.rerank as usize,
-            filter: None,
-        }
+impl SearchOptions {
+    /// Core's options, with the filter parsed (a syntax error is `InvalidArgument`).
+    pub(crate) fn to_core(&self) -> Result<ember_core::SearchOptions, EmberError> {
+        Ok(ember_core::SearchOptions {
+            k: self.k as usize,
+            mode: self.mode.into(),
+            beam: self.beam as usize,
+            rerank: self.rerank as usize,
+            filter: self.filter.as_deref().map(ember_core::Filter::parse).transpose()?,
+        })
     }
 }
 
@@ -128,6 +120,12 @@ pub struct SearchReport {
     pub bytes_read: u64,
     /// Graph nodes scored.
     pub scored: u64,
+    /// Whether a selective filter made the search scan every code (so `k` hits come back whenever
+    /// `k` passages match).
+    pub scanned: bool,
+    /// The device policy's advice for the stored-vector sidecar (`None` until a device state is
+    /// set).
+    pub vectors_advice: Option<VectorAction>,
     /// Time embedding the query, milliseconds (0 for a vector query).
     pub embed_ms: f64,
     /// Time searching, re-embedding included, milliseconds.
@@ -135,7 +133,11 @@ pub struct SearchReport {
 }
 
 impl SearchReport {
-    pub(crate) fn from_core(r: ember_core::SearchReport, embed_ms: f64) -> Self {
+    pub(crate) fn from_core(
+        r: ember_core::SearchReport,
+        embed_ms: f64,
+        vectors_advice: Option<VectorAction>,
+    ) -> Self {
         SearchReport {
             hits: r.hits.into_iter().map(|h| SearchHit { id: h.id, score: h.score }).collect(),
             mode: r.mode.into(),
@@ -144,6 +146,8 @@ impl SearchReport {
             cache_hits: r.cache_hits as u64,
             bytes_read: r.bytes_read,
             scored: r.scored as u64,
+            scanned: r.scanned,
+            vectors_advice,
             embed_ms,
             search_ms: r.search_ms,
         }
@@ -153,8 +157,14 @@ impl SearchReport {
 /// Sizes and counts of an index.
 #[derive(Debug, Clone, PartialEq, Eq, uniffi::Record)]
 pub struct IndexStats {
-    /// Number of passages.
+    /// Number of live passages.
     pub passages: u64,
+    /// Deleted passages whose space `compact` would reclaim.
+    pub deleted: u64,
+    /// Changes logged but not yet folded into a segment by `commit`.
+    pub pending_ops: u64,
+    /// The current segment's generation (grows with every commit and compaction).
+    pub generation: u64,
     /// Embedding dimension.
     pub dim: u64,
     /// Raw UTF-8 bytes of all passage texts.
@@ -175,6 +185,9 @@ impl From<ember_core::IndexStats> for IndexStats {
     fn from(s: ember_core::IndexStats) -> Self {
         IndexStats {
             passages: s.passages,
+            deleted: s.deleted,
+            pending_ops: s.pending_ops,
+            generation: s.generation,
             dim: s.dim,
             text_bytes: s.text_bytes,
             index_bytes: s.index_bytes,
@@ -231,6 +244,62 @@ impl IndexConfig {
             embed_chunk: self.embed_chunk as usize,
             max_tokens: self.max_tokens.map(|t| t as usize),
             ..ember_core::IndexConfig::default()
+        })
+    }
+}
+
+/// When an acknowledged write (`add`, `update`, `delete`) is safe.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, uniffi::Enum)]
+pub enum Durability {
+    /// Logged and fsynced before the call returns: survives a process kill and a power loss.
+    Sync,
+    /// Logged, not fsynced: survives a process kill, not a power loss or OS crash. Faster on slow
+    /// flash.
+    Buffered,
+}
+
+/// How an index is opened. The defaults suit an app that owns its index.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, uniffi::Record)]
+pub struct OpenOptions {
+    /// Search only, without taking the writer lock (to search beside another process's writer).
+    #[uniffi(default = false)]
+    pub read_only: bool,
+    /// When writes are acknowledged (`None`: `Sync`; UniFFI cannot default a record field to an
+    /// enum case).
+    #[uniffi(default = None)]
+    pub durability: Option<Durability>,
+    /// Byte budget of the cache of recomputed embeddings (0 disables it).
+    #[uniffi(default = 4194304)]
+    pub cache_bytes: u64,
+    /// Fold the log into a new segment once it passes this many bytes (0: only on `commit`).
+    #[uniffi(default = 16777216)]
+    pub auto_commit_bytes: u64,
+}
+
+impl Default for OpenOptions {
+    fn default() -> Self {
+        let d = ember_core::OpenOptions::default();
+        OpenOptions {
+            read_only: d.read_only,
+            durability: None,
+            cache_bytes: d.cache_bytes as u64,
+            auto_commit_bytes: d.auto_commit_bytes,
+        }
+    }
+}
+
+impl OpenOptions {
+    pub(crate) fn to_core(self) -> Result<ember_core::OpenOptions, EmberError> {
+        Ok(ember_core::OpenOptions {
+            read_only: self.read_only,
+            durability: match self.durability {
+                None | Some(Durability::Sync) => ember_core::Durability::Sync,
+                Some(Durability::Buffered) => ember_core::Durability::Buffered,
+            },
+            cache_bytes: usize::try_from(self.cache_bytes)
+                .map_err(|_| EmberError::invalid("cache_bytes too large"))?,
+            auto_commit_bytes: self.auto_commit_bytes,
+            ..ember_core::OpenOptions::default()
         })
     }
 }

@@ -194,5 +194,10 @@ fn main() {
     write("embed", "invalid-utf8", &embed_seed(1, &[0xff, b'a', 0xc3, 0x28, 0xe2, 0x82, b' ', 0xf0, 0x9f]));
     write("embed", "control", &embed_seed(0, b"\0\x01\x1b[31m\x7f[CLS][SEP][UNK][PAD] ##ing"));
     write("embed", "long", &embed_seed(0, "supercalifragilistic ".repeat(100).as_bytes()));
+
+    // C API call sequences.
+    for (name, bytes) in ember_tests::fuzz::capi_sequence_seeds() {
+        write("capi_sequence", name, &bytes);
+    }
     println!("seeds written under {}", ember_tests::workspace().join("fuzz/corpus").display());
 }

@@ -11,6 +11,7 @@
 //!
 //! `scripts/fuzz.sh` runs every target in [`TARGETS`].
 
+mod capi;
 mod chunker;
 mod decode;
 mod dir;
@@ -20,6 +21,7 @@ mod input;
 mod wal;
 mod write;
 
+pub use capi::{capi_sequence, seeds as capi_sequence_seeds};
 pub use chunker::chunker;
 pub use decode::decode;
 pub use dir::{scratch_dir, DirImage, REPAIR_SEGMENTS, REPAIR_SIDECAR, REPAIR_WAL};
@@ -40,4 +42,5 @@ pub const TARGETS: &[(&str, Target)] = &[
     ("decode", decode),
     ("wal_replay", wal_replay),
     ("index_write", index_write),
+    ("capi_sequence", capi_sequence),
 ];

@@ -3,14 +3,22 @@
 use std::ffi::{c_char, c_void, CString};
 use std::sync::Arc;
 
+use super::handles::Registry;
 use super::{guard, guard_void, out_arg, str_arg, EmberResult};
 use crate::{Embedder, EmbedderConfig, EmberError};
 
 /// An embedder handle (opaque). Free it with `ember_embedder_free`; an index opened with it keeps
 /// its own reference, so the handle may be freed before the index.
-#[derive(Clone)]
+#[derive(Debug)]
 pub struct CEmbedder {
-    pub(crate) inner: Arc<dyn Embedder>,
+    _opaque: [u8; 0],
+}
+
+pub(crate) static EMBEDDERS: Registry<dyn Embedder, CEmbedder> = Registry::new(2);
+
+/// The live embedder `embedder` names.
+pub(crate) fn embedder_arg(embedder: *const CEmbedder) -> Result<Arc<dyn Embedder>, EmberError> {
+    EMBEDDERS.get(embedder, "embedder", || EmberError::invalid("embedder was freed"))
 }
 
 /// Options of the built-in ONNX embedder. Start from `ember_embedder_options_default`.
@@ -132,8 +140,7 @@ pub unsafe extern "C" fn ember_embedder_new_onnx(
         let dir = unsafe { str_arg(model_dir, "model_dir") }?;
         // SAFETY: NULL or valid for reads, per the contract.
         let config = unsafe { options.as_ref() }.map(|o| EmbedderConfig::from(*o));
-        let inner = crate::onnx_embedder(dir.to_owned(), config)?;
-        *out = Box::into_raw(Box::new(CEmbedder { inner }));
+        *out = EMBEDDERS.insert(crate::onnx_embedder(dir.to_owned(), config)?);
         Ok(())
     })
 }
@@ -166,9 +173,12 @@ pub unsafe extern "C" fn ember_embedder_new_callback(
         if model_id.is_empty() {
             return Err(EmberError::invalid("model_id is empty"));
         }
-        let inner: Arc<dyn Embedder> =
-            Arc::new(CallbackEmbedder { embed, user_data, dim, model_id: model_id.to_owned() });
-        *out = Box::into_raw(Box::new(CEmbedder { inner }));
+        *out = EMBEDDERS.insert(Arc::new(CallbackEmbedder {
+            embed,
+            user_data,
+            dim,
+            model_id: model_id.to_owned(),
+        }));
         Ok(())
     })
 }
@@ -176,15 +186,13 @@ pub unsafe extern "C" fn ember_embedder_new_callback(
 /// The embedder's dimension.
 ///
 /// # Safety
-/// `embedder` is NULL or a live handle; `out_dim` is valid for writes.
+/// `out_dim` is valid for writes.
 #[no_mangle]
 pub unsafe extern "C" fn ember_embedder_dim(embedder: *const CEmbedder, out_dim: *mut usize) -> EmberResult {
     guard(|| {
         // SAFETY: forwarded from this function's contract.
         let out = unsafe { out_arg(out_dim, "out_dim", 0) }?;
-        // SAFETY: NULL or a live handle, per the contract.
-        let e = unsafe { embedder.as_ref() }.ok_or_else(|| EmberError::invalid("embedder is NULL"))?;
-        *out = e.inner.dim() as usize;
+        *out = embedder_arg(embedder)?.dim() as usize;
         Ok(())
     })
 }
@@ -193,8 +201,7 @@ pub unsafe extern "C" fn ember_embedder_dim(embedder: *const CEmbedder, out_dim:
 /// dimension, else `EMBER_RESULT_DIMENSION_MISMATCH`. The vector is L2-normalized.
 ///
 /// # Safety
-/// `embedder` is NULL or a live handle; `text` is a NUL-terminated string; `out_vector` is valid
-/// for writes of `out_vector_len` floats.
+/// `text` is a NUL-terminated string; `out_vector` is valid for writes of `out_vector_len` floats.
 #[no_mangle]
 pub unsafe extern "C" fn ember_embedder_embed(
     embedder: *const CEmbedder,
@@ -203,14 +210,13 @@ pub unsafe extern "C" fn ember_embedder_embed(
     out_vector_len: usize,
 ) -> EmberResult {
     guard(|| {
-        // SAFETY: NULL or a live handle, per the contract.
-        let e = unsafe { embedder.as_ref() }.ok_or_else(|| EmberError::invalid("embedder is NULL"))?;
+        let e = embedder_arg(embedder)?;
         // SAFETY: forwarded from this function's contract.
         let text = unsafe { str_arg(text, "text") }?;
         if out_vector.is_null() {
             return Err(EmberError::invalid("out_vector is NULL"));
         }
-        let model = crate::embedder::Model::new(e.inner.clone())?;
+        let model = crate::embedder::Model::new(e)?;
         if out_vector_len != model.dim {
             return Err(EmberError::DimensionMismatch {
                 expected: model.dim as u64,
@@ -227,16 +233,9 @@ pub unsafe extern "C" fn ember_embedder_embed(
     })
 }
 
-/// Free an embedder handle. NULL is ignored.
-///
-/// # Safety
-/// `embedder` is NULL or a handle from `ember_embedder_new_*` not freed before.
+/// Free an embedder handle. NULL, and a handle freed before, are ignored; indexes and calls using
+/// the embedder keep it alive.
 #[no_mangle]
-pub unsafe extern "C" fn ember_embedder_free(embedder: *mut CEmbedder) {
-    guard_void(|| {
-        if !embedder.is_null() {
-            // SAFETY: a handle from `Box::into_raw`, freed once, per the contract.
-            drop(unsafe { Box::from_raw(embedder) });
-        }
-    })
+pub extern "C" fn ember_embedder_free(embedder: *mut CEmbedder) {
+    guard_void(|| drop(EMBEDDERS.remove(embedder)))
 }

@@ -4,12 +4,51 @@
 //! out-parameters come last and are set to NULL/zero first; a buffer is followed by its length;
 //! `const*` arguments are not mutated. Every body runs inside [`guard`], so a panic becomes
 //! `EMBER_RESULT_INTERNAL` instead of unwinding into C, and every pointer is checked for NULL.
-//! The message of the last failure on the calling thread is read with `ember_last_error_message`.
+//! Handles are checked tokens ([`handles`]), so stale, doubly freed or foreign handles give typed
+//! errors. The message of the last failure on the calling thread is read with
+//! `ember_last_error_message`.
 //!
-//! All of the crate's `unsafe` lives in this module, each block with a `SAFETY:` line.
+//! Public so that Rust tests and the `capi_sequence` fuzz target can drive the ABI exactly as C
+//! does. All of the crate's `unsafe` lives in this module, each block with a `SAFETY:` line.
 
+mod device;
 mod embedder;
+mod handles;
 mod index;
+mod passage;
+mod search;
+mod task;
+mod write;
+
+pub use device::{
+    ember_index_evict_vectors, ember_index_materialize_vectors, ember_index_set_device_state,
+    EmberDeviceState, EmberPrecision, EmberVectorAction,
+};
+pub use embedder::{
+    ember_embedder_dim, ember_embedder_embed, ember_embedder_free, ember_embedder_new_callback,
+    ember_embedder_new_onnx, ember_embedder_options_default, CEmbedder, EmberEmbedFn, EmberEmbedderOptions,
+};
+pub use index::{
+    ember_index_close, ember_index_create, ember_index_model_id, ember_index_open,
+    ember_index_options_default, ember_index_stats, ember_open_options_default, CIndex, EmberDurability,
+    EmberIndexOptions, EmberIndexStats, EmberOpenOptions, EmberVectorStorage,
+};
+pub use passage::{
+    ember_index_get, ember_stored_passage_free, ember_stored_passage_view, CStoredPassage,
+    EmberMetadataEntry, EmberPassage, EmberValue, EmberValueKind,
+};
+pub use search::{
+    ember_index_search, ember_index_search_vector, ember_search_options_default, ember_search_results_free,
+    ember_search_results_hit, ember_search_results_info, ember_search_results_len,
+    ember_search_results_reason, CSearchResults, EmberMode, EmberSearchInfo, EmberSearchOptions,
+};
+pub use task::{
+    ember_cancellation_token_cancel, ember_cancellation_token_free, ember_cancellation_token_new,
+    CCancellationToken, EmberProgressFn, EmberTask,
+};
+pub use write::{
+    ember_index_add, ember_index_commit, ember_index_compact, ember_index_delete, ember_index_update,
+};
 
 use std::cell::RefCell;
 use std::ffi::{c_char, CStr, CString};
@@ -47,6 +86,14 @@ pub enum EmberResult {
     Closed = 11,
     /// A bug or an unexpected failure (including a panic inside Ember).
     Internal = 12,
+    /// `ember_index_update` named a passage the index does not hold.
+    UnknownId = 13,
+    /// `ember_index_add` was given an id the index already holds.
+    DuplicateId = 14,
+    /// Another handle holds the index open for writing (open it read-only to search beside it).
+    Locked = 15,
+    /// The index cannot be changed: opened read-only, or its files or file system are read-only.
+    ReadOnly = 16,
 }
 
 impl From<&EmberError> for EmberResult {
@@ -64,6 +111,10 @@ impl From<&EmberError> for EmberResult {
             EmberError::Cancelled => EmberResult::Cancelled,
             EmberError::Closed => EmberResult::Closed,
             EmberError::Internal { .. } => EmberResult::Internal,
+            EmberError::UnknownId { .. } => EmberResult::UnknownId,
+            EmberError::DuplicateId { .. } => EmberResult::DuplicateId,
+            EmberError::Locked { .. } => EmberResult::Locked,
+            EmberError::ReadOnly { .. } => EmberResult::ReadOnly,
         }
     }
 }
@@ -108,6 +159,35 @@ pub(crate) fn guard_void(body: impl FnOnce()) {
     });
 }
 
+/// Run a function that returns a plain value behind the panic boundary (`fallback` on a panic).
+pub(crate) fn guard_value<T>(fallback: T, body: impl FnOnce() -> T) -> T {
+    catch_unwind(AssertUnwindSafe(body)).unwrap_or(fallback)
+}
+
+/// A C flag: any nonzero byte is true (a `uint8_t`, so no byte the caller writes is invalid).
+pub(crate) fn flag(b: u8) -> bool {
+    b != 0
+}
+
+/// A caller's array of `len` items: NULL is allowed only with length 0.
+///
+/// # Safety
+/// `ptr` is NULL or valid for `len` reads for `'a`.
+pub(crate) unsafe fn slice_arg<'a, T>(ptr: *const T, len: usize, name: &str) -> Result<&'a [T], EmberError> {
+    match (ptr.is_null(), len) {
+        (_, 0) => Ok(&[]),
+        (true, _) => Err(EmberError::invalid(format!("{name} is NULL but its length is {len}"))),
+        (false, _) if !ptr.is_aligned() => Err(EmberError::invalid(format!("{name} is misaligned"))),
+        (false, n) => {
+            if n.checked_mul(std::mem::size_of::<T>()).is_none_or(|b| b > isize::MAX as usize) {
+                return Err(EmberError::invalid(format!("{name}: length {n} is too large")));
+            }
+            // SAFETY: non-NULL and valid for `n` reads, per the contract; the size fits `isize`.
+            Ok(unsafe { std::slice::from_raw_parts(ptr, n) })
+        }
+    }
+}
+
 /// A required NUL-terminated UTF-8 argument.
 ///
 /// # Safety
@@ -118,7 +198,7 @@ pub(crate) unsafe fn str_arg<'a>(ptr: *const c_char, name: &str) -> Result<&'a s
     }
     // SAFETY: non-NULL and NUL-terminated, per this function's contract.
     let c = unsafe { CStr::from_ptr(ptr) };
-    c.to_str().map_err(|_| EmberError::invalid(format!("{name} is not UTF-8")))
+    c.to_str().map_err(|e| EmberError::invalid(format!("{name} is not UTF-8 (byte {})", e.valid_up_to())))
 }
 
 /// A required out-parameter, set to `empty` before anything else happens.
@@ -126,7 +206,10 @@ pub(crate) unsafe fn str_arg<'a>(ptr: *const c_char, name: &str) -> Result<&'a s
 /// # Safety
 /// `ptr` is NULL or valid for writes of one `T` for `'a`.
 pub(crate) unsafe fn out_arg<'a, T>(ptr: *mut T, name: &str, empty: T) -> Result<&'a mut T, EmberError> {
-    // SAFETY: NULL is handled by `as_mut`; otherwise valid for writes, per the contract.
+    if !ptr.is_aligned() {
+        return Err(EmberError::invalid(format!("{name} is misaligned")));
+    }
+    // SAFETY: NULL is handled by `as_mut`; otherwise aligned and valid for writes, per the contract.
     let out = unsafe { ptr.as_mut() }.ok_or_else(|| EmberError::invalid(format!("{name} is NULL")))?;
     *out = empty;
     Ok(out)

@@ -471,6 +471,22 @@ private let UNIFFI_CALLBACK_UNEXPECTED_ERROR: Int32 = 2
 #if swift(>=5.8)
 @_documentation(visibility: private)
 #endif
+fileprivate struct FfiConverterUInt8: FfiConverterPrimitive {
+    typealias FfiType = UInt8
+    typealias SwiftType = UInt8
+
+    public static func read(from buf: inout (data: Data, offset: Data.Index)) throws -> UInt8 {
+        return try lift(readInt(&buf))
+    }
+
+    public static func write(_ value: UInt8, into buf: inout [UInt8]) {
+        writeInt(&buf, lower(value))
+    }
+}
+
+#if swift(>=5.8)
+@_documentation(visibility: private)
+#endif
 fileprivate struct FfiConverterUInt32: FfiConverterPrimitive {
     typealias FfiType = UInt32
     typealias SwiftType = UInt32
@@ -496,6 +512,22 @@ fileprivate struct FfiConverterUInt64: FfiConverterPrimitive {
     }
 
     public static func write(_ value: SwiftType, into buf: inout [UInt8]) {
+        writeInt(&buf, lower(value))
+    }
+}
+
+#if swift(>=5.8)
+@_documentation(visibility: private)
+#endif
+fileprivate struct FfiConverterInt64: FfiConverterPrimitive {
+    typealias FfiType = Int64
+    typealias SwiftType = Int64
+
+    public static func read(from buf: inout (data: Data, offset: Data.Index)) throws -> Int64 {
+        return try lift(readInt(&buf))
+    }
+
+    public static func write(_ value: Int64, into buf: inout [UInt8]) {
         writeInt(&buf, lower(value))
     }
 }
@@ -609,9 +641,9 @@ fileprivate struct FfiConverterString: FfiConverter {
  * Asks a long operation to stop. Share one token between the caller and the operation, then call
  * [`CancellationToken::cancel`] from any thread.
  *
- * Today a token is honoured when the operation starts: a build whose token is already cancelled
- * returns `Cancelled` without touching the directory. Stopping a build midway arrives when
- * `ember-core` can abort between embedding chunks; the API will not change.
+ * The operation checks the token between steps (embedding chunks, graph phases) and returns
+ * `Cancelled`, leaving the index as it was before the call; a cancelled `materializeVectors`
+ * keeps the rows it finished for the next call. A token stays cancelled: use a new one per call.
  */
 public protocol CancellationTokenProtocol: AnyObject, Sendable {
     
@@ -630,9 +662,9 @@ public protocol CancellationTokenProtocol: AnyObject, Sendable {
  * Asks a long operation to stop. Share one token between the caller and the operation, then call
  * [`CancellationToken::cancel`] from any thread.
  *
- * Today a token is honoured when the operation starts: a build whose token is already cancelled
- * returns `Cancelled` without touching the directory. Stopping a build midway arrives when
- * `ember-core` can abort between embedding chunks; the API will not change.
+ * The operation checks the token between steps (embedding chunks, graph phases) and returns
+ * `Cancelled`, leaving the index as it was before the call; a cancelled `materializeVectors`
+ * keeps the rows it finished for the next call. A token stays cancelled: use a new one per call.
  */
 open class CancellationToken: CancellationTokenProtocol, @unchecked Sendable {
     fileprivate let handle: UInt64
@@ -1070,20 +1102,55 @@ public func FfiConverterTypeEmbedder_lower(_ value: Embedder) -> UInt64 {
 
 
 /**
- * A semantic index on local storage. Thread-safe: searches may run on several threads at once.
+ * A semantic index on local storage. Thread-safe: searches run on several threads at once and
+ * beside one writer (`add`, `update`, `delete`, `commit`, `compact`), never waiting for it.
  *
- * `close()` releases the files; calls after it fail with `Closed`, while searches already running
- * finish on what they hold. Dropping the object closes it too.
+ * `close()` releases the index: later calls fail with `Closed`, while calls already running
+ * finish on what they hold (the files and the writer lock go when the last of them returns).
+ * Dropping the object closes it too.
  */
 public protocol EmberIndexProtocol: AnyObject, Sendable {
     
     /**
-     * Release the index's files. Idempotent.
+     * Embed and add new passages (ids must be new: `DuplicateId`). Durable and searchable when it
+     * returns; all or nothing, cancellation included.
+     */
+    func add(passages: [Passage], listener: ProgressListener?, cancel: CancellationToken?) throws 
+    
+    /**
+     * Release the index. Idempotent; calls after it fail with `Closed`.
      */
     func close() 
     
     /**
-     * Every passage id, in the index's internal order.
+     * Fold the log of changes into a new segment (opening gets faster; changes were durable
+     * before). A no-op when nothing changed.
+     */
+    func commit() throws 
+    
+    /**
+     * Drop deleted passages for good and repair the graph around them, without re-embedding.
+     */
+    func compact(listener: ProgressListener?, cancel: CancellationToken?) throws 
+    
+    /**
+     * Delete passages by id (unknown ids are ignored); returns how many were deleted. Their space
+     * is reclaimed by `compact`.
+     */
+    func delete(ids: [String]) throws  -> UInt64
+    
+    /**
+     * Delete the stored-vector sidecar to free storage; searches recompute or use codes.
+     */
+    func evictVectors() throws 
+    
+    /**
+     * The live passage with this id (text and metadata), or `None`.
+     */
+    func get(id: String) throws  -> Passage?
+    
+    /**
+     * Every live passage id, in the index's internal order.
      */
     func ids() throws  -> [String]
     
@@ -1093,12 +1160,18 @@ public protocol EmberIndexProtocol: AnyObject, Sendable {
     func isClosed()  -> Bool
     
     /**
+     * Build the stored-vector sidecar (for `StoredRerank`) by re-embedding every passage, without
+     * touching the graph. Resumable: a cancelled run keeps its finished rows for the next call.
+     */
+    func materializeVectors(precision: Precision, listener: ProgressListener?, cancel: CancellationToken?) throws 
+    
+    /**
      * The embedding model id the index was built with.
      */
     func modelId() throws  -> String
     
     /**
-     * Number of passages.
+     * Number of live passages.
      */
     func passageCount() throws  -> UInt64
     
@@ -1118,16 +1191,30 @@ public protocol EmberIndexProtocol: AnyObject, Sendable {
     func setCacheBytes(bytes: UInt64) throws 
     
     /**
+     * Tell the device policy about the battery, charging, low-power mode and free storage; `Auto`
+     * searches follow it, and search reports carry its advice on stored vectors.
+     */
+    func setDeviceState(state: DeviceState) throws 
+    
+    /**
      * Sizes and counts.
      */
     func stats() throws  -> IndexStats
     
+    /**
+     * Replace the text and metadata of existing passages, re-embedding them (ids must exist:
+     * `UnknownId`). All or nothing.
+     */
+    func update(passages: [Passage], listener: ProgressListener?, cancel: CancellationToken?) throws 
+    
 }
 /**
- * A semantic index on local storage. Thread-safe: searches may run on several threads at once.
+ * A semantic index on local storage. Thread-safe: searches run on several threads at once and
+ * beside one writer (`add`, `update`, `delete`, `commit`, `compact`), never waiting for it.
  *
- * `close()` releases the files; calls after it fail with `Closed`, while searches already running
- * finish on what they hold. Dropping the object closes it too.
+ * `close()` releases the index: later calls fail with `Closed`, while calls already running
+ * finish on what they hold (the files and the writer lock go when the last of them returns).
+ * Dropping the object closes it too.
  */
 open class EmberIndex: EmberIndexProtocol, @unchecked Sendable {
     fileprivate let handle: UInt64
@@ -1182,8 +1269,8 @@ open class EmberIndex: EmberIndexProtocol, @unchecked Sendable {
     
     /**
      * Build an index of `passages` in `dir` (created if needed; an index already there is
-     * replaced atomically) and open it. `listener` hears progress between embedding chunks.
-     * `cancel`, if already cancelled, stops the build before it starts (see `CancellationToken`).
+     * replaced atomically) and open it for writing. `listener` hears progress between embedding
+     * chunks; cancelling `cancel` stops the build with `Cancelled` before anything is written.
      */
 public static func create(dir: String, embedder: Embedder, passages: [Passage], config: IndexConfig? = nil, listener: ProgressListener? = nil, cancel: CancellationToken? = nil)throws  -> EmberIndex  {
     return try  FfiConverterTypeEmberIndex_lift(try rustCallWithError(FfiConverterTypeEmberError_lift) {
@@ -1200,16 +1287,19 @@ public static func create(dir: String, embedder: Embedder, passages: [Passage], 
 }
     
     /**
-     * Open the index in `dir`, validating it. Give the embedder it was built with to search by
-     * text (and for `Recompute` mode); without one, only vector searches in `StoredRerank` or
-     * `CodesOnly` mode work.
+     * Open the index in `dir`, validating it and replaying its log. Give the embedder it was built
+     * with to search by text, write, and for `Recompute` mode; without one, only vector searches
+     * in `StoredRerank` or `CodesOnly` mode, deletes and compaction work. One handle at a time
+     * may open an index for writing (`Locked` otherwise); `OpenOptions(readOnly = true)` opens
+     * one to search beside it.
      */
-public static func `open`(dir: String, embedder: Embedder? = nil)throws  -> EmberIndex  {
+public static func `open`(dir: String, embedder: Embedder? = nil, options: OpenOptions? = nil)throws  -> EmberIndex  {
     return try  FfiConverterTypeEmberIndex_lift(try rustCallWithError(FfiConverterTypeEmberError_lift) {
         uniffiCallStatus in
     uniffi_ember_ffi_fn_constructor_emberindex_open(
         FfiConverterString.lower(dir),
-        FfiConverterOptionTypeEmbedder.lower(embedder),uniffiCallStatus
+        FfiConverterOptionTypeEmbedder.lower(embedder),
+        FfiConverterOptionTypeOpenOptions.lower(options),uniffiCallStatus
     )
 })
 }
@@ -1217,7 +1307,22 @@ public static func `open`(dir: String, embedder: Embedder? = nil)throws  -> Embe
 
     
     /**
-     * Release the index's files. Idempotent.
+     * Embed and add new passages (ids must be new: `DuplicateId`). Durable and searchable when it
+     * returns; all or nothing, cancellation included.
+     */
+open func add(passages: [Passage], listener: ProgressListener? = nil, cancel: CancellationToken? = nil)throws   {try rustCallWithError(FfiConverterTypeEmberError_lift) {
+        uniffiCallStatus in
+    uniffi_ember_ffi_fn_method_emberindex_add(
+            self.uniffiCloneHandle(),
+        FfiConverterSequenceTypePassage.lower(passages),
+        FfiConverterOptionTypeProgressListener.lower(listener),
+        FfiConverterOptionTypeCancellationToken.lower(cancel),uniffiCallStatus
+    )
+}
+}
+    
+    /**
+     * Release the index. Idempotent; calls after it fail with `Closed`.
      */
 open func close()  {try! rustCall() {
         uniffiCallStatus in
@@ -1228,7 +1333,70 @@ open func close()  {try! rustCall() {
 }
     
     /**
-     * Every passage id, in the index's internal order.
+     * Fold the log of changes into a new segment (opening gets faster; changes were durable
+     * before). A no-op when nothing changed.
+     */
+open func commit()throws   {try rustCallWithError(FfiConverterTypeEmberError_lift) {
+        uniffiCallStatus in
+    uniffi_ember_ffi_fn_method_emberindex_commit(
+            self.uniffiCloneHandle(),uniffiCallStatus
+    )
+}
+}
+    
+    /**
+     * Drop deleted passages for good and repair the graph around them, without re-embedding.
+     */
+open func compact(listener: ProgressListener? = nil, cancel: CancellationToken? = nil)throws   {try rustCallWithError(FfiConverterTypeEmberError_lift) {
+        uniffiCallStatus in
+    uniffi_ember_ffi_fn_method_emberindex_compact(
+            self.uniffiCloneHandle(),
+        FfiConverterOptionTypeProgressListener.lower(listener),
+        FfiConverterOptionTypeCancellationToken.lower(cancel),uniffiCallStatus
+    )
+}
+}
+    
+    /**
+     * Delete passages by id (unknown ids are ignored); returns how many were deleted. Their space
+     * is reclaimed by `compact`.
+     */
+open func delete(ids: [String])throws  -> UInt64  {
+    return try  FfiConverterUInt64.lift(try rustCallWithError(FfiConverterTypeEmberError_lift) {
+        uniffiCallStatus in
+    uniffi_ember_ffi_fn_method_emberindex_delete(
+            self.uniffiCloneHandle(),
+        FfiConverterSequenceString.lower(ids),uniffiCallStatus
+    )
+})
+}
+    
+    /**
+     * Delete the stored-vector sidecar to free storage; searches recompute or use codes.
+     */
+open func evictVectors()throws   {try rustCallWithError(FfiConverterTypeEmberError_lift) {
+        uniffiCallStatus in
+    uniffi_ember_ffi_fn_method_emberindex_evict_vectors(
+            self.uniffiCloneHandle(),uniffiCallStatus
+    )
+}
+}
+    
+    /**
+     * The live passage with this id (text and metadata), or `None`.
+     */
+open func get(id: String)throws  -> Passage?  {
+    return try  FfiConverterOptionTypePassage.lift(try rustCallWithError(FfiConverterTypeEmberError_lift) {
+        uniffiCallStatus in
+    uniffi_ember_ffi_fn_method_emberindex_get(
+            self.uniffiCloneHandle(),
+        FfiConverterString.lower(id),uniffiCallStatus
+    )
+})
+}
+    
+    /**
+     * Every live passage id, in the index's internal order.
      */
 open func ids()throws  -> [String]  {
     return try  FfiConverterSequenceString.lift(try rustCallWithError(FfiConverterTypeEmberError_lift) {
@@ -1252,6 +1420,21 @@ open func isClosed() -> Bool  {
 }
     
     /**
+     * Build the stored-vector sidecar (for `StoredRerank`) by re-embedding every passage, without
+     * touching the graph. Resumable: a cancelled run keeps its finished rows for the next call.
+     */
+open func materializeVectors(precision: Precision, listener: ProgressListener? = nil, cancel: CancellationToken? = nil)throws   {try rustCallWithError(FfiConverterTypeEmberError_lift) {
+        uniffiCallStatus in
+    uniffi_ember_ffi_fn_method_emberindex_materialize_vectors(
+            self.uniffiCloneHandle(),
+        FfiConverterTypePrecision_lower(precision),
+        FfiConverterOptionTypeProgressListener.lower(listener),
+        FfiConverterOptionTypeCancellationToken.lower(cancel),uniffiCallStatus
+    )
+}
+}
+    
+    /**
      * The embedding model id the index was built with.
      */
 open func modelId()throws  -> String  {
@@ -1264,7 +1447,7 @@ open func modelId()throws  -> String  {
 }
     
     /**
-     * Number of passages.
+     * Number of live passages.
      */
 open func passageCount()throws  -> UInt64  {
     return try  FfiConverterUInt64.lift(try rustCallWithError(FfiConverterTypeEmberError_lift) {
@@ -1316,6 +1499,19 @@ open func setCacheBytes(bytes: UInt64)throws   {try rustCallWithError(FfiConvert
 }
     
     /**
+     * Tell the device policy about the battery, charging, low-power mode and free storage; `Auto`
+     * searches follow it, and search reports carry its advice on stored vectors.
+     */
+open func setDeviceState(state: DeviceState)throws   {try rustCallWithError(FfiConverterTypeEmberError_lift) {
+        uniffiCallStatus in
+    uniffi_ember_ffi_fn_method_emberindex_set_device_state(
+            self.uniffiCloneHandle(),
+        FfiConverterTypeDeviceState_lower(state),uniffiCallStatus
+    )
+}
+}
+    
+    /**
      * Sizes and counts.
      */
 open func stats()throws  -> IndexStats  {
@@ -1325,6 +1521,21 @@ open func stats()throws  -> IndexStats  {
             self.uniffiCloneHandle(),uniffiCallStatus
     )
 })
+}
+    
+    /**
+     * Replace the text and metadata of existing passages, re-embedding them (ids must exist:
+     * `UnknownId`). All or nothing.
+     */
+open func update(passages: [Passage], listener: ProgressListener? = nil, cancel: CancellationToken? = nil)throws   {try rustCallWithError(FfiConverterTypeEmberError_lift) {
+        uniffiCallStatus in
+    uniffi_ember_ffi_fn_method_emberindex_update(
+            self.uniffiCloneHandle(),
+        FfiConverterSequenceTypePassage.lower(passages),
+        FfiConverterOptionTypeProgressListener.lower(listener),
+        FfiConverterOptionTypeCancellationToken.lower(cancel),uniffiCallStatus
+    )
+}
 }
     
 
@@ -1378,20 +1589,21 @@ public func FfiConverterTypeEmberIndex_lower(_ value: EmberIndex) -> UInt64 {
 
 
 /**
- * Receives progress while an index is built. Called on the building thread; keep it short and
- * do not throw (an exception here cannot stop the build).
+ * Receives progress during a long operation. Called on the calling thread between steps; keep it
+ * short and do not throw (an exception here cannot stop the operation: cancel it instead).
  */
 public protocol ProgressListener: AnyObject, Sendable {
     
     /**
-     * `done` of `total` passages embedded so far.
+     * `done` of `total` units: passages embedded for create, add, update and materialize;
+     * phases for compact.
      */
     func onProgress(done: UInt64, total: UInt64) 
     
 }
 /**
- * Receives progress while an index is built. Called on the building thread; keep it short and
- * do not throw (an exception here cannot stop the build).
+ * Receives progress during a long operation. Called on the calling thread between steps; keep it
+ * short and do not throw (an exception here cannot stop the operation: cancel it instead).
  */
 open class ProgressListenerImpl: ProgressListener, @unchecked Sendable {
     fileprivate let handle: UInt64
@@ -1447,7 +1659,8 @@ open class ProgressListenerImpl: ProgressListener, @unchecked Sendable {
 
     
     /**
-     * `done` of `total` passages embedded so far.
+     * `done` of `total` units: passages embedded for create, add, update and materialize;
+     * phases for compact.
      */
 open func onProgress(done: UInt64, total: UInt64)  {try! rustCall() {
         uniffiCallStatus in
@@ -1588,6 +1801,96 @@ public func FfiConverterTypeProgressListener_lower(_ value: ProgressListener) ->
 }
 
 
+
+
+/**
+ * The device's state, fed to the policy behind `Mode::Auto` (set it with
+ * `EmberIndex.setDeviceState` whenever it changes; battery and charging events are enough).
+ */
+public struct DeviceState: Equatable, Hashable {
+    /**
+     * Battery charge in percent, 0 to 100.
+     */
+    public var batteryPercent: UInt8
+    /**
+     * Plugged in.
+     */
+    public var charging: Bool
+    /**
+     * The OS's low-power / battery-saver mode.
+     */
+    public var lowPowerMode: Bool
+    /**
+     * Free bytes on the volume that holds the index.
+     */
+    public var freeStorageBytes: UInt64
+
+    // Default memberwise initializers are never public by default, so we
+    // declare one manually.
+    public init(
+        /**
+         * Battery charge in percent, 0 to 100.
+         */batteryPercent: UInt8, 
+        /**
+         * Plugged in.
+         */charging: Bool, 
+        /**
+         * The OS's low-power / battery-saver mode.
+         */lowPowerMode: Bool, 
+        /**
+         * Free bytes on the volume that holds the index.
+         */freeStorageBytes: UInt64) {
+        self.batteryPercent = batteryPercent
+        self.charging = charging
+        self.lowPowerMode = lowPowerMode
+        self.freeStorageBytes = freeStorageBytes
+    }
+
+    
+
+    
+}
+
+#if compiler(>=6)
+extension DeviceState: Sendable {}
+#endif
+
+#if swift(>=5.8)
+@_documentation(visibility: private)
+#endif
+public struct FfiConverterTypeDeviceState: FfiConverterRustBuffer {
+    public static func read(from buf: inout (data: Data, offset: Data.Index)) throws -> DeviceState {
+        return
+            try DeviceState(
+                batteryPercent: FfiConverterUInt8.read(from: &buf), 
+                charging: FfiConverterBool.read(from: &buf), 
+                lowPowerMode: FfiConverterBool.read(from: &buf), 
+                freeStorageBytes: FfiConverterUInt64.read(from: &buf)
+        )
+    }
+
+    public static func write(_ value: DeviceState, into buf: inout [UInt8]) {
+        FfiConverterUInt8.write(value.batteryPercent, into: &buf)
+        FfiConverterBool.write(value.charging, into: &buf)
+        FfiConverterBool.write(value.lowPowerMode, into: &buf)
+        FfiConverterUInt64.write(value.freeStorageBytes, into: &buf)
+    }
+}
+
+
+#if swift(>=5.8)
+@_documentation(visibility: private)
+#endif
+public func FfiConverterTypeDeviceState_lift(_ buf: RustBuffer) throws -> DeviceState {
+    return try FfiConverterTypeDeviceState.lift(buf)
+}
+
+#if swift(>=5.8)
+@_documentation(visibility: private)
+#endif
+public func FfiConverterTypeDeviceState_lower(_ value: DeviceState) -> RustBuffer {
+    return FfiConverterTypeDeviceState.lower(value)
+}
 
 
 /**
@@ -1755,9 +2058,21 @@ public func FfiConverterTypeIndexConfig_lower(_ value: IndexConfig) -> RustBuffe
  */
 public struct IndexStats: Equatable, Hashable {
     /**
-     * Number of passages.
+     * Number of live passages.
      */
     public var passages: UInt64
+    /**
+     * Deleted passages whose space `compact` would reclaim.
+     */
+    public var deleted: UInt64
+    /**
+     * Changes logged but not yet folded into a segment by `commit`.
+     */
+    public var pendingOps: UInt64
+    /**
+     * The current segment's generation (grows with every commit and compaction).
+     */
+    public var generation: UInt64
     /**
      * Embedding dimension.
      */
@@ -1791,8 +2106,17 @@ public struct IndexStats: Equatable, Hashable {
     // declare one manually.
     public init(
         /**
-         * Number of passages.
+         * Number of live passages.
          */passages: UInt64, 
+        /**
+         * Deleted passages whose space `compact` would reclaim.
+         */deleted: UInt64, 
+        /**
+         * Changes logged but not yet folded into a segment by `commit`.
+         */pendingOps: UInt64, 
+        /**
+         * The current segment's generation (grows with every commit and compaction).
+         */generation: UInt64, 
         /**
          * Embedding dimension.
          */dim: UInt64, 
@@ -1815,6 +2139,9 @@ public struct IndexStats: Equatable, Hashable {
          * The embedding model the index was built with.
          */model: String) {
         self.passages = passages
+        self.deleted = deleted
+        self.pendingOps = pendingOps
+        self.generation = generation
         self.dim = dim
         self.textBytes = textBytes
         self.indexBytes = indexBytes
@@ -1841,6 +2168,9 @@ public struct FfiConverterTypeIndexStats: FfiConverterRustBuffer {
         return
             try IndexStats(
                 passages: FfiConverterUInt64.read(from: &buf), 
+                deleted: FfiConverterUInt64.read(from: &buf), 
+                pendingOps: FfiConverterUInt64.read(from: &buf), 
+                generation: FfiConverterUInt64.read(from: &buf), 
                 dim: FfiConverterUInt64.read(from: &buf), 
                 textBytes: FfiConverterUInt64.read(from: &buf), 
                 indexBytes: FfiConverterUInt64.read(from: &buf), 
@@ -1853,6 +2183,9 @@ public struct FfiConverterTypeIndexStats: FfiConverterRustBuffer {
 
     public static func write(_ value: IndexStats, into buf: inout [UInt8]) {
         FfiConverterUInt64.write(value.passages, into: &buf)
+        FfiConverterUInt64.write(value.deleted, into: &buf)
+        FfiConverterUInt64.write(value.pendingOps, into: &buf)
+        FfiConverterUInt64.write(value.generation, into: &buf)
         FfiConverterUInt64.write(value.dim, into: &buf)
         FfiConverterUInt64.write(value.textBytes, into: &buf)
         FfiConverterUInt64.write(value.indexBytes, into: &buf)
@@ -1880,7 +2213,99 @@ public func FfiConverterTypeIndexStats_lower(_ value: IndexStats) -> RustBuffer 
 
 
 /**
- * One passage to index: the app's id (unique, at most 1 KiB of UTF-8) and its text.
+ * How an index is opened. The defaults suit an app that owns its index.
+ */
+public struct OpenOptions: Equatable, Hashable {
+    /**
+     * Search only, without taking the writer lock (to search beside another process's writer).
+     */
+    public var readOnly: Bool
+    /**
+     * When writes are acknowledged (`None`: `Sync`; UniFFI cannot default a record field to an
+     * enum case).
+     */
+    public var durability: Durability?
+    /**
+     * Byte budget of the cache of recomputed embeddings (0 disables it).
+     */
+    public var cacheBytes: UInt64
+    /**
+     * Fold the log into a new segment once it passes this many bytes (0: only on `commit`).
+     */
+    public var autoCommitBytes: UInt64
+
+    // Default memberwise initializers are never public by default, so we
+    // declare one manually.
+    public init(
+        /**
+         * Search only, without taking the writer lock (to search beside another process's writer).
+         */readOnly: Bool = false, 
+        /**
+         * When writes are acknowledged (`None`: `Sync`; UniFFI cannot default a record field to an
+         * enum case).
+         */durability: Durability? = nil, 
+        /**
+         * Byte budget of the cache of recomputed embeddings (0 disables it).
+         */cacheBytes: UInt64 = UInt64(4194304), 
+        /**
+         * Fold the log into a new segment once it passes this many bytes (0: only on `commit`).
+         */autoCommitBytes: UInt64 = UInt64(16777216)) {
+        self.readOnly = readOnly
+        self.durability = durability
+        self.cacheBytes = cacheBytes
+        self.autoCommitBytes = autoCommitBytes
+    }
+
+    
+
+    
+}
+
+#if compiler(>=6)
+extension OpenOptions: Sendable {}
+#endif
+
+#if swift(>=5.8)
+@_documentation(visibility: private)
+#endif
+public struct FfiConverterTypeOpenOptions: FfiConverterRustBuffer {
+    public static func read(from buf: inout (data: Data, offset: Data.Index)) throws -> OpenOptions {
+        return
+            try OpenOptions(
+                readOnly: FfiConverterBool.read(from: &buf), 
+                durability: FfiConverterOptionTypeDurability.read(from: &buf), 
+                cacheBytes: FfiConverterUInt64.read(from: &buf), 
+                autoCommitBytes: FfiConverterUInt64.read(from: &buf)
+        )
+    }
+
+    public static func write(_ value: OpenOptions, into buf: inout [UInt8]) {
+        FfiConverterBool.write(value.readOnly, into: &buf)
+        FfiConverterOptionTypeDurability.write(value.durability, into: &buf)
+        FfiConverterUInt64.write(value.cacheBytes, into: &buf)
+        FfiConverterUInt64.write(value.autoCommitBytes, into: &buf)
+    }
+}
+
+
+#if swift(>=5.8)
+@_documentation(visibility: private)
+#endif
+public func FfiConverterTypeOpenOptions_lift(_ buf: RustBuffer) throws -> OpenOptions {
+    return try FfiConverterTypeOpenOptions.lift(buf)
+}
+
+#if swift(>=5.8)
+@_documentation(visibility: private)
+#endif
+public func FfiConverterTypeOpenOptions_lower(_ value: OpenOptions) -> RustBuffer {
+    return FfiConverterTypeOpenOptions.lower(value)
+}
+
+
+/**
+ * One passage: the app's id (unique, at most 1 KiB of UTF-8), its text, and optional metadata
+ * (key → value, keys of 1 byte to 4 KiB) that search filters test.
  */
 public struct Passage: Equatable, Hashable {
     /**
@@ -1891,6 +2316,10 @@ public struct Passage: Equatable, Hashable {
      * The text that is embedded, stored and searched.
      */
     public var text: String
+    /**
+     * Key → value pairs for filters (`folder = "travel" and year >= 2024`).
+     */
+    public var metadata: [String: MetadataValue]
 
     // Default memberwise initializers are never public by default, so we
     // declare one manually.
@@ -1900,9 +2329,13 @@ public struct Passage: Equatable, Hashable {
          */id: String, 
         /**
          * The text that is embedded, stored and searched.
-         */text: String) {
+         */text: String, 
+        /**
+         * Key → value pairs for filters (`folder = "travel" and year >= 2024`).
+         */metadata: [String: MetadataValue] = [:]) {
         self.id = id
         self.text = text
+        self.metadata = metadata
     }
 
     
@@ -1922,13 +2355,15 @@ public struct FfiConverterTypePassage: FfiConverterRustBuffer {
         return
             try Passage(
                 id: FfiConverterString.read(from: &buf), 
-                text: FfiConverterString.read(from: &buf)
+                text: FfiConverterString.read(from: &buf), 
+                metadata: FfiConverterDictionaryStringTypeMetadataValue.read(from: &buf)
         )
     }
 
     public static func write(_ value: Passage, into buf: inout [UInt8]) {
         FfiConverterString.write(value.id, into: &buf)
         FfiConverterString.write(value.text, into: &buf)
+        FfiConverterDictionaryStringTypeMetadataValue.write(value.metadata, into: &buf)
     }
 }
 
@@ -2037,6 +2472,11 @@ public struct SearchOptions: Equatable, Hashable {
      * Candidates given an exact score (raised to `k` if smaller).
      */
     public var rerank: UInt32
+    /**
+     * Only passages whose metadata matches: `key = v`, `!=`, `<`, `<=`, `>`, `>=`,
+     * `key in (v1, v2)`, `and`, `or`, `not`, parentheses; `"strings"`, numbers, `true`/`false`.
+     */
+    public var filter: String?
 
     // Default memberwise initializers are never public by default, so we
     // declare one manually.
@@ -2052,11 +2492,16 @@ public struct SearchOptions: Equatable, Hashable {
          */beam: UInt32 = UInt32(512), 
         /**
          * Candidates given an exact score (raised to `k` if smaller).
-         */rerank: UInt32 = UInt32(50)) {
+         */rerank: UInt32 = UInt32(50), 
+        /**
+         * Only passages whose metadata matches: `key = v`, `!=`, `<`, `<=`, `>`, `>=`,
+         * `key in (v1, v2)`, `and`, `or`, `not`, parentheses; `"strings"`, numbers, `true`/`false`.
+         */filter: String? = nil) {
         self.mode = mode
         self.k = k
         self.beam = beam
         self.rerank = rerank
+        self.filter = filter
     }
 
     
@@ -2078,7 +2523,8 @@ public struct FfiConverterTypeSearchOptions: FfiConverterRustBuffer {
                 mode: FfiConverterTypeMode.read(from: &buf), 
                 k: FfiConverterUInt32.read(from: &buf), 
                 beam: FfiConverterUInt32.read(from: &buf), 
-                rerank: FfiConverterUInt32.read(from: &buf)
+                rerank: FfiConverterUInt32.read(from: &buf), 
+                filter: FfiConverterOptionString.read(from: &buf)
         )
     }
 
@@ -2087,6 +2533,7 @@ public struct FfiConverterTypeSearchOptions: FfiConverterRustBuffer {
         FfiConverterUInt32.write(value.k, into: &buf)
         FfiConverterUInt32.write(value.beam, into: &buf)
         FfiConverterUInt32.write(value.rerank, into: &buf)
+        FfiConverterOptionString.write(value.filter, into: &buf)
     }
 }
 
@@ -2139,6 +2586,16 @@ public struct SearchReport: Equatable, Hashable {
      */
     public var scored: UInt64
     /**
+     * Whether a selective filter made the search scan every code (so `k` hits come back whenever
+     * `k` passages match).
+     */
+    public var scanned: Bool
+    /**
+     * The device policy's advice for the stored-vector sidecar (`None` until a device state is
+     * set).
+     */
+    public var vectorsAdvice: VectorAction?
+    /**
      * Time embedding the query, milliseconds (0 for a vector query).
      */
     public var embedMs: Double
@@ -2172,6 +2629,14 @@ public struct SearchReport: Equatable, Hashable {
          * Graph nodes scored.
          */scored: UInt64, 
         /**
+         * Whether a selective filter made the search scan every code (so `k` hits come back whenever
+         * `k` passages match).
+         */scanned: Bool, 
+        /**
+         * The device policy's advice for the stored-vector sidecar (`None` until a device state is
+         * set).
+         */vectorsAdvice: VectorAction?, 
+        /**
          * Time embedding the query, milliseconds (0 for a vector query).
          */embedMs: Double, 
         /**
@@ -2184,6 +2649,8 @@ public struct SearchReport: Equatable, Hashable {
         self.cacheHits = cacheHits
         self.bytesRead = bytesRead
         self.scored = scored
+        self.scanned = scanned
+        self.vectorsAdvice = vectorsAdvice
         self.embedMs = embedMs
         self.searchMs = searchMs
     }
@@ -2211,6 +2678,8 @@ public struct FfiConverterTypeSearchReport: FfiConverterRustBuffer {
                 cacheHits: FfiConverterUInt64.read(from: &buf), 
                 bytesRead: FfiConverterUInt64.read(from: &buf), 
                 scored: FfiConverterUInt64.read(from: &buf), 
+                scanned: FfiConverterBool.read(from: &buf), 
+                vectorsAdvice: FfiConverterOptionTypeVectorAction.read(from: &buf), 
                 embedMs: FfiConverterDouble.read(from: &buf), 
                 searchMs: FfiConverterDouble.read(from: &buf)
         )
@@ -2224,6 +2693,8 @@ public struct FfiConverterTypeSearchReport: FfiConverterRustBuffer {
         FfiConverterUInt64.write(value.cacheHits, into: &buf)
         FfiConverterUInt64.write(value.bytesRead, into: &buf)
         FfiConverterUInt64.write(value.scored, into: &buf)
+        FfiConverterBool.write(value.scanned, into: &buf)
+        FfiConverterOptionTypeVectorAction.write(value.vectorsAdvice, into: &buf)
         FfiConverterDouble.write(value.embedMs, into: &buf)
         FfiConverterDouble.write(value.searchMs, into: &buf)
     }
@@ -2243,6 +2714,82 @@ public func FfiConverterTypeSearchReport_lift(_ buf: RustBuffer) throws -> Searc
 public func FfiConverterTypeSearchReport_lower(_ value: SearchReport) -> RustBuffer {
     return FfiConverterTypeSearchReport.lower(value)
 }
+
+
+/**
+ * When an acknowledged write (`add`, `update`, `delete`) is safe.
+ */
+
+public enum Durability: Equatable, Hashable {
+    
+    /**
+     * Logged and fsynced before the call returns: survives a process kill and a power loss.
+     */
+    case sync
+    /**
+     * Logged, not fsynced: survives a process kill, not a power loss or OS crash. Faster on slow
+     * flash.
+     */
+    case buffered
+
+
+
+
+
+}
+
+#if compiler(>=6)
+extension Durability: Sendable {}
+#endif
+
+#if swift(>=5.8)
+@_documentation(visibility: private)
+#endif
+public struct FfiConverterTypeDurability: FfiConverterRustBuffer {
+    typealias SwiftType = Durability
+
+    public static func read(from buf: inout (data: Data, offset: Data.Index)) throws -> Durability {
+        let variant: Int32 = try readInt(&buf)
+        switch variant {
+        
+        case 1: return .sync
+        
+        case 2: return .buffered
+        
+        default: throw UniffiInternalError.unexpectedEnumCase
+        }
+    }
+
+    public static func write(_ value: Durability, into buf: inout [UInt8]) {
+        switch value {
+        
+        
+        case .sync:
+            writeInt(&buf, Int32(1))
+        
+        
+        case .buffered:
+            writeInt(&buf, Int32(2))
+        
+        }
+    }
+}
+
+
+#if swift(>=5.8)
+@_documentation(visibility: private)
+#endif
+public func FfiConverterTypeDurability_lift(_ buf: RustBuffer) throws -> Durability {
+    return try FfiConverterTypeDurability.lift(buf)
+}
+
+#if swift(>=5.8)
+@_documentation(visibility: private)
+#endif
+public func FfiConverterTypeDurability_lower(_ value: Durability) -> RustBuffer {
+    return FfiConverterTypeDurability.lower(value)
+}
+
 
 
 /**
@@ -2352,6 +2899,31 @@ enum EmberError: Swift.Error, Equatable, Hashable, Foundation.LocalizedError {
          * What happened.
          */detail: String
     )
+    /**
+     * `update` named a passage id the index does not hold; nothing was changed.
+     */
+    case UnknownId(
+        /**
+         * The first unknown id.
+         */id: String
+    )
+    /**
+     * `add` was given an id the index already holds (use `update`); nothing was changed.
+     */
+    case DuplicateId(
+        /**
+         * The first duplicate id.
+         */id: String
+    )
+    /**
+     * Another handle (in this process or another) holds the index open for writing. Close it, or
+     * open this one read-only to search beside it.
+     */
+    case Locked(
+        /**
+         * The index directory and what to do.
+         */detail: String
+    )
 
     
 
@@ -2414,6 +2986,15 @@ public struct FfiConverterTypeEmberError: FfiConverterRustBuffer {
         case 10: return .Cancelled
         case 11: return .Closed
         case 12: return .Internal(
+            detail: try FfiConverterString.read(from: &buf)
+            )
+        case 13: return .UnknownId(
+            id: try FfiConverterString.read(from: &buf)
+            )
+        case 14: return .DuplicateId(
+            id: try FfiConverterString.read(from: &buf)
+            )
+        case 15: return .Locked(
             detail: try FfiConverterString.read(from: &buf)
             )
 
@@ -2486,6 +3067,21 @@ public struct FfiConverterTypeEmberError: FfiConverterRustBuffer {
         
         case let .Internal(detail):
             writeInt(&buf, Int32(12))
+            FfiConverterString.write(detail, into: &buf)
+            
+        
+        case let .UnknownId(id):
+            writeInt(&buf, Int32(13))
+            FfiConverterString.write(id, into: &buf)
+            
+        
+        case let .DuplicateId(id):
+            writeInt(&buf, Int32(14))
+            FfiConverterString.write(id, into: &buf)
+            
+        
+        case let .Locked(detail):
+            writeInt(&buf, Int32(15))
             FfiConverterString.write(detail, into: &buf)
             
         }
@@ -2614,6 +3210,114 @@ public func FfiConverterTypeLogLevel_lower(_ value: LogLevel) -> RustBuffer {
 
 
 /**
+ * One metadata value. Filters compare ints and floats numerically with each other; other kinds
+ * only with their own kind.
+ */
+
+public enum MetadataValue: Equatable, Hashable {
+    
+    /**
+     * `true` or `false`.
+     */
+    case bool(Bool
+    )
+    /**
+     * A signed 64-bit integer.
+     */
+    case int(Int64
+    )
+    /**
+     * A float (NaN is refused when a passage is added).
+     */
+    case float(Double
+    )
+    /**
+     * A string (at most 4 KiB).
+     */
+    case str(String
+    )
+
+
+
+
+
+}
+
+#if compiler(>=6)
+extension MetadataValue: Sendable {}
+#endif
+
+#if swift(>=5.8)
+@_documentation(visibility: private)
+#endif
+public struct FfiConverterTypeMetadataValue: FfiConverterRustBuffer {
+    typealias SwiftType = MetadataValue
+
+    public static func read(from buf: inout (data: Data, offset: Data.Index)) throws -> MetadataValue {
+        let variant: Int32 = try readInt(&buf)
+        switch variant {
+        
+        case 1: return .bool(try FfiConverterBool.read(from: &buf)
+        )
+        
+        case 2: return .int(try FfiConverterInt64.read(from: &buf)
+        )
+        
+        case 3: return .float(try FfiConverterDouble.read(from: &buf)
+        )
+        
+        case 4: return .str(try FfiConverterString.read(from: &buf)
+        )
+        
+        default: throw UniffiInternalError.unexpectedEnumCase
+        }
+    }
+
+    public static func write(_ value: MetadataValue, into buf: inout [UInt8]) {
+        switch value {
+        
+        
+        case let .bool(v1):
+            writeInt(&buf, Int32(1))
+            FfiConverterBool.write(v1, into: &buf)
+            
+        
+        case let .int(v1):
+            writeInt(&buf, Int32(2))
+            FfiConverterInt64.write(v1, into: &buf)
+            
+        
+        case let .float(v1):
+            writeInt(&buf, Int32(3))
+            FfiConverterDouble.write(v1, into: &buf)
+            
+        
+        case let .str(v1):
+            writeInt(&buf, Int32(4))
+            FfiConverterString.write(v1, into: &buf)
+            
+        }
+    }
+}
+
+
+#if swift(>=5.8)
+@_documentation(visibility: private)
+#endif
+public func FfiConverterTypeMetadataValue_lift(_ buf: RustBuffer) throws -> MetadataValue {
+    return try FfiConverterTypeMetadataValue.lift(buf)
+}
+
+#if swift(>=5.8)
+@_documentation(visibility: private)
+#endif
+public func FfiConverterTypeMetadataValue_lower(_ value: MetadataValue) -> RustBuffer {
+    return FfiConverterTypeMetadataValue.lower(value)
+}
+
+
+
+/**
  * How a search gets exact scores for its best candidates.
  */
 
@@ -2704,6 +3408,166 @@ public func FfiConverterTypeMode_lift(_ buf: RustBuffer) throws -> Mode {
 #endif
 public func FfiConverterTypeMode_lower(_ value: Mode) -> RustBuffer {
     return FfiConverterTypeMode.lower(value)
+}
+
+
+
+/**
+ * Element type of materialized vectors.
+ */
+
+public enum Precision: Equatable, Hashable {
+    
+    /**
+     * 2 bytes per dimension (the recall of f32 in our measurements, half the storage).
+     */
+    case f16
+    /**
+     * 4 bytes per dimension.
+     */
+    case f32
+
+
+
+
+
+}
+
+#if compiler(>=6)
+extension Precision: Sendable {}
+#endif
+
+#if swift(>=5.8)
+@_documentation(visibility: private)
+#endif
+public struct FfiConverterTypePrecision: FfiConverterRustBuffer {
+    typealias SwiftType = Precision
+
+    public static func read(from buf: inout (data: Data, offset: Data.Index)) throws -> Precision {
+        let variant: Int32 = try readInt(&buf)
+        switch variant {
+        
+        case 1: return .f16
+        
+        case 2: return .f32
+        
+        default: throw UniffiInternalError.unexpectedEnumCase
+        }
+    }
+
+    public static func write(_ value: Precision, into buf: inout [UInt8]) {
+        switch value {
+        
+        
+        case .f16:
+            writeInt(&buf, Int32(1))
+        
+        
+        case .f32:
+            writeInt(&buf, Int32(2))
+        
+        }
+    }
+}
+
+
+#if swift(>=5.8)
+@_documentation(visibility: private)
+#endif
+public func FfiConverterTypePrecision_lift(_ buf: RustBuffer) throws -> Precision {
+    return try FfiConverterTypePrecision.lift(buf)
+}
+
+#if swift(>=5.8)
+@_documentation(visibility: private)
+#endif
+public func FfiConverterTypePrecision_lower(_ value: Precision) -> RustBuffer {
+    return FfiConverterTypePrecision.lower(value)
+}
+
+
+
+/**
+ * What the device policy advises for the stored-vector sidecar.
+ */
+
+public enum VectorAction: Equatable, Hashable {
+    
+    /**
+     * Build it now (`materializeVectors`): charging, with ample free storage.
+     */
+    case materialize
+    /**
+     * Drop it now (`evictVectors`): free storage is low.
+     */
+    case evict
+    /**
+     * Leave things as they are.
+     */
+    case keep
+
+
+
+
+
+}
+
+#if compiler(>=6)
+extension VectorAction: Sendable {}
+#endif
+
+#if swift(>=5.8)
+@_documentation(visibility: private)
+#endif
+public struct FfiConverterTypeVectorAction: FfiConverterRustBuffer {
+    typealias SwiftType = VectorAction
+
+    public static func read(from buf: inout (data: Data, offset: Data.Index)) throws -> VectorAction {
+        let variant: Int32 = try readInt(&buf)
+        switch variant {
+        
+        case 1: return .materialize
+        
+        case 2: return .evict
+        
+        case 3: return .keep
+        
+        default: throw UniffiInternalError.unexpectedEnumCase
+        }
+    }
+
+    public static func write(_ value: VectorAction, into buf: inout [UInt8]) {
+        switch value {
+        
+        
+        case .materialize:
+            writeInt(&buf, Int32(1))
+        
+        
+        case .evict:
+            writeInt(&buf, Int32(2))
+        
+        
+        case .keep:
+            writeInt(&buf, Int32(3))
+        
+        }
+    }
+}
+
+
+#if swift(>=5.8)
+@_documentation(visibility: private)
+#endif
+public func FfiConverterTypeVectorAction_lift(_ buf: RustBuffer) throws -> VectorAction {
+    return try FfiConverterTypeVectorAction.lift(buf)
+}
+
+#if swift(>=5.8)
+@_documentation(visibility: private)
+#endif
+public func FfiConverterTypeVectorAction_lower(_ value: VectorAction) -> RustBuffer {
+    return FfiConverterTypeVectorAction.lower(value)
 }
 
 
@@ -2811,6 +3675,30 @@ fileprivate struct FfiConverterOptionUInt32: FfiConverterRustBuffer {
         switch try readInt(&buf) as Int8 {
         case 0: return nil
         case 1: return try FfiConverterUInt32.read(from: &buf)
+        default: throw UniffiInternalError.unexpectedOptionalTag
+        }
+    }
+}
+
+#if swift(>=5.8)
+@_documentation(visibility: private)
+#endif
+fileprivate struct FfiConverterOptionString: FfiConverterRustBuffer {
+    typealias SwiftType = String?
+
+    public static func write(_ value: SwiftType, into buf: inout [UInt8]) {
+        guard let value = value else {
+            writeInt(&buf, Int8(0))
+            return
+        }
+        writeInt(&buf, Int8(1))
+        FfiConverterString.write(value, into: &buf)
+    }
+
+    public static func read(from buf: inout (data: Data, offset: Data.Index)) throws -> SwiftType {
+        switch try readInt(&buf) as Int8 {
+        case 0: return nil
+        case 1: return try FfiConverterString.read(from: &buf)
         default: throw UniffiInternalError.unexpectedOptionalTag
         }
     }
@@ -2939,6 +3827,54 @@ fileprivate struct FfiConverterOptionTypeIndexConfig: FfiConverterRustBuffer {
 #if swift(>=5.8)
 @_documentation(visibility: private)
 #endif
+fileprivate struct FfiConverterOptionTypeOpenOptions: FfiConverterRustBuffer {
+    typealias SwiftType = OpenOptions?
+
+    public static func write(_ value: SwiftType, into buf: inout [UInt8]) {
+        guard let value = value else {
+            writeInt(&buf, Int8(0))
+            return
+        }
+        writeInt(&buf, Int8(1))
+        FfiConverterTypeOpenOptions.write(value, into: &buf)
+    }
+
+    public static func read(from buf: inout (data: Data, offset: Data.Index)) throws -> SwiftType {
+        switch try readInt(&buf) as Int8 {
+        case 0: return nil
+        case 1: return try FfiConverterTypeOpenOptions.read(from: &buf)
+        default: throw UniffiInternalError.unexpectedOptionalTag
+        }
+    }
+}
+
+#if swift(>=5.8)
+@_documentation(visibility: private)
+#endif
+fileprivate struct FfiConverterOptionTypePassage: FfiConverterRustBuffer {
+    typealias SwiftType = Passage?
+
+    public static func write(_ value: SwiftType, into buf: inout [UInt8]) {
+        guard let value = value else {
+            writeInt(&buf, Int8(0))
+            return
+        }
+        writeInt(&buf, Int8(1))
+        FfiConverterTypePassage.write(value, into: &buf)
+    }
+
+    public static func read(from buf: inout (data: Data, offset: Data.Index)) throws -> SwiftType {
+        switch try readInt(&buf) as Int8 {
+        case 0: return nil
+        case 1: return try FfiConverterTypePassage.read(from: &buf)
+        default: throw UniffiInternalError.unexpectedOptionalTag
+        }
+    }
+}
+
+#if swift(>=5.8)
+@_documentation(visibility: private)
+#endif
 fileprivate struct FfiConverterOptionTypeSearchOptions: FfiConverterRustBuffer {
     typealias SwiftType = SearchOptions?
 
@@ -2955,6 +3891,54 @@ fileprivate struct FfiConverterOptionTypeSearchOptions: FfiConverterRustBuffer {
         switch try readInt(&buf) as Int8 {
         case 0: return nil
         case 1: return try FfiConverterTypeSearchOptions.read(from: &buf)
+        default: throw UniffiInternalError.unexpectedOptionalTag
+        }
+    }
+}
+
+#if swift(>=5.8)
+@_documentation(visibility: private)
+#endif
+fileprivate struct FfiConverterOptionTypeDurability: FfiConverterRustBuffer {
+    typealias SwiftType = Durability?
+
+    public static func write(_ value: SwiftType, into buf: inout [UInt8]) {
+        guard let value = value else {
+            writeInt(&buf, Int8(0))
+            return
+        }
+        writeInt(&buf, Int8(1))
+        FfiConverterTypeDurability.write(value, into: &buf)
+    }
+
+    public static func read(from buf: inout (data: Data, offset: Data.Index)) throws -> SwiftType {
+        switch try readInt(&buf) as Int8 {
+        case 0: return nil
+        case 1: return try FfiConverterTypeDurability.read(from: &buf)
+        default: throw UniffiInternalError.unexpectedOptionalTag
+        }
+    }
+}
+
+#if swift(>=5.8)
+@_documentation(visibility: private)
+#endif
+fileprivate struct FfiConverterOptionTypeVectorAction: FfiConverterRustBuffer {
+    typealias SwiftType = VectorAction?
+
+    public static func write(_ value: SwiftType, into buf: inout [UInt8]) {
+        guard let value = value else {
+            writeInt(&buf, Int8(0))
+            return
+        }
+        writeInt(&buf, Int8(1))
+        FfiConverterTypeVectorAction.write(value, into: &buf)
+    }
+
+    public static func read(from buf: inout (data: Data, offset: Data.Index)) throws -> SwiftType {
+        switch try readInt(&buf) as Int8 {
+        case 0: return nil
+        case 1: return try FfiConverterTypeVectorAction.read(from: &buf)
         default: throw UniffiInternalError.unexpectedOptionalTag
         }
     }
@@ -3110,6 +4094,32 @@ fileprivate struct FfiConverterDictionaryStringUInt64: FfiConverterRustBuffer {
         return dict
     }
 }
+
+#if swift(>=5.8)
+@_documentation(visibility: private)
+#endif
+fileprivate struct FfiConverterDictionaryStringTypeMetadataValue: FfiConverterRustBuffer {
+    public static func write(_ value: [String: MetadataValue], into buf: inout [UInt8]) {
+        let len = Int32(value.count)
+        writeInt(&buf, len)
+        for (key, value) in value {
+            FfiConverterString.write(key, into: &buf)
+            FfiConverterTypeMetadataValue.write(value, into: &buf)
+        }
+    }
+
+    public static func read(from buf: inout (data: Data, offset: Data.Index)) throws -> [String: MetadataValue] {
+        let len: Int32 = try readInt(&buf)
+        var dict = [String: MetadataValue]()
+        dict.reserveCapacity(Int(len))
+        for _ in 0..<len {
+            let key = try FfiConverterString.read(from: &buf)
+            let value = try FfiConverterTypeMetadataValue.read(from: &buf)
+            dict[key] = value
+        }
+        return dict
+    }
+}
 /**
  * The Ember version this library was built from.
  */
@@ -3178,19 +4188,40 @@ private let initializationResult: InitializationResult = {
     if (uniffi_ember_ffi_checksum_method_embedder_model_id() != 35617) {
         return InitializationResult.apiChecksumMismatch
     }
-    if (uniffi_ember_ffi_checksum_method_emberindex_close() != 48264) {
+    if (uniffi_ember_ffi_checksum_method_emberindex_add() != 29686) {
         return InitializationResult.apiChecksumMismatch
     }
-    if (uniffi_ember_ffi_checksum_method_emberindex_ids() != 36828) {
+    if (uniffi_ember_ffi_checksum_method_emberindex_close() != 47546) {
+        return InitializationResult.apiChecksumMismatch
+    }
+    if (uniffi_ember_ffi_checksum_method_emberindex_commit() != 40670) {
+        return InitializationResult.apiChecksumMismatch
+    }
+    if (uniffi_ember_ffi_checksum_method_emberindex_compact() != 16086) {
+        return InitializationResult.apiChecksumMismatch
+    }
+    if (uniffi_ember_ffi_checksum_method_emberindex_delete() != 20213) {
+        return InitializationResult.apiChecksumMismatch
+    }
+    if (uniffi_ember_ffi_checksum_method_emberindex_evict_vectors() != 44810) {
+        return InitializationResult.apiChecksumMismatch
+    }
+    if (uniffi_ember_ffi_checksum_method_emberindex_get() != 22730) {
+        return InitializationResult.apiChecksumMismatch
+    }
+    if (uniffi_ember_ffi_checksum_method_emberindex_ids() != 16795) {
         return InitializationResult.apiChecksumMismatch
     }
     if (uniffi_ember_ffi_checksum_method_emberindex_is_closed() != 46658) {
         return InitializationResult.apiChecksumMismatch
     }
+    if (uniffi_ember_ffi_checksum_method_emberindex_materialize_vectors() != 38334) {
+        return InitializationResult.apiChecksumMismatch
+    }
     if (uniffi_ember_ffi_checksum_method_emberindex_model_id() != 18750) {
         return InitializationResult.apiChecksumMismatch
     }
-    if (uniffi_ember_ffi_checksum_method_emberindex_passage_count() != 2572) {
+    if (uniffi_ember_ffi_checksum_method_emberindex_passage_count() != 37622) {
         return InitializationResult.apiChecksumMismatch
     }
     if (uniffi_ember_ffi_checksum_method_emberindex_search() != 48252) {
@@ -3202,7 +4233,13 @@ private let initializationResult: InitializationResult = {
     if (uniffi_ember_ffi_checksum_method_emberindex_set_cache_bytes() != 5101) {
         return InitializationResult.apiChecksumMismatch
     }
+    if (uniffi_ember_ffi_checksum_method_emberindex_set_device_state() != 47747) {
+        return InitializationResult.apiChecksumMismatch
+    }
     if (uniffi_ember_ffi_checksum_method_emberindex_stats() != 37878) {
+        return InitializationResult.apiChecksumMismatch
+    }
+    if (uniffi_ember_ffi_checksum_method_emberindex_update() != 63474) {
         return InitializationResult.apiChecksumMismatch
     }
     if (uniffi_ember_ffi_checksum_method_cancellationtoken_cancel() != 28662) {
@@ -3211,13 +4248,13 @@ private let initializationResult: InitializationResult = {
     if (uniffi_ember_ffi_checksum_method_cancellationtoken_is_cancelled() != 31303) {
         return InitializationResult.apiChecksumMismatch
     }
-    if (uniffi_ember_ffi_checksum_method_progresslistener_on_progress() != 53486) {
+    if (uniffi_ember_ffi_checksum_method_progresslistener_on_progress() != 53335) {
         return InitializationResult.apiChecksumMismatch
     }
-    if (uniffi_ember_ffi_checksum_constructor_emberindex_create() != 48683) {
+    if (uniffi_ember_ffi_checksum_constructor_emberindex_create() != 59128) {
         return InitializationResult.apiChecksumMismatch
     }
-    if (uniffi_ember_ffi_checksum_constructor_emberindex_open() != 28247) {
+    if (uniffi_ember_ffi_checksum_constructor_emberindex_open() != 3401) {
         return InitializationResult.apiChecksumMismatch
     }
     if (uniffi_ember_ffi_checksum_constructor_cancellationtoken_new() != 49619) {

@@ -1,5 +1,6 @@
-// Smoke test of the Swift surface with XCTest: generated bindings, async sugar, a Swift Embedder,
-// typed errors, and the README's iOS snippet. Run by scripts/test-bindings.sh (swift test).
+// Test of the Swift surface with XCTest: generated bindings, async sugar, the living index with the
+// real model, typed errors, cancellation, a Swift Embedder, use after close, threads racing writes
+// and close, and the README's iOS snippet. Run by scripts/test-bindings.sh (swift test).
 import Ember
 import Foundation
 import XCTest
@@ -45,6 +46,23 @@ final class FailingEmbedder: Embedder, @unchecked Sendable {
 final class Progress: ProgressListener, @unchecked Sendable {
     var seen: [UInt64] = []
     func onProgress(done: UInt64, total: UInt64) { seen.append(done) }
+}
+
+/// Cancels a token at the first progress report (cancellation midway).
+final class CancelOnProgress: ProgressListener, @unchecked Sendable {
+    let token: CancellationToken
+    init(_ token: CancellationToken) { self.token = token }
+    func onProgress(done: UInt64, total: UInt64) { token.cancel() }
+}
+
+/// Counters shared by test threads.
+final class Tally: @unchecked Sendable {
+    private let lock = NSLock()
+    private var values: [String: Int] = [:]
+    private(set) var failures: [String] = []
+    func add(_ key: String) { lock.lock(); values[key, default: 0] += 1; lock.unlock() }
+    func fail(_ what: String) { lock.lock(); failures.append(what); lock.unlock() }
+    subscript(_ key: String) -> Int { lock.lock(); defer { lock.unlock() }; return values[key, default: 0] }
 }
 
 final class EmberTests: XCTestCase {
@@ -133,10 +151,198 @@ final class EmberTests: XCTestCase {
         XCTAssertFalse(FileManager.default.fileExists(atPath: path("cancelled")))
     }
 
+    func testLivingIndexWithTheRealModel() throws {
+        let embedder = try onnxEmbedder(modelDir: modelDir)
+        let travel: [String: MetadataValue] = ["folder": .str("travel"), "year": .int(2024)]
+        let home: [String: MetadataValue] = ["folder": .str("home"), "year": .int(2023)]
+        let index = try EmberIndex.create(dir: path("living"), embedder: embedder, passages: [
+            Passage(id: "battery", text: "Buy batteries for the torch before the camping trip", metadata: travel),
+            Passage(id: "disk", text: "Free disk space by deleting old build folders", metadata: home),
+            Passage(id: "pasta", text: "Boil the pasta for nine minutes in salted water", metadata: home),
+            Passage(id: "train", text: "The train to the coast leaves at seven in the morning", metadata: travel),
+        ])
+        let filtered = try index.search(
+            query: "batteries for a flashlight", options: SearchOptions(mode: .auto, filter: "folder = \"home\"")
+        ).hits.map(\.id)
+        XCTAssertFalse(filtered.isEmpty)
+        XCTAssertTrue(filtered.allSatisfy { $0 == "disk" || $0 == "pasta" }, "\(filtered)")
+        XCTAssertThrowsError(try index.search(query: "x", options: SearchOptions(mode: .auto, filter: "year >"))) {
+            guard case .InvalidArgument? = $0 as? EmberError else { return XCTFail("\($0)") }
+        }
+
+        let ferry = Passage(id: "ferry", text: "The ferry to the island sails at noon", metadata: [
+            "folder": .str("travel"), "year": .int(2025), "pinned": .bool(true), "weight": .float(0.5),
+        ])
+        let progress = Progress()
+        try index.add(passages: [ferry], listener: progress)
+        XCTAssertEqual(progress.seen, [1])
+        XCTAssertThrowsError(try index.add(passages: [ferry])) { XCTAssertEqual($0 as? EmberError, .DuplicateId(id: "ferry")) }
+        XCTAssertThrowsError(try index.update(passages: [Passage(id: "ghost", text: "boo")])) {
+            XCTAssertEqual($0 as? EmberError, .UnknownId(id: "ghost"))
+        }
+        XCTAssertEqual(try index.get(id: "ferry"), ferry)
+        XCTAssertNil(try index.get(id: "ghost"))
+        try index.update(passages: [Passage(id: "pasta", text: "Cook the risotto for eighteen minutes, stirring", metadata: travel)])
+        XCTAssertTrue(try index.get(id: "pasta")?.text.contains("risotto") ?? false)
+        XCTAssertEqual(try index.delete(ids: ["disk", "ghost"]), 1)
+        XCTAssertNil(try index.get(id: "disk"))
+
+        // One writer at a time; a read-only handle searches beside it.
+        XCTAssertThrowsError(try EmberIndex.open(dir: path("living"), embedder: embedder)) {
+            guard case .Locked? = $0 as? EmberError else { return XCTFail("\($0)") }
+        }
+        let reader = try EmberIndex.open(dir: path("living"), embedder: embedder, options: OpenOptions(readOnly: true))
+        XCTAssertEqual(try reader.search(query: "boat to the island").hits.first?.id, "ferry")
+        XCTAssertThrowsError(try reader.delete(ids: ["battery"])) {
+            guard case .ReadOnly? = $0 as? EmberError else { return XCTFail("\($0)") }
+        }
+        reader.close()
+
+        try index.commit()
+        let stats = try index.stats()
+        XCTAssertEqual(stats.passages, 4)
+        XCTAssertEqual(stats.deleted, 2) // the deleted passage and the replaced text
+        XCTAssertEqual(stats.pendingOps, 0)
+        index.close()
+
+        let again = try EmberIndex.open(dir: path("living"), embedder: embedder, options: OpenOptions(durability: .buffered))
+        XCTAssertTrue(try again.get(id: "pasta")?.text.contains("risotto") ?? false)
+        XCTAssertNil(try again.get(id: "disk"))
+        XCTAssertEqual(try again.get(id: "ferry"), ferry)
+        try again.compact()
+        let compacted = try again.stats()
+        XCTAssertEqual(compacted.deleted, 0)
+        XCTAssertGreaterThan(compacted.generation, stats.generation)
+        XCTAssertEqual(try again.search(query: "cheap flashlight batteries").hits.first?.id, "battery")
+        again.close()
+    }
+
+    func testDeviceStateAndStoredVectors() throws {
+        let index = try EmberIndex.create(dir: path("device"), embedder: try onnxEmbedder(modelDir: modelDir), passages: notes)
+        defer { index.close() }
+        try index.setDeviceState(state: DeviceState(batteryPercent: 5, charging: false, lowPowerMode: false, freeStorageBytes: 1 << 32))
+        let low = try index.search(query: "feed the cat")
+        XCTAssertEqual(low.mode, .codesOnly)
+        XCTAssertEqual(low.vectorsAdvice, .keep)
+        try index.setDeviceState(state: DeviceState(batteryPercent: 50, charging: true, lowPowerMode: false, freeStorageBytes: 64 << 30))
+        XCTAssertEqual(try index.search(query: "feed the cat").vectorsAdvice, .materialize)
+        try index.materializeVectors(precision: .f16)
+        XCTAssertGreaterThan(try index.stats().sidecarBytes, 0)
+        let stored = try index.search(query: "feed the cat")
+        XCTAssertEqual(stored.mode, .storedRerank)
+        XCTAssertEqual(stored.hits.first?.id, "cat")
+        try index.evictVectors()
+        XCTAssertEqual(try index.stats().sidecarBytes, 0)
+        XCTAssertThrowsError(try index.setDeviceState(state: DeviceState(batteryPercent: 101, charging: false, lowPowerMode: false, freeStorageBytes: 0)))
+    }
+
+    func testCancelledTokenLeavesTheIndexAsItWas() throws {
+        let index = try EmberIndex.create(dir: path("cancel-add"), embedder: WordHashEmbedder(), passages: Array(notes.prefix(3)))
+        let token = CancellationToken()
+        token.cancel()
+        XCTAssertThrowsError(try index.add(passages: Array(notes.dropFirst(3)), cancel: token)) {
+            XCTAssertEqual($0 as? EmberError, .Cancelled)
+        }
+        let midway = CancellationToken()
+        XCTAssertThrowsError(try index.add(passages: Array(notes.dropFirst(3)), listener: CancelOnProgress(midway), cancel: midway)) {
+            XCTAssertEqual($0 as? EmberError, .Cancelled)
+        }
+        XCTAssertThrowsError(try index.materializeVectors(precision: .f32, cancel: token)) {
+            XCTAssertEqual($0 as? EmberError, .Cancelled)
+        }
+        XCTAssertEqual(try index.passageCount(), 3)
+        XCTAssertEqual(try index.stats().pendingOps, 0)
+        index.close()
+        let reopened = try EmberIndex.open(dir: path("cancel-add"), embedder: WordHashEmbedder())
+        XCTAssertEqual(try reopened.ids().sorted(), notes.prefix(3).map(\.id).sorted())
+        reopened.close()
+    }
+
+    func testUseAfterClose() throws {
+        let index = try EmberIndex.create(dir: path("closed"), embedder: WordHashEmbedder(), passages: notes)
+        index.close()
+        index.close() // twice: ignored
+        XCTAssertTrue(index.isClosed())
+        for call in [
+            { _ = try index.search(query: "cat") },
+            { try index.add(passages: [Passage(id: "late", text: "too late")]) },
+            { _ = try index.delete(ids: ["cat"]) },
+            { try index.commit() },
+            { try index.compact() },
+            { _ = try index.get(id: "cat") },
+            { try index.setDeviceState(state: DeviceState(batteryPercent: 50, charging: false, lowPowerMode: false, freeStorageBytes: 0)) },
+            { try index.evictVectors() },
+        ] as [() throws -> Void] {
+            XCTAssertThrowsError(try call()) { XCTAssertEqual($0 as? EmberError, .Closed) }
+        }
+        // The files were released: the index opens for writing again.
+        try EmberIndex.open(dir: path("closed"), embedder: WordHashEmbedder()).close()
+    }
+
+    func testThreadsSearchWhileOneAddsThenCloseRacesSearches() throws {
+        let index = try EmberIndex.create(dir: path("threads"), embedder: WordHashEmbedder(), passages: notes)
+        let tally = Tally()
+        let stop = Tally()
+        // Eight threads search while this one adds.
+        let group = DispatchGroup()
+        for _ in 0..<8 {
+            group.enter()
+            Thread.detachNewThread {
+                defer { group.leave() }
+                while stop["stop"] == 0 {
+                    do {
+                        if try index.search(query: "feed the cat").hits.isEmpty { tally.fail("no hits") }
+                        tally.add("searches")
+                    } catch { tally.fail("search while adding: \(error)"); return }
+                }
+            }
+        }
+        for i in 0..<12 {
+            try index.add(passages: [Passage(id: "extra-\(i)", text: "Extra note number \(i) about the garden")])
+        }
+        stop.add("stop")
+        group.wait()
+        XCTAssertEqual(tally.failures, [])
+        XCTAssertEqual(try index.passageCount(), 18)
+
+        // close() races with searches: each returns hits or throws .Closed.
+        let started = DispatchSemaphore(value: 0)
+        for _ in 0..<8 {
+            group.enter()
+            Thread.detachNewThread {
+                defer { group.leave() }
+                var first = true
+                while true {
+                    do {
+                        _ = try index.search(query: "feed the cat")
+                        if first { started.signal(); first = false }
+                    } catch EmberError.Closed {
+                        tally.add("closed")
+                        if first { started.signal() }
+                        return
+                    } catch { tally.fail("racing search: \(error)"); return }
+                }
+            }
+        }
+        for _ in 0..<8 { started.wait() }
+        index.close()
+        group.wait()
+        XCTAssertEqual(tally.failures, [])
+        XCTAssertEqual(tally["closed"], 8)
+        try EmberIndex.open(dir: path("threads"), embedder: WordHashEmbedder()).close()
+    }
+
     func testAsyncAndReadmeSnippet() async throws {
         let index = try await EmberIndex.create(dir: path("async"), embedder: WordHashEmbedder(), passages: notes)
+        try await index.add(passages: [Passage(id: "tea", text: "Brew green tea for two minutes")])
+        try await index.update(passages: [Passage(id: "tea", text: "Brew black tea for four minutes")])
+        try await index.commit()
+        _ = try index.delete(ids: ["cat"])
+        try await index.compact()
         let report = try await index.search(query: "tax return")
         XCTAssertEqual(report.hits.first?.id, "tax")
+        XCTAssertTrue(try index.get(id: "tea")?.text.contains("black") ?? false)
+        index.close()
         let top = try await findNotes(modelDir: modelDir, indexDir: path("readme"))
         XCTAssertEqual(top.first, "battery")
     }

@@ -743,7 +743,25 @@ internal object IntegrityCheckingUniffiLib {
     ): Int
     external fun uniffi_ember_ffi_checksum_method_embedder_model_id(
     ): Int
+    external fun uniffi_ember_ffi_checksum_method_emberindex_add(
+    ): Int
+    external fun uniffi_ember_ffi_checksum_method_emberindex_close(
+    ): Int
+    external fun uniffi_ember_ffi_checksum_method_emberindex_commit(
+    ): Int
+    external fun uniffi_ember_ffi_checksum_method_emberindex_compact(
+    ): Int
+    external fun uniffi_ember_ffi_checksum_method_emberindex_delete(
+    ): Int
+    external fun uniffi_ember_ffi_checksum_method_emberindex_evict_vectors(
+    ): Int
+    external fun uniffi_ember_ffi_checksum_method_emberindex_get(
+    ): Int
     external fun uniffi_ember_ffi_checksum_method_emberindex_ids(
+    ): Int
+    external fun uniffi_ember_ffi_checksum_method_emberindex_is_closed(
+    ): Int
+    external fun uniffi_ember_ffi_checksum_method_emberindex_materialize_vectors(
     ): Int
     external fun uniffi_ember_ffi_checksum_method_emberindex_model_id(
     ): Int
@@ -755,7 +773,11 @@ internal object IntegrityCheckingUniffiLib {
     ): Int
     external fun uniffi_ember_ffi_checksum_method_emberindex_set_cache_bytes(
     ): Int
+    external fun uniffi_ember_ffi_checksum_method_emberindex_set_device_state(
+    ): Int
     external fun uniffi_ember_ffi_checksum_method_emberindex_stats(
+    ): Int
+    external fun uniffi_ember_ffi_checksum_method_emberindex_update(
     ): Int
     external fun uniffi_ember_ffi_checksum_method_cancellationtoken_cancel(
     ): Int
@@ -809,10 +831,28 @@ internal object UniffiLib {
     ): Unit
     external fun uniffi_ember_ffi_fn_constructor_emberindex_create(`dir`: RustBuffer.ByValue,`embedder`: Long,`passages`: RustBuffer.ByValue,`config`: RustBuffer.ByValue,`listener`: RustBuffer.ByValue,`cancel`: RustBuffer.ByValue,uniffi_out_err: UniffiRustCallStatus, 
     ): Long
-    external fun uniffi_ember_ffi_fn_constructor_emberindex_open(`dir`: RustBuffer.ByValue,`embedder`: RustBuffer.ByValue,uniffi_out_err: UniffiRustCallStatus, 
+    external fun uniffi_ember_ffi_fn_constructor_emberindex_open(`dir`: RustBuffer.ByValue,`embedder`: RustBuffer.ByValue,`options`: RustBuffer.ByValue,uniffi_out_err: UniffiRustCallStatus, 
     ): Long
+    external fun uniffi_ember_ffi_fn_method_emberindex_add(`ptr`: Long,`passages`: RustBuffer.ByValue,`listener`: RustBuffer.ByValue,`cancel`: RustBuffer.ByValue,uniffi_out_err: UniffiRustCallStatus, 
+    ): Unit
+    external fun uniffi_ember_ffi_fn_method_emberindex_close(`ptr`: Long,uniffi_out_err: UniffiRustCallStatus, 
+    ): Unit
+    external fun uniffi_ember_ffi_fn_method_emberindex_commit(`ptr`: Long,uniffi_out_err: UniffiRustCallStatus, 
+    ): Unit
+    external fun uniffi_ember_ffi_fn_method_emberindex_compact(`ptr`: Long,`listener`: RustBuffer.ByValue,`cancel`: RustBuffer.ByValue,uniffi_out_err: UniffiRustCallStatus, 
+    ): Unit
+    external fun uniffi_ember_ffi_fn_method_emberindex_delete(`ptr`: Long,`ids`: RustBuffer.ByValue,uniffi_out_err: UniffiRustCallStatus, 
+    ): Long
+    external fun uniffi_ember_ffi_fn_method_emberindex_evict_vectors(`ptr`: Long,uniffi_out_err: UniffiRustCallStatus, 
+    ): Unit
+    external fun uniffi_ember_ffi_fn_method_emberindex_get(`ptr`: Long,`id`: RustBuffer.ByValue,uniffi_out_err: UniffiRustCallStatus, 
+    ): RustBuffer.ByValue
     external fun uniffi_ember_ffi_fn_method_emberindex_ids(`ptr`: Long,uniffi_out_err: UniffiRustCallStatus, 
     ): RustBuffer.ByValue
+    external fun uniffi_ember_ffi_fn_method_emberindex_is_closed(`ptr`: Long,uniffi_out_err: UniffiRustCallStatus, 
+    ): Byte
+    external fun uniffi_ember_ffi_fn_method_emberindex_materialize_vectors(`ptr`: Long,`precision`: RustBuffer.ByValue,`listener`: RustBuffer.ByValue,`cancel`: RustBuffer.ByValue,uniffi_out_err: UniffiRustCallStatus, 
+    ): Unit
     external fun uniffi_ember_ffi_fn_method_emberindex_model_id(`ptr`: Long,uniffi_out_err: UniffiRustCallStatus, 
     ): RustBuffer.ByValue
     external fun uniffi_ember_ffi_fn_method_emberindex_passage_count(`ptr`: Long,uniffi_out_err: UniffiRustCallStatus, 
@@ -823,8 +863,12 @@ internal object UniffiLib {
     ): RustBuffer.ByValue
     external fun uniffi_ember_ffi_fn_method_emberindex_set_cache_bytes(`ptr`: Long,`bytes`: Long,uniffi_out_err: UniffiRustCallStatus, 
     ): Unit
+    external fun uniffi_ember_ffi_fn_method_emberindex_set_device_state(`ptr`: Long,`state`: RustBuffer.ByValue,uniffi_out_err: UniffiRustCallStatus, 
+    ): Unit
     external fun uniffi_ember_ffi_fn_method_emberindex_stats(`ptr`: Long,uniffi_out_err: UniffiRustCallStatus, 
     ): RustBuffer.ByValue
+    external fun uniffi_ember_ffi_fn_method_emberindex_update(`ptr`: Long,`passages`: RustBuffer.ByValue,`listener`: RustBuffer.ByValue,`cancel`: RustBuffer.ByValue,uniffi_out_err: UniffiRustCallStatus, 
+    ): Unit
     external fun uniffi_ember_ffi_fn_clone_cancellationtoken(`handle`: Long,uniffi_out_err: UniffiRustCallStatus, 
     ): Long
     external fun uniffi_ember_ffi_fn_free_cancellationtoken(`handle`: Long,uniffi_out_err: UniffiRustCallStatus, 
@@ -986,13 +1030,40 @@ private fun uniffiCheckApiChecksums(lib: IntegrityCheckingUniffiLib) {
     if ((lib.uniffi_ember_ffi_checksum_method_embedder_model_id() and 0xFFFF) != 35617) {
         throw RuntimeException("UniFFI API checksum mismatch: try cleaning and rebuilding your project")
     }
-    if ((lib.uniffi_ember_ffi_checksum_method_emberindex_ids() and 0xFFFF) != 36828) {
+    if ((lib.uniffi_ember_ffi_checksum_method_emberindex_add() and 0xFFFF) != 29686) {
+        throw RuntimeException("UniFFI API checksum mismatch: try cleaning and rebuilding your project")
+    }
+    if ((lib.uniffi_ember_ffi_checksum_method_emberindex_close() and 0xFFFF) != 47546) {
+        throw RuntimeException("UniFFI API checksum mismatch: try cleaning and rebuilding your project")
+    }
+    if ((lib.uniffi_ember_ffi_checksum_method_emberindex_commit() and 0xFFFF) != 40670) {
+        throw RuntimeException("UniFFI API checksum mismatch: try cleaning and rebuilding your project")
+    }
+    if ((lib.uniffi_ember_ffi_checksum_method_emberindex_compact() and 0xFFFF) != 16086) {
+        throw RuntimeException("UniFFI API checksum mismatch: try cleaning and rebuilding your project")
+    }
+    if ((lib.uniffi_ember_ffi_checksum_method_emberindex_delete() and 0xFFFF) != 20213) {
+        throw RuntimeException("UniFFI API checksum mismatch: try cleaning and rebuilding your project")
+    }
+    if ((lib.uniffi_ember_ffi_checksum_method_emberindex_evict_vectors() and 0xFFFF) != 44810) {
+        throw RuntimeException("UniFFI API checksum mismatch: try cleaning and rebuilding your project")
+    }
+    if ((lib.uniffi_ember_ffi_checksum_method_emberindex_get() and 0xFFFF) != 22730) {
+        throw RuntimeException("UniFFI API checksum mismatch: try cleaning and rebuilding your project")
+    }
+    if ((lib.uniffi_ember_ffi_checksum_method_emberindex_ids() and 0xFFFF) != 16795) {
+        throw RuntimeException("UniFFI API checksum mismatch: try cleaning and rebuilding your project")
+    }
+    if ((lib.uniffi_ember_ffi_checksum_method_emberindex_is_closed() and 0xFFFF) != 46658) {
+        throw RuntimeException("UniFFI API checksum mismatch: try cleaning and rebuilding your project")
+    }
+    if ((lib.uniffi_ember_ffi_checksum_method_emberindex_materialize_vectors() and 0xFFFF) != 38334) {
         throw RuntimeException("UniFFI API checksum mismatch: try cleaning and rebuilding your project")
     }
     if ((lib.uniffi_ember_ffi_checksum_method_emberindex_model_id() and 0xFFFF) != 18750) {
         throw RuntimeException("UniFFI API checksum mismatch: try cleaning and rebuilding your project")
     }
-    if ((lib.uniffi_ember_ffi_checksum_method_emberindex_passage_count() and 0xFFFF) != 2572) {
+    if ((lib.uniffi_ember_ffi_checksum_method_emberindex_passage_count() and 0xFFFF) != 37622) {
         throw RuntimeException("UniFFI API checksum mismatch: try cleaning and rebuilding your project")
     }
     if ((lib.uniffi_ember_ffi_checksum_method_emberindex_search() and 0xFFFF) != 48252) {
@@ -1004,7 +1075,13 @@ private fun uniffiCheckApiChecksums(lib: IntegrityCheckingUniffiLib) {
     if ((lib.uniffi_ember_ffi_checksum_method_emberindex_set_cache_bytes() and 0xFFFF) != 5101) {
         throw RuntimeException("UniFFI API checksum mismatch: try cleaning and rebuilding your project")
     }
+    if ((lib.uniffi_ember_ffi_checksum_method_emberindex_set_device_state() and 0xFFFF) != 47747) {
+        throw RuntimeException("UniFFI API checksum mismatch: try cleaning and rebuilding your project")
+    }
     if ((lib.uniffi_ember_ffi_checksum_method_emberindex_stats() and 0xFFFF) != 37878) {
+        throw RuntimeException("UniFFI API checksum mismatch: try cleaning and rebuilding your project")
+    }
+    if ((lib.uniffi_ember_ffi_checksum_method_emberindex_update() and 0xFFFF) != 63474) {
         throw RuntimeException("UniFFI API checksum mismatch: try cleaning and rebuilding your project")
     }
     if ((lib.uniffi_ember_ffi_checksum_method_cancellationtoken_cancel() and 0xFFFF) != 28662) {
@@ -1013,13 +1090,13 @@ private fun uniffiCheckApiChecksums(lib: IntegrityCheckingUniffiLib) {
     if ((lib.uniffi_ember_ffi_checksum_method_cancellationtoken_is_cancelled() and 0xFFFF) != 31303) {
         throw RuntimeException("UniFFI API checksum mismatch: try cleaning and rebuilding your project")
     }
-    if ((lib.uniffi_ember_ffi_checksum_method_progresslistener_on_progress() and 0xFFFF) != 53486) {
+    if ((lib.uniffi_ember_ffi_checksum_method_progresslistener_on_progress() and 0xFFFF) != 53335) {
         throw RuntimeException("UniFFI API checksum mismatch: try cleaning and rebuilding your project")
     }
-    if ((lib.uniffi_ember_ffi_checksum_constructor_emberindex_create() and 0xFFFF) != 48683) {
+    if ((lib.uniffi_ember_ffi_checksum_constructor_emberindex_create() and 0xFFFF) != 59128) {
         throw RuntimeException("UniFFI API checksum mismatch: try cleaning and rebuilding your project")
     }
-    if ((lib.uniffi_ember_ffi_checksum_constructor_emberindex_open() and 0xFFFF) != 28247) {
+    if ((lib.uniffi_ember_ffi_checksum_constructor_emberindex_open() and 0xFFFF) != 3401) {
         throw RuntimeException("UniFFI API checksum mismatch: try cleaning and rebuilding your project")
     }
     if ((lib.uniffi_ember_ffi_checksum_constructor_cancellationtoken_new() and 0xFFFF) != 49619) {
@@ -1216,6 +1293,33 @@ private class JavaLangRefCleanable(
 /**
  * @suppress
  */
+public object FfiConverterUByte: FfiConverter<UByte, Byte> {
+    override fun lift(value: Byte): UByte {
+        return value.toUByte()
+    }
+
+    fun lift(value: Int): UByte {
+        return value.toUByte()
+    }
+
+    override fun read(buf: ByteBuffer): UByte {
+        return lift(buf.get())
+    }
+
+    override fun lower(value: UByte): Byte {
+        return value.toByte()
+    }
+
+    override fun allocationSize(value: UByte) = 1UL
+
+    override fun write(value: UByte, buf: ByteBuffer) {
+        buf.put(value.toByte())
+    }
+}
+
+/**
+ * @suppress
+ */
 public object FfiConverterUInt: FfiConverter<UInt, Int> {
     override fun lift(value: Int): UInt {
         return value.toUInt()
@@ -1256,6 +1360,29 @@ public object FfiConverterULong: FfiConverter<ULong, Long> {
 
     override fun write(value: ULong, buf: ByteBuffer) {
         buf.putLong(value.toLong())
+    }
+}
+
+/**
+ * @suppress
+ */
+public object FfiConverterLong: FfiConverter<Long, Long> {
+    override fun lift(value: Long): Long {
+        return value
+    }
+
+    override fun read(buf: ByteBuffer): Long {
+        return buf.getLong()
+    }
+
+    override fun lower(value: Long): Long {
+        return value
+    }
+
+    override fun allocationSize(value: Long) = 8UL
+
+    override fun write(value: Long, buf: ByteBuffer) {
+        buf.putLong(value)
     }
 }
 
@@ -1485,9 +1612,9 @@ public object FfiConverterString: FfiConverter<String, RustBuffer.ByValue> {
  * Asks a long operation to stop. Share one token between the caller and the operation, then call
  * [`CancellationToken::cancel`] from any thread.
  *
- * Today a token is honoured when the operation starts: a build whose token is already cancelled
- * returns `Cancelled` without touching the directory. Stopping a build midway arrives when
- * `ember-core` can abort between embedding chunks; the API will not change.
+ * The operation checks the token between steps (embedding chunks, graph phases) and returns
+ * `Cancelled`, leaving the index as it was before the call; a cancelled `materializeVectors`
+ * keeps the rows it finished for the next call. A token stays cancelled: use a new one per call.
  */
 public interface CancellationTokenInterface {
     
@@ -1508,9 +1635,9 @@ public interface CancellationTokenInterface {
  * Asks a long operation to stop. Share one token between the caller and the operation, then call
  * [`CancellationToken::cancel`] from any thread.
  *
- * Today a token is honoured when the operation starts: a build whose token is already cancelled
- * returns `Cancelled` without touching the directory. Stopping a build midway arrives when
- * `ember-core` can abort between embedding chunks; the API will not change.
+ * The operation checks the token between steps (embedding chunks, graph phases) and returns
+ * `Cancelled`, leaving the index as it was before the call; a cancelled `materializeVectors`
+ * keeps the rows it finished for the next call. A token stays cancelled: use a new one per call.
  */
 open class CancellationToken: Disposable, AutoCloseable, CancellationTokenInterface
 {
@@ -2194,17 +2321,68 @@ public object FfiConverterTypeEmbedder: FfiConverter<Embedder, Long> {
 
 
 /**
- * A semantic index on local storage. Thread-safe: searches may run on several threads at once.
+ * A semantic index on local storage. Thread-safe: searches run on several threads at once and
+ * beside one writer (`add`, `update`, `delete`, `commit`, `compact`), never waiting for it.
  *
- * `close()` releases the files; calls after it fail with `Closed`, while searches already running
- * finish on what they hold. Dropping the object closes it too.
+ * `close()` releases the index: later calls fail with `Closed`, while calls already running
+ * finish on what they hold (the files and the writer lock go when the last of them returns).
+ * Dropping the object closes it too.
  */
 public interface EmberIndexInterface {
     
     /**
-     * Every passage id, in the index's internal order.
+     * Embed and add new passages (ids must be new: `DuplicateId`). Durable and searchable when it
+     * returns; all or nothing, cancellation included.
+     */
+    fun `add`(`passages`: List<Passage>, `listener`: ProgressListener? = null, `cancel`: CancellationToken? = null)
+    
+    /**
+     * Release the index. Idempotent; calls after it fail with `Closed`.
+     */
+    fun `shutdown`()
+    
+    /**
+     * Fold the log of changes into a new segment (opening gets faster; changes were durable
+     * before). A no-op when nothing changed.
+     */
+    fun `commit`()
+    
+    /**
+     * Drop deleted passages for good and repair the graph around them, without re-embedding.
+     */
+    fun `compact`(`listener`: ProgressListener? = null, `cancel`: CancellationToken? = null)
+    
+    /**
+     * Delete passages by id (unknown ids are ignored); returns how many were deleted. Their space
+     * is reclaimed by `compact`.
+     */
+    fun `delete`(`ids`: List<kotlin.String>): kotlin.ULong
+    
+    /**
+     * Delete the stored-vector sidecar to free storage; searches recompute or use codes.
+     */
+    fun `evictVectors`()
+    
+    /**
+     * The live passage with this id (text and metadata), or `None`.
+     */
+    fun `get`(`id`: kotlin.String): Passage?
+    
+    /**
+     * Every live passage id, in the index's internal order.
      */
     fun `ids`(): List<kotlin.String>
+    
+    /**
+     * Whether `close()` was called.
+     */
+    fun `isShutdown`(): kotlin.Boolean
+    
+    /**
+     * Build the stored-vector sidecar (for `StoredRerank`) by re-embedding every passage, without
+     * touching the graph. Resumable: a cancelled run keeps its finished rows for the next call.
+     */
+    fun `materializeVectors`(`precision`: Precision, `listener`: ProgressListener? = null, `cancel`: CancellationToken? = null)
     
     /**
      * The embedding model id the index was built with.
@@ -2212,7 +2390,7 @@ public interface EmberIndexInterface {
     fun `modelId`(): kotlin.String
     
     /**
-     * Number of passages.
+     * Number of live passages.
      */
     fun `passageCount`(): kotlin.ULong
     
@@ -2232,18 +2410,32 @@ public interface EmberIndexInterface {
     fun `setCacheBytes`(`bytes`: kotlin.ULong)
     
     /**
+     * Tell the device policy about the battery, charging, low-power mode and free storage; `Auto`
+     * searches follow it, and search reports carry its advice on stored vectors.
+     */
+    fun `setDeviceState`(`state`: DeviceState)
+    
+    /**
      * Sizes and counts.
      */
     fun `stats`(): IndexStats
+    
+    /**
+     * Replace the text and metadata of existing passages, re-embedding them (ids must exist:
+     * `UnknownId`). All or nothing.
+     */
+    fun `update`(`passages`: List<Passage>, `listener`: ProgressListener? = null, `cancel`: CancellationToken? = null)
     
     companion object
 }
 
 /**
- * A semantic index on local storage. Thread-safe: searches may run on several threads at once.
+ * A semantic index on local storage. Thread-safe: searches run on several threads at once and
+ * beside one writer (`add`, `update`, `delete`, `commit`, `compact`), never waiting for it.
  *
- * `close()` releases the files; calls after it fail with `Closed`, while searches already running
- * finish on what they hold. Dropping the object closes it too.
+ * `close()` releases the index: later calls fail with `Closed`, while calls already running
+ * finish on what they hold (the files and the writer lock go when the last of them returns).
+ * Dropping the object closes it too.
  */
 open class EmberIndex: Disposable, AutoCloseable, EmberIndexInterface
 {
@@ -2348,7 +2540,130 @@ open class EmberIndex: Disposable, AutoCloseable, EmberIndexInterface
 
     
     /**
-     * Every passage id, in the index's internal order.
+     * Embed and add new passages (ids must be new: `DuplicateId`). Durable and searchable when it
+     * returns; all or nothing, cancellation included.
+     */
+    @Throws(EmberException::class)override fun `add`(`passages`: List<Passage>, `listener`: ProgressListener?, `cancel`: CancellationToken?)
+        = 
+    callWithHandle {
+    uniffiRustCallWithError(EmberException) { _status ->
+    UniffiLib.uniffi_ember_ffi_fn_method_emberindex_add(
+        it,
+        
+        FfiConverterSequenceTypePassage.lower(`passages`),
+        FfiConverterOptionalTypeProgressListener.lower(`listener`),
+        FfiConverterOptionalTypeCancellationToken.lower(`cancel`),_status)
+}
+    }
+    
+    
+
+    
+    /**
+     * Release the index. Idempotent; calls after it fail with `Closed`.
+     */override fun `shutdown`()
+        = 
+    callWithHandle {
+    uniffiRustCall() { _status ->
+    UniffiLib.uniffi_ember_ffi_fn_method_emberindex_close(
+        it,
+        _status)
+}
+    }
+    
+    
+
+    
+    /**
+     * Fold the log of changes into a new segment (opening gets faster; changes were durable
+     * before). A no-op when nothing changed.
+     */
+    @Throws(EmberException::class)override fun `commit`()
+        = 
+    callWithHandle {
+    uniffiRustCallWithError(EmberException) { _status ->
+    UniffiLib.uniffi_ember_ffi_fn_method_emberindex_commit(
+        it,
+        _status)
+}
+    }
+    
+    
+
+    
+    /**
+     * Drop deleted passages for good and repair the graph around them, without re-embedding.
+     */
+    @Throws(EmberException::class)override fun `compact`(`listener`: ProgressListener?, `cancel`: CancellationToken?)
+        = 
+    callWithHandle {
+    uniffiRustCallWithError(EmberException) { _status ->
+    UniffiLib.uniffi_ember_ffi_fn_method_emberindex_compact(
+        it,
+        
+        FfiConverterOptionalTypeProgressListener.lower(`listener`),
+        FfiConverterOptionalTypeCancellationToken.lower(`cancel`),_status)
+}
+    }
+    
+    
+
+    
+    /**
+     * Delete passages by id (unknown ids are ignored); returns how many were deleted. Their space
+     * is reclaimed by `compact`.
+     */
+    @Throws(EmberException::class)override fun `delete`(`ids`: List<kotlin.String>): kotlin.ULong {
+            return FfiConverterULong.lift(
+    callWithHandle {
+    uniffiRustCallWithError(EmberException) { _status ->
+    UniffiLib.uniffi_ember_ffi_fn_method_emberindex_delete(
+        it,
+        
+        FfiConverterSequenceString.lower(`ids`),_status)
+}
+    }
+    )
+    }
+    
+
+    
+    /**
+     * Delete the stored-vector sidecar to free storage; searches recompute or use codes.
+     */
+    @Throws(EmberException::class)override fun `evictVectors`()
+        = 
+    callWithHandle {
+    uniffiRustCallWithError(EmberException) { _status ->
+    UniffiLib.uniffi_ember_ffi_fn_method_emberindex_evict_vectors(
+        it,
+        _status)
+}
+    }
+    
+    
+
+    
+    /**
+     * The live passage with this id (text and metadata), or `None`.
+     */
+    @Throws(EmberException::class)override fun `get`(`id`: kotlin.String): Passage? {
+            return FfiConverterOptionalTypePassage.lift(
+    callWithHandle {
+    uniffiRustCallWithError(EmberException) { _status ->
+    UniffiLib.uniffi_ember_ffi_fn_method_emberindex_get(
+        it,
+        
+        FfiConverterString.lower(`id`),_status)
+}
+    }
+    )
+    }
+    
+
+    
+    /**
+     * Every live passage id, in the index's internal order.
      */
     @Throws(EmberException::class)override fun `ids`(): List<kotlin.String> {
             return FfiConverterSequenceString.lift(
@@ -2361,6 +2676,42 @@ open class EmberIndex: Disposable, AutoCloseable, EmberIndexInterface
     }
     )
     }
+    
+
+    
+    /**
+     * Whether `close()` was called.
+     */override fun `isShutdown`(): kotlin.Boolean {
+            return FfiConverterBoolean.lift(
+    callWithHandle {
+    uniffiRustCall() { _status ->
+    UniffiLib.uniffi_ember_ffi_fn_method_emberindex_is_closed(
+        it,
+        _status)
+}
+    }
+    )
+    }
+    
+
+    
+    /**
+     * Build the stored-vector sidecar (for `StoredRerank`) by re-embedding every passage, without
+     * touching the graph. Resumable: a cancelled run keeps its finished rows for the next call.
+     */
+    @Throws(EmberException::class)override fun `materializeVectors`(`precision`: Precision, `listener`: ProgressListener?, `cancel`: CancellationToken?)
+        = 
+    callWithHandle {
+    uniffiRustCallWithError(EmberException) { _status ->
+    UniffiLib.uniffi_ember_ffi_fn_method_emberindex_materialize_vectors(
+        it,
+        
+        FfiConverterTypePrecision.lower(`precision`),
+        FfiConverterOptionalTypeProgressListener.lower(`listener`),
+        FfiConverterOptionalTypeCancellationToken.lower(`cancel`),_status)
+}
+    }
+    
     
 
     
@@ -2382,7 +2733,7 @@ open class EmberIndex: Disposable, AutoCloseable, EmberIndexInterface
 
     
     /**
-     * Number of passages.
+     * Number of live passages.
      */
     @Throws(EmberException::class)override fun `passageCount`(): kotlin.ULong {
             return FfiConverterULong.lift(
@@ -2454,6 +2805,24 @@ open class EmberIndex: Disposable, AutoCloseable, EmberIndexInterface
 
     
     /**
+     * Tell the device policy about the battery, charging, low-power mode and free storage; `Auto`
+     * searches follow it, and search reports carry its advice on stored vectors.
+     */
+    @Throws(EmberException::class)override fun `setDeviceState`(`state`: DeviceState)
+        = 
+    callWithHandle {
+    uniffiRustCallWithError(EmberException) { _status ->
+    UniffiLib.uniffi_ember_ffi_fn_method_emberindex_set_device_state(
+        it,
+        
+        FfiConverterTypeDeviceState.lower(`state`),_status)
+}
+    }
+    
+    
+
+    
+    /**
      * Sizes and counts.
      */
     @Throws(EmberException::class)override fun `stats`(): IndexStats {
@@ -2470,6 +2839,26 @@ open class EmberIndex: Disposable, AutoCloseable, EmberIndexInterface
     
 
     
+    /**
+     * Replace the text and metadata of existing passages, re-embedding them (ids must exist:
+     * `UnknownId`). All or nothing.
+     */
+    @Throws(EmberException::class)override fun `update`(`passages`: List<Passage>, `listener`: ProgressListener?, `cancel`: CancellationToken?)
+        = 
+    callWithHandle {
+    uniffiRustCallWithError(EmberException) { _status ->
+    UniffiLib.uniffi_ember_ffi_fn_method_emberindex_update(
+        it,
+        
+        FfiConverterSequenceTypePassage.lower(`passages`),
+        FfiConverterOptionalTypeProgressListener.lower(`listener`),
+        FfiConverterOptionalTypeCancellationToken.lower(`cancel`),_status)
+}
+    }
+    
+    
+
+    
 
     
 
@@ -2479,8 +2868,8 @@ open class EmberIndex: Disposable, AutoCloseable, EmberIndexInterface
         
     /**
      * Build an index of `passages` in `dir` (created if needed; an index already there is
-     * replaced atomically) and open it. `listener` hears progress between embedding chunks.
-     * `cancel`, if already cancelled, stops the build before it starts (see `CancellationToken`).
+     * replaced atomically) and open it for writing. `listener` hears progress between embedding
+     * chunks; cancelling `cancel` stops the build with `Cancelled` before anything is written.
      */
     @Throws(EmberException::class) fun `create`(`dir`: kotlin.String, `embedder`: Embedder, `passages`: List<Passage>, `config`: IndexConfig? = null, `listener`: ProgressListener? = null, `cancel`: CancellationToken? = null): EmberIndex {
             return FfiConverterTypeEmberIndex.lift(
@@ -2501,18 +2890,21 @@ open class EmberIndex: Disposable, AutoCloseable, EmberIndexInterface
 
         
     /**
-     * Open the index in `dir`, validating it. Give the embedder it was built with to search by
-     * text (and for `Recompute` mode); without one, only vector searches in `StoredRerank` or
-     * `CodesOnly` mode work.
+     * Open the index in `dir`, validating it and replaying its log. Give the embedder it was built
+     * with to search by text, write, and for `Recompute` mode; without one, only vector searches
+     * in `StoredRerank` or `CodesOnly` mode, deletes and compaction work. One handle at a time
+     * may open an index for writing (`Locked` otherwise); `OpenOptions(readOnly = true)` opens
+     * one to search beside it.
      */
-    @Throws(EmberException::class) fun `open`(`dir`: kotlin.String, `embedder`: Embedder? = null): EmberIndex {
+    @Throws(EmberException::class) fun `open`(`dir`: kotlin.String, `embedder`: Embedder? = null, `options`: OpenOptions? = null): EmberIndex {
             return FfiConverterTypeEmberIndex.lift(
     uniffiRustCallWithError(EmberException) { _status ->
     UniffiLib.uniffi_ember_ffi_fn_constructor_emberindex_open(
     
         
         FfiConverterString.lower(`dir`),
-        FfiConverterOptionalTypeEmbedder.lower(`embedder`),_status)
+        FfiConverterOptionalTypeEmbedder.lower(`embedder`),
+        FfiConverterOptionalTypeOpenOptions.lower(`options`),_status)
 }
     )
     }
@@ -2644,13 +3036,14 @@ public object FfiConverterTypeEmberIndex: FfiConverter<EmberIndex, Long> {
 
 
 /**
- * Receives progress while an index is built. Called on the building thread; keep it short and
- * do not throw (an exception here cannot stop the build).
+ * Receives progress during a long operation. Called on the calling thread between steps; keep it
+ * short and do not throw (an exception here cannot stop the operation: cancel it instead).
  */
 public interface ProgressListener {
     
     /**
-     * `done` of `total` passages embedded so far.
+     * `done` of `total` units: passages embedded for create, add, update and materialize;
+     * phases for compact.
      */
     fun `onProgress`(`done`: kotlin.ULong, `total`: kotlin.ULong)
     
@@ -2658,8 +3051,8 @@ public interface ProgressListener {
 }
 
 /**
- * Receives progress while an index is built. Called on the building thread; keep it short and
- * do not throw (an exception here cannot stop the build).
+ * Receives progress during a long operation. Called on the calling thread between steps; keep it
+ * short and do not throw (an exception here cannot stop the operation: cancel it instead).
  */
 open class ProgressListenerImpl: Disposable, AutoCloseable, ProgressListener
 {
@@ -2764,7 +3157,8 @@ open class ProgressListenerImpl: Disposable, AutoCloseable, ProgressListener
 
     
     /**
-     * `done` of `total` passages embedded so far.
+     * `done` of `total` units: passages embedded for create, add, update and materialize;
+     * phases for compact.
      */override fun `onProgress`(`done`: kotlin.ULong, `total`: kotlin.ULong)
         = 
     callWithHandle {
@@ -2871,6 +3265,70 @@ public object FfiConverterTypeProgressListener: FfiConverter<ProgressListener, L
 
     override fun write(value: ProgressListener, buf: ByteBuffer) {
         buf.putLong(lower(value))
+    }
+}
+
+
+
+/**
+ * The device's state, fed to the policy behind `Mode::Auto` (set it with
+ * `EmberIndex.setDeviceState` whenever it changes; battery and charging events are enough).
+ */
+data class DeviceState (
+    /**
+     * Battery charge in percent, 0 to 100.
+     */
+    var `batteryPercent`: kotlin.UByte
+    , 
+    /**
+     * Plugged in.
+     */
+    var `charging`: kotlin.Boolean
+    , 
+    /**
+     * The OS's low-power / battery-saver mode.
+     */
+    var `lowPowerMode`: kotlin.Boolean
+    , 
+    /**
+     * Free bytes on the volume that holds the index.
+     */
+    var `freeStorageBytes`: kotlin.ULong
+    
+){
+    
+
+    
+
+    
+    companion object
+}
+
+/**
+ * @suppress
+ */
+public object FfiConverterTypeDeviceState: FfiConverterRustBuffer<DeviceState> {
+    override fun read(buf: ByteBuffer): DeviceState {
+        return DeviceState(
+            FfiConverterUByte.read(buf),
+            FfiConverterBoolean.read(buf),
+            FfiConverterBoolean.read(buf),
+            FfiConverterULong.read(buf),
+        )
+    }
+
+    override fun allocationSize(value: DeviceState) = (
+            FfiConverterUByte.allocationSize(value.`batteryPercent`) +
+            FfiConverterBoolean.allocationSize(value.`charging`) +
+            FfiConverterBoolean.allocationSize(value.`lowPowerMode`) +
+            FfiConverterULong.allocationSize(value.`freeStorageBytes`)
+    )
+
+    override fun write(value: DeviceState, buf: ByteBuffer) {
+            FfiConverterUByte.write(value.`batteryPercent`, buf)
+            FfiConverterBoolean.write(value.`charging`, buf)
+            FfiConverterBoolean.write(value.`lowPowerMode`, buf)
+            FfiConverterULong.write(value.`freeStorageBytes`, buf)
     }
 }
 
@@ -2992,9 +3450,24 @@ public object FfiConverterTypeIndexConfig: FfiConverterRustBuffer<IndexConfig> {
  */
 data class IndexStats (
     /**
-     * Number of passages.
+     * Number of live passages.
      */
     var `passages`: kotlin.ULong
+    , 
+    /**
+     * Deleted passages whose space `compact` would reclaim.
+     */
+    var `deleted`: kotlin.ULong
+    , 
+    /**
+     * Changes logged but not yet folded into a segment by `commit`.
+     */
+    var `pendingOps`: kotlin.ULong
+    , 
+    /**
+     * The current segment's generation (grows with every commit and compaction).
+     */
+    var `generation`: kotlin.ULong
     , 
     /**
      * Embedding dimension.
@@ -3052,6 +3525,9 @@ public object FfiConverterTypeIndexStats: FfiConverterRustBuffer<IndexStats> {
             FfiConverterULong.read(buf),
             FfiConverterULong.read(buf),
             FfiConverterULong.read(buf),
+            FfiConverterULong.read(buf),
+            FfiConverterULong.read(buf),
+            FfiConverterULong.read(buf),
             FfiConverterMapStringULong.read(buf),
             FfiConverterString.read(buf),
         )
@@ -3059,6 +3535,9 @@ public object FfiConverterTypeIndexStats: FfiConverterRustBuffer<IndexStats> {
 
     override fun allocationSize(value: IndexStats) = (
             FfiConverterULong.allocationSize(value.`passages`) +
+            FfiConverterULong.allocationSize(value.`deleted`) +
+            FfiConverterULong.allocationSize(value.`pendingOps`) +
+            FfiConverterULong.allocationSize(value.`generation`) +
             FfiConverterULong.allocationSize(value.`dim`) +
             FfiConverterULong.allocationSize(value.`textBytes`) +
             FfiConverterULong.allocationSize(value.`indexBytes`) +
@@ -3070,6 +3549,9 @@ public object FfiConverterTypeIndexStats: FfiConverterRustBuffer<IndexStats> {
 
     override fun write(value: IndexStats, buf: ByteBuffer) {
             FfiConverterULong.write(value.`passages`, buf)
+            FfiConverterULong.write(value.`deleted`, buf)
+            FfiConverterULong.write(value.`pendingOps`, buf)
+            FfiConverterULong.write(value.`generation`, buf)
             FfiConverterULong.write(value.`dim`, buf)
             FfiConverterULong.write(value.`textBytes`, buf)
             FfiConverterULong.write(value.`indexBytes`, buf)
@@ -3083,7 +3565,72 @@ public object FfiConverterTypeIndexStats: FfiConverterRustBuffer<IndexStats> {
 
 
 /**
- * One passage to index: the app's id (unique, at most 1 KiB of UTF-8) and its text.
+ * How an index is opened. The defaults suit an app that owns its index.
+ */
+data class OpenOptions (
+    /**
+     * Search only, without taking the writer lock (to search beside another process's writer).
+     */
+    var `readOnly`: kotlin.Boolean = false 
+    , 
+    /**
+     * When writes are acknowledged (`None`: `Sync`; UniFFI cannot default a record field to an
+     * enum case).
+     */
+    var `durability`: Durability? = null 
+    , 
+    /**
+     * Byte budget of the cache of recomputed embeddings (0 disables it).
+     */
+    var `cacheBytes`: kotlin.ULong = 4194304uL 
+    , 
+    /**
+     * Fold the log into a new segment once it passes this many bytes (0: only on `commit`).
+     */
+    var `autoCommitBytes`: kotlin.ULong = 16777216uL 
+    
+){
+    
+
+    
+
+    
+    companion object
+}
+
+/**
+ * @suppress
+ */
+public object FfiConverterTypeOpenOptions: FfiConverterRustBuffer<OpenOptions> {
+    override fun read(buf: ByteBuffer): OpenOptions {
+        return OpenOptions(
+            FfiConverterBoolean.read(buf),
+            FfiConverterOptionalTypeDurability.read(buf),
+            FfiConverterULong.read(buf),
+            FfiConverterULong.read(buf),
+        )
+    }
+
+    override fun allocationSize(value: OpenOptions) = (
+            FfiConverterBoolean.allocationSize(value.`readOnly`) +
+            FfiConverterOptionalTypeDurability.allocationSize(value.`durability`) +
+            FfiConverterULong.allocationSize(value.`cacheBytes`) +
+            FfiConverterULong.allocationSize(value.`autoCommitBytes`)
+    )
+
+    override fun write(value: OpenOptions, buf: ByteBuffer) {
+            FfiConverterBoolean.write(value.`readOnly`, buf)
+            FfiConverterOptionalTypeDurability.write(value.`durability`, buf)
+            FfiConverterULong.write(value.`cacheBytes`, buf)
+            FfiConverterULong.write(value.`autoCommitBytes`, buf)
+    }
+}
+
+
+
+/**
+ * One passage: the app's id (unique, at most 1 KiB of UTF-8), its text, and optional metadata
+ * (key → value, keys of 1 byte to 4 KiB) that search filters test.
  */
 data class Passage (
     /**
@@ -3095,6 +3642,11 @@ data class Passage (
      * The text that is embedded, stored and searched.
      */
     var `text`: kotlin.String
+    , 
+    /**
+     * Key → value pairs for filters (`folder = "travel" and year >= 2024`).
+     */
+    var `metadata`: Map<kotlin.String, MetadataValue> = mapOf() 
     
 ){
     
@@ -3113,17 +3665,20 @@ public object FfiConverterTypePassage: FfiConverterRustBuffer<Passage> {
         return Passage(
             FfiConverterString.read(buf),
             FfiConverterString.read(buf),
+            FfiConverterMapStringTypeMetadataValue.read(buf),
         )
     }
 
     override fun allocationSize(value: Passage) = (
             FfiConverterString.allocationSize(value.`id`) +
-            FfiConverterString.allocationSize(value.`text`)
+            FfiConverterString.allocationSize(value.`text`) +
+            FfiConverterMapStringTypeMetadataValue.allocationSize(value.`metadata`)
     )
 
     override fun write(value: Passage, buf: ByteBuffer) {
             FfiConverterString.write(value.`id`, buf)
             FfiConverterString.write(value.`text`, buf)
+            FfiConverterMapStringTypeMetadataValue.write(value.`metadata`, buf)
     }
 }
 
@@ -3199,6 +3754,12 @@ data class SearchOptions (
      * Candidates given an exact score (raised to `k` if smaller).
      */
     var `rerank`: kotlin.UInt = 50u 
+    , 
+    /**
+     * Only passages whose metadata matches: `key = v`, `!=`, `<`, `<=`, `>`, `>=`,
+     * `key in (v1, v2)`, `and`, `or`, `not`, parentheses; `"strings"`, numbers, `true`/`false`.
+     */
+    var `filter`: kotlin.String? = null 
     
 ){
     
@@ -3219,6 +3780,7 @@ public object FfiConverterTypeSearchOptions: FfiConverterRustBuffer<SearchOption
             FfiConverterUInt.read(buf),
             FfiConverterUInt.read(buf),
             FfiConverterUInt.read(buf),
+            FfiConverterOptionalString.read(buf),
         )
     }
 
@@ -3226,7 +3788,8 @@ public object FfiConverterTypeSearchOptions: FfiConverterRustBuffer<SearchOption
             FfiConverterTypeMode.allocationSize(value.`mode`) +
             FfiConverterUInt.allocationSize(value.`k`) +
             FfiConverterUInt.allocationSize(value.`beam`) +
-            FfiConverterUInt.allocationSize(value.`rerank`)
+            FfiConverterUInt.allocationSize(value.`rerank`) +
+            FfiConverterOptionalString.allocationSize(value.`filter`)
     )
 
     override fun write(value: SearchOptions, buf: ByteBuffer) {
@@ -3234,6 +3797,7 @@ public object FfiConverterTypeSearchOptions: FfiConverterRustBuffer<SearchOption
             FfiConverterUInt.write(value.`k`, buf)
             FfiConverterUInt.write(value.`beam`, buf)
             FfiConverterUInt.write(value.`rerank`, buf)
+            FfiConverterOptionalString.write(value.`filter`, buf)
     }
 }
 
@@ -3279,6 +3843,18 @@ data class SearchReport (
     var `scored`: kotlin.ULong
     , 
     /**
+     * Whether a selective filter made the search scan every code (so `k` hits come back whenever
+     * `k` passages match).
+     */
+    var `scanned`: kotlin.Boolean
+    , 
+    /**
+     * The device policy's advice for the stored-vector sidecar (`None` until a device state is
+     * set).
+     */
+    var `vectorsAdvice`: VectorAction?
+    , 
+    /**
      * Time embedding the query, milliseconds (0 for a vector query).
      */
     var `embedMs`: kotlin.Double
@@ -3310,6 +3886,8 @@ public object FfiConverterTypeSearchReport: FfiConverterRustBuffer<SearchReport>
             FfiConverterULong.read(buf),
             FfiConverterULong.read(buf),
             FfiConverterULong.read(buf),
+            FfiConverterBoolean.read(buf),
+            FfiConverterOptionalTypeVectorAction.read(buf),
             FfiConverterDouble.read(buf),
             FfiConverterDouble.read(buf),
         )
@@ -3323,6 +3901,8 @@ public object FfiConverterTypeSearchReport: FfiConverterRustBuffer<SearchReport>
             FfiConverterULong.allocationSize(value.`cacheHits`) +
             FfiConverterULong.allocationSize(value.`bytesRead`) +
             FfiConverterULong.allocationSize(value.`scored`) +
+            FfiConverterBoolean.allocationSize(value.`scanned`) +
+            FfiConverterOptionalTypeVectorAction.allocationSize(value.`vectorsAdvice`) +
             FfiConverterDouble.allocationSize(value.`embedMs`) +
             FfiConverterDouble.allocationSize(value.`searchMs`)
     )
@@ -3335,10 +3915,58 @@ public object FfiConverterTypeSearchReport: FfiConverterRustBuffer<SearchReport>
             FfiConverterULong.write(value.`cacheHits`, buf)
             FfiConverterULong.write(value.`bytesRead`, buf)
             FfiConverterULong.write(value.`scored`, buf)
+            FfiConverterBoolean.write(value.`scanned`, buf)
+            FfiConverterOptionalTypeVectorAction.write(value.`vectorsAdvice`, buf)
             FfiConverterDouble.write(value.`embedMs`, buf)
             FfiConverterDouble.write(value.`searchMs`, buf)
     }
 }
+
+
+
+/**
+ * When an acknowledged write (`add`, `update`, `delete`) is safe.
+ */
+
+enum class Durability {
+    
+    /**
+     * Logged and fsynced before the call returns: survives a process kill and a power loss.
+     */
+    SYNC,
+    /**
+     * Logged, not fsynced: survives a process kill, not a power loss or OS crash. Faster on slow
+     * flash.
+     */
+    BUFFERED;
+
+    
+
+
+    companion object
+}
+
+
+/**
+ * @suppress
+ */
+public object FfiConverterTypeDurability: FfiConverterRustBuffer<Durability> {
+    override fun read(buf: ByteBuffer) = try {
+        
+        Durability.entries[buf.getInt() - 1]
+        
+    } catch (e: IndexOutOfBoundsException) {
+        throw RuntimeException("invalid enum value, something is very wrong!!", e)
+    }
+
+    override fun allocationSize(value: Durability) = 4UL
+
+    override fun write(value: Durability, buf: ByteBuffer) {
+        buf.putInt(value.ordinal + 1)
+    }
+}
+
+
 
 
 
@@ -3524,6 +4152,49 @@ sealed class EmberException: kotlin.Exception() {
             get() = "detail=${ `detail` }"
     }
     
+    /**
+     * `update` named a passage id the index does not hold; nothing was changed.
+     */
+    class UnknownId(
+        
+        /**
+         * The first unknown id.
+         */
+        val `id`: kotlin.String
+        ) : EmberException() {
+        override val message
+            get() = "id=${ `id` }"
+    }
+    
+    /**
+     * `add` was given an id the index already holds (use `update`); nothing was changed.
+     */
+    class DuplicateId(
+        
+        /**
+         * The first duplicate id.
+         */
+        val `id`: kotlin.String
+        ) : EmberException() {
+        override val message
+            get() = "id=${ `id` }"
+    }
+    
+    /**
+     * Another handle (in this process or another) holds the index open for writing. Close it, or
+     * open this one read-only to search beside it.
+     */
+    class Locked(
+        
+        /**
+         * The index directory and what to do.
+         */
+        val `detail`: kotlin.String
+        ) : EmberException() {
+        override val message
+            get() = "detail=${ `detail` }"
+    }
+    
 
     
 
@@ -3576,6 +4247,15 @@ public object FfiConverterTypeEmberError : FfiConverterRustBuffer<EmberException
             10 -> EmberException.Cancelled()
             11 -> EmberException.Closed()
             12 -> EmberException.Internal(
+                FfiConverterString.read(buf),
+                )
+            13 -> EmberException.UnknownId(
+                FfiConverterString.read(buf),
+                )
+            14 -> EmberException.DuplicateId(
+                FfiConverterString.read(buf),
+                )
+            15 -> EmberException.Locked(
                 FfiConverterString.read(buf),
                 )
             else -> throw RuntimeException("invalid error enum value, something is very wrong!!")
@@ -3641,6 +4321,21 @@ public object FfiConverterTypeEmberError : FfiConverterRustBuffer<EmberException
                 4UL
             )
             is EmberException.Internal -> (
+                // Add the size for the Int that specifies the variant plus the size needed for all fields
+                4UL
+                + FfiConverterString.allocationSize(value.`detail`)
+            )
+            is EmberException.UnknownId -> (
+                // Add the size for the Int that specifies the variant plus the size needed for all fields
+                4UL
+                + FfiConverterString.allocationSize(value.`id`)
+            )
+            is EmberException.DuplicateId -> (
+                // Add the size for the Int that specifies the variant plus the size needed for all fields
+                4UL
+                + FfiConverterString.allocationSize(value.`id`)
+            )
+            is EmberException.Locked -> (
                 // Add the size for the Int that specifies the variant plus the size needed for all fields
                 4UL
                 + FfiConverterString.allocationSize(value.`detail`)
@@ -3711,6 +4406,21 @@ public object FfiConverterTypeEmberError : FfiConverterRustBuffer<EmberException
                 FfiConverterString.write(value.`detail`, buf)
                 Unit
             }
+            is EmberException.UnknownId -> {
+                buf.putInt(13)
+                FfiConverterString.write(value.`id`, buf)
+                Unit
+            }
+            is EmberException.DuplicateId -> {
+                buf.putInt(14)
+                FfiConverterString.write(value.`id`, buf)
+                Unit
+            }
+            is EmberException.Locked -> {
+                buf.putInt(15)
+                FfiConverterString.write(value.`detail`, buf)
+                Unit
+            }
         }.let { /* this makes the `when` an expression, which ensures it is exhaustive */ }
     }
 
@@ -3776,6 +4486,153 @@ public object FfiConverterTypeLogLevel: FfiConverterRustBuffer<LogLevel> {
 
 
 /**
+ * One metadata value. Filters compare ints and floats numerically with each other; other kinds
+ * only with their own kind.
+ */
+sealed class MetadataValue {
+    
+    /**
+     * `true` or `false`.
+     */
+    data class Bool(
+        val v1: kotlin.Boolean) : MetadataValue()
+        
+    {
+        
+
+        companion object
+    }
+    
+    /**
+     * A signed 64-bit integer.
+     */
+    data class Int(
+        val v1: kotlin.Long) : MetadataValue()
+        
+    {
+        
+
+        companion object
+    }
+    
+    /**
+     * A float (NaN is refused when a passage is added).
+     */
+    data class Float(
+        val v1: kotlin.Double) : MetadataValue()
+        
+    {
+        
+
+        companion object
+    }
+    
+    /**
+     * A string (at most 4 KiB).
+     */
+    data class Str(
+        val v1: kotlin.String) : MetadataValue()
+        
+    {
+        
+
+        companion object
+    }
+    
+
+    
+
+    
+    
+
+
+    companion object
+}
+
+/**
+ * @suppress
+ */
+public object FfiConverterTypeMetadataValue : FfiConverterRustBuffer<MetadataValue>{
+    override fun read(buf: ByteBuffer): MetadataValue {
+        return when(buf.getInt()) {
+            1 -> MetadataValue.Bool(
+                FfiConverterBoolean.read(buf),
+                )
+            2 -> MetadataValue.Int(
+                FfiConverterLong.read(buf),
+                )
+            3 -> MetadataValue.Float(
+                FfiConverterDouble.read(buf),
+                )
+            4 -> MetadataValue.Str(
+                FfiConverterString.read(buf),
+                )
+            else -> throw RuntimeException("invalid enum value, something is very wrong!!")
+        }
+    }
+
+    override fun allocationSize(value: MetadataValue): ULong = when(value) {
+        is MetadataValue.Bool -> {
+            // Add the size for the Int that specifies the variant plus the size needed for all fields
+            (
+                4UL
+                + FfiConverterBoolean.allocationSize(value.v1)
+            )
+        }
+        is MetadataValue.Int -> {
+            // Add the size for the Int that specifies the variant plus the size needed for all fields
+            (
+                4UL
+                + FfiConverterLong.allocationSize(value.v1)
+            )
+        }
+        is MetadataValue.Float -> {
+            // Add the size for the Int that specifies the variant plus the size needed for all fields
+            (
+                4UL
+                + FfiConverterDouble.allocationSize(value.v1)
+            )
+        }
+        is MetadataValue.Str -> {
+            // Add the size for the Int that specifies the variant plus the size needed for all fields
+            (
+                4UL
+                + FfiConverterString.allocationSize(value.v1)
+            )
+        }
+    }
+
+    override fun write(value: MetadataValue, buf: ByteBuffer) {
+        when(value) {
+            is MetadataValue.Bool -> {
+                buf.putInt(1)
+                FfiConverterBoolean.write(value.v1, buf)
+                Unit
+            }
+            is MetadataValue.Int -> {
+                buf.putInt(2)
+                FfiConverterLong.write(value.v1, buf)
+                Unit
+            }
+            is MetadataValue.Float -> {
+                buf.putInt(3)
+                FfiConverterDouble.write(value.v1, buf)
+                Unit
+            }
+            is MetadataValue.Str -> {
+                buf.putInt(4)
+                FfiConverterString.write(value.v1, buf)
+                Unit
+            }
+        }.let { /* this makes the `when` an expression, which ensures it is exhaustive */ }
+    }
+}
+
+
+
+
+
+/**
  * How a search gets exact scores for its best candidates.
  */
 
@@ -3820,6 +4677,100 @@ public object FfiConverterTypeMode: FfiConverterRustBuffer<Mode> {
     override fun allocationSize(value: Mode) = 4UL
 
     override fun write(value: Mode, buf: ByteBuffer) {
+        buf.putInt(value.ordinal + 1)
+    }
+}
+
+
+
+
+
+/**
+ * Element type of materialized vectors.
+ */
+
+enum class Precision {
+    
+    /**
+     * 2 bytes per dimension (the recall of f32 in our measurements, half the storage).
+     */
+    F16,
+    /**
+     * 4 bytes per dimension.
+     */
+    F32;
+
+    
+
+
+    companion object
+}
+
+
+/**
+ * @suppress
+ */
+public object FfiConverterTypePrecision: FfiConverterRustBuffer<Precision> {
+    override fun read(buf: ByteBuffer) = try {
+        
+        Precision.entries[buf.getInt() - 1]
+        
+    } catch (e: IndexOutOfBoundsException) {
+        throw RuntimeException("invalid enum value, something is very wrong!!", e)
+    }
+
+    override fun allocationSize(value: Precision) = 4UL
+
+    override fun write(value: Precision, buf: ByteBuffer) {
+        buf.putInt(value.ordinal + 1)
+    }
+}
+
+
+
+
+
+/**
+ * What the device policy advises for the stored-vector sidecar.
+ */
+
+enum class VectorAction {
+    
+    /**
+     * Build it now (`materializeVectors`): charging, with ample free storage.
+     */
+    MATERIALIZE,
+    /**
+     * Drop it now (`evictVectors`): free storage is low.
+     */
+    EVICT,
+    /**
+     * Leave things as they are.
+     */
+    KEEP;
+
+    
+
+
+    companion object
+}
+
+
+/**
+ * @suppress
+ */
+public object FfiConverterTypeVectorAction: FfiConverterRustBuffer<VectorAction> {
+    override fun read(buf: ByteBuffer) = try {
+        
+        VectorAction.entries[buf.getInt() - 1]
+        
+    } catch (e: IndexOutOfBoundsException) {
+        throw RuntimeException("invalid enum value, something is very wrong!!", e)
+    }
+
+    override fun allocationSize(value: VectorAction) = 4UL
+
+    override fun write(value: VectorAction, buf: ByteBuffer) {
         buf.putInt(value.ordinal + 1)
     }
 }
@@ -3903,6 +4854,38 @@ public object FfiConverterOptionalUInt: FfiConverterRustBuffer<kotlin.UInt?> {
         } else {
             buf.put(1)
             FfiConverterUInt.write(value, buf)
+        }
+    }
+}
+
+
+
+
+/**
+ * @suppress
+ */
+public object FfiConverterOptionalString: FfiConverterRustBuffer<kotlin.String?> {
+    override fun read(buf: ByteBuffer): kotlin.String? {
+        if (buf.get().toInt() == 0) {
+            return null
+        }
+        return FfiConverterString.read(buf)
+    }
+
+    override fun allocationSize(value: kotlin.String?): ULong {
+        if (value == null) {
+            return 1UL
+        } else {
+            return 1UL + FfiConverterString.allocationSize(value)
+        }
+    }
+
+    override fun write(value: kotlin.String?, buf: ByteBuffer) {
+        if (value == null) {
+            buf.put(0)
+        } else {
+            buf.put(1)
+            FfiConverterString.write(value, buf)
         }
     }
 }
@@ -4073,6 +5056,70 @@ public object FfiConverterOptionalTypeIndexConfig: FfiConverterRustBuffer<IndexC
 /**
  * @suppress
  */
+public object FfiConverterOptionalTypeOpenOptions: FfiConverterRustBuffer<OpenOptions?> {
+    override fun read(buf: ByteBuffer): OpenOptions? {
+        if (buf.get().toInt() == 0) {
+            return null
+        }
+        return FfiConverterTypeOpenOptions.read(buf)
+    }
+
+    override fun allocationSize(value: OpenOptions?): ULong {
+        if (value == null) {
+            return 1UL
+        } else {
+            return 1UL + FfiConverterTypeOpenOptions.allocationSize(value)
+        }
+    }
+
+    override fun write(value: OpenOptions?, buf: ByteBuffer) {
+        if (value == null) {
+            buf.put(0)
+        } else {
+            buf.put(1)
+            FfiConverterTypeOpenOptions.write(value, buf)
+        }
+    }
+}
+
+
+
+
+/**
+ * @suppress
+ */
+public object FfiConverterOptionalTypePassage: FfiConverterRustBuffer<Passage?> {
+    override fun read(buf: ByteBuffer): Passage? {
+        if (buf.get().toInt() == 0) {
+            return null
+        }
+        return FfiConverterTypePassage.read(buf)
+    }
+
+    override fun allocationSize(value: Passage?): ULong {
+        if (value == null) {
+            return 1UL
+        } else {
+            return 1UL + FfiConverterTypePassage.allocationSize(value)
+        }
+    }
+
+    override fun write(value: Passage?, buf: ByteBuffer) {
+        if (value == null) {
+            buf.put(0)
+        } else {
+            buf.put(1)
+            FfiConverterTypePassage.write(value, buf)
+        }
+    }
+}
+
+
+
+
+/**
+ * @suppress
+ */
 public object FfiConverterOptionalTypeSearchOptions: FfiConverterRustBuffer<SearchOptions?> {
     override fun read(buf: ByteBuffer): SearchOptions? {
         if (buf.get().toInt() == 0) {
@@ -4095,6 +5142,70 @@ public object FfiConverterOptionalTypeSearchOptions: FfiConverterRustBuffer<Sear
         } else {
             buf.put(1)
             FfiConverterTypeSearchOptions.write(value, buf)
+        }
+    }
+}
+
+
+
+
+/**
+ * @suppress
+ */
+public object FfiConverterOptionalTypeDurability: FfiConverterRustBuffer<Durability?> {
+    override fun read(buf: ByteBuffer): Durability? {
+        if (buf.get().toInt() == 0) {
+            return null
+        }
+        return FfiConverterTypeDurability.read(buf)
+    }
+
+    override fun allocationSize(value: Durability?): ULong {
+        if (value == null) {
+            return 1UL
+        } else {
+            return 1UL + FfiConverterTypeDurability.allocationSize(value)
+        }
+    }
+
+    override fun write(value: Durability?, buf: ByteBuffer) {
+        if (value == null) {
+            buf.put(0)
+        } else {
+            buf.put(1)
+            FfiConverterTypeDurability.write(value, buf)
+        }
+    }
+}
+
+
+
+
+/**
+ * @suppress
+ */
+public object FfiConverterOptionalTypeVectorAction: FfiConverterRustBuffer<VectorAction?> {
+    override fun read(buf: ByteBuffer): VectorAction? {
+        if (buf.get().toInt() == 0) {
+            return null
+        }
+        return FfiConverterTypeVectorAction.read(buf)
+    }
+
+    override fun allocationSize(value: VectorAction?): ULong {
+        if (value == null) {
+            return 1UL
+        } else {
+            return 1UL + FfiConverterTypeVectorAction.allocationSize(value)
+        }
+    }
+
+    override fun write(value: VectorAction?, buf: ByteBuffer) {
+        if (value == null) {
+            buf.put(0)
+        } else {
+            buf.put(1)
+            FfiConverterTypeVectorAction.write(value, buf)
         }
     }
 }
@@ -4274,6 +5385,45 @@ public object FfiConverterMapStringULong: FfiConverterRustBuffer<Map<kotlin.Stri
         value.forEach { (k, v) ->
             FfiConverterString.write(k, buf)
             FfiConverterULong.write(v, buf)
+        }
+    }
+}
+
+
+
+
+/**
+ * @suppress
+ */
+public object FfiConverterMapStringTypeMetadataValue: FfiConverterRustBuffer<Map<kotlin.String, MetadataValue>> {
+    override fun read(buf: ByteBuffer): Map<kotlin.String, MetadataValue> {
+        val len = buf.getInt()
+        return buildMap<kotlin.String, MetadataValue>(len) {
+            repeat(len) {
+                val k = FfiConverterString.read(buf)
+                val v = FfiConverterTypeMetadataValue.read(buf)
+                this[k] = v
+            }
+        }
+    }
+
+    override fun allocationSize(value: Map<kotlin.String, MetadataValue>): ULong {
+        val spaceForMapSize = 4UL
+        val spaceForChildren = value.map { (k, v) ->
+            FfiConverterString.allocationSize(k) +
+            FfiConverterTypeMetadataValue.allocationSize(v)
+        }.sum()
+        return spaceForMapSize + spaceForChildren
+    }
+
+    override fun write(value: Map<kotlin.String, MetadataValue>, buf: ByteBuffer) {
+        buf.putInt(value.size)
+        // The parens on `(k, v)` here ensure we're calling the right method,
+        // which is important for compatibility with older android devices.
+        // Ref https://blog.danlew.net/2017/03/16/kotlin-puzzler-whose-line-is-it-anyways/
+        value.forEach { (k, v) ->
+            FfiConverterString.write(k, buf)
+            FfiConverterTypeMetadataValue.write(v, buf)
         }
     }
 }

@@ -1,0 +1,99 @@
+//! C calls for the device policy: the device's state, and building or dropping stored vectors.
+
+use super::index::{index_entry, CIndex};
+use super::task::{EmberTask, Resolved};
+use super::{flag, guard, EmberResult};
+use crate::{DeviceState, EmberError, Precision};
+
+/// The device's state, for the policy behind `EMBER_MODE_AUTO`.
+#[repr(C)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct EmberDeviceState {
+    /// Battery charge in percent, 0 to 100.
+    pub battery_percent: u8,
+    /// Nonzero: plugged in.
+    pub charging: u8,
+    /// Nonzero: the OS's low-power / battery-saver mode is on.
+    pub low_power_mode: u8,
+    /// Free bytes on the volume that holds the index.
+    pub free_storage_bytes: u64,
+}
+
+/// Element type of materialized vectors (values for `ember_index_materialize_vectors`; the same
+/// numbers as `EmberVectorStorage`).
+#[repr(u32)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum EmberPrecision {
+    /// 2 bytes per dimension.
+    F16 = 1,
+    /// 4 bytes per dimension.
+    F32 = 2,
+}
+
+/// What the device policy advises for the stored-vector sidecar (`EmberSearchInfo::vectors_advice`).
+#[repr(u32)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum EmberVectorAction {
+    /// No advice: no device state was set.
+    None = 0,
+    /// Build it now (`ember_index_materialize_vectors`).
+    Materialize = 1,
+    /// Drop it now (`ember_index_evict_vectors`).
+    Evict = 2,
+    /// Leave it as it is.
+    Keep = 3,
+}
+
+/// Tell the device policy about the battery, charging, low-power mode and free storage.
+///
+/// # Safety
+/// `state` is NULL or valid for reads.
+#[no_mangle]
+pub unsafe extern "C" fn ember_index_set_device_state(
+    index: *const CIndex,
+    state: *const EmberDeviceState,
+) -> EmberResult {
+    guard(|| {
+        let index = index_entry(index)?;
+        // SAFETY: NULL or valid for reads, per the contract.
+        let s = unsafe { state.as_ref() }.ok_or_else(|| EmberError::invalid("state is NULL"))?;
+        index.inner.set_device_state(DeviceState {
+            battery_percent: s.battery_percent,
+            charging: flag(s.charging),
+            low_power_mode: flag(s.low_power_mode),
+            free_storage_bytes: s.free_storage_bytes,
+        })
+    })
+}
+
+/// Build the stored-vector sidecar (for `EMBER_MODE_STORED_RERANK`) by re-embedding every passage,
+/// without touching the graph; `precision` is an `EmberPrecision` value. Resumable: a cancelled
+/// run keeps its finished rows for the next call. `task` may be NULL.
+///
+/// # Safety
+/// `task` is NULL or valid for reads.
+#[no_mangle]
+pub unsafe extern "C" fn ember_index_materialize_vectors(
+    index: *const CIndex,
+    precision: u32,
+    task: *const EmberTask,
+) -> EmberResult {
+    guard(|| {
+        let index = index_entry(index)?;
+        let precision = match precision {
+            p if p == EmberPrecision::F16 as u32 => Precision::F16,
+            p if p == EmberPrecision::F32 as u32 => Precision::F32,
+            p => return Err(EmberError::invalid(format!("unknown precision {p}"))),
+        };
+        // SAFETY: forwarded from this function's contract.
+        let task = unsafe { Resolved::new(task) }?;
+        let report = |done, total| task.report(done, total);
+        index.inner.materialize_with(precision, Some(&report), task.cancel.as_deref())
+    })
+}
+
+/// Delete the stored-vector sidecar to free storage; searches recompute or use codes.
+#[no_mangle]
+pub extern "C" fn ember_index_evict_vectors(index: *const CIndex) -> EmberResult {
+    guard(|| index_entry(index)?.inner.evict_vectors())
+}
