@@ -129,6 +129,9 @@ impl Index {
     /// log (a torn tail is dropped), and, unless read-only, take the writer lock and remove files
     /// of older generations.
     pub fn open_with(dir: &Path, opts: OpenOptions) -> Result<Index> {
+        // Not an index (or no such directory): `Missing`, before the lock would leave a LOCK file
+        // in a folder that is not ours. `open_locked` reads CURRENT again under the lock.
+        files::read_current(dir)?;
         let lock = match opts.read_only {
             true => None,
             false => Some(take_lock(dir)?),
