@@ -258,7 +258,7 @@ fn checked(code: EmberResult, what: &str) -> EmberResult {
         );
     }
     let n = code as u32;
-    assert!(n <= EmberResult::Locked as u32, "{what}: unknown result {n}");
+    assert!(n <= EmberResult::ReadOnly as u32, "{what}: unknown result {n}");
     if code == EmberResult::Internal {
         let msg = last_error();
         assert!(msg.contains("embedder callback returned"), "{what}: INTERNAL: {msg}");
