@@ -11,7 +11,7 @@ use std::sync::Arc;
 
 use ember_core::store::{Fault, FaultyStorage};
 use ember_core::{Error, Index, IndexConfig, OpenOptions, Passage, Task, Value, VectorStorage};
-use ember_tests::{synthetic_passages, temp_dir, HashEmbedder};
+use ember_tests::{copy_dir, synthetic_passages, temp_dir, HashEmbedder};
 
 type State = Vec<(String, String)>;
 
@@ -19,15 +19,6 @@ fn state(index: &Index) -> State {
     let mut s = index.live_texts().unwrap();
     s.sort();
     s
-}
-
-fn copy_dir(from: &Path, to: &Path) {
-    let _ = std::fs::remove_dir_all(to);
-    std::fs::create_dir_all(to).unwrap();
-    for f in std::fs::read_dir(from).unwrap() {
-        let f = f.unwrap();
-        std::fs::copy(f.path(), to.join(f.file_name())).unwrap();
-    }
 }
 
 /// Two starting points: a fresh index (no log yet), and one with a sidecar and a log holding an

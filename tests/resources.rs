@@ -15,7 +15,7 @@ use ember_core::{
     Embedder, Error, Index, IndexConfig, Mode, OpenOptions, Passage, Precision, SearchOptions, Task,
     VectorStorage,
 };
-use ember_tests::{synthetic_passages, temp_dir, HashEmbedder};
+use ember_tests::{copy_dir, synthetic_passages, temp_dir, HashEmbedder};
 
 type State = Vec<(String, String)>;
 
@@ -232,15 +232,6 @@ fn read_only_file_system_at_every_write() {
     }
     println!("resources: read-only file system: {points} points injected");
     assert!(points >= 10, "only {points} storage operations seen");
-}
-
-fn copy_dir(from: &Path, to: &Path) {
-    let _ = std::fs::remove_dir_all(to);
-    std::fs::create_dir_all(to).unwrap();
-    for f in std::fs::read_dir(from).unwrap() {
-        let f = f.unwrap();
-        std::fs::copy(f.path(), to.join(f.file_name())).unwrap();
-    }
 }
 
 /// Hits of searches in several modes, as (id, score bits), for exact comparison.
