@@ -2,7 +2,8 @@
 //! commit and compact is made to fail in turn. After a crash (with unsynced bytes and names
 //! dropped, as a power loss would), the index must reopen to exactly the old or the new state, and
 //! to the new one whenever the call had returned Ok. A full disk must give `OutOfSpace` and leave
-//! the old state, in memory and on disk, with the index still usable.
+//! the old state, in memory and on disk (also after a power loss right after it), with the index
+//! still usable.
 #![allow(clippy::panic, clippy::expect_used, clippy::unwrap_used)]
 
 use std::path::Path;
@@ -124,10 +125,24 @@ fn crash_at_every_write_and_sync_reopens_to_old_or_new() {
     println!("crash points injected: {injected}");
 }
 
+/// A copy of `template`, `op` failing with a full disk at storage operation `n`, then a power
+/// loss (unsynced bytes and names dropped): the state the directory reopens to.
+fn after_power_loss(template: &Path, e: &HashEmbedder, op: Op, n: u64) -> State {
+    let dir = temp_dir("nospace-power-loss");
+    copy_dir(template, &dir);
+    let storage = Arc::new(FaultyStorage::new(Some(n), Fault::NoSpace));
+    let index = with_faults(&dir, &storage).unwrap();
+    assert!(matches!(op(&index, e), Err(Error::OutOfSpace { .. })), "no-space at op {n} is not repeatable");
+    drop(index);
+    storage.power_loss().unwrap();
+    state(&Index::open(&dir).unwrap())
+}
+
 #[test]
 fn disk_full_at_every_write_is_typed_and_loses_nothing() {
     let e = HashEmbedder::new(64);
     let mut injected = 0;
+    let mut lost_checks = 0;
     for template in templates("nospace", &e) {
         for (name, op) in ops() {
             let (old, new) = expected(&template, &e, op);
@@ -151,6 +166,21 @@ fn disk_full_at_every_write_is_typed_and_loses_nothing() {
                     Ok(()) => assert_eq!(state(&index), new, "{name}: no-space at op {n}"),
                     Err(Error::OutOfSpace { .. }) => {
                         assert_eq!(state(&index), old, "{name}: no-space at op {n}: memory changed");
+                        // Everything acknowledged before is on disk right now: a reader opening
+                        // the directory beside the failed writer sees exactly the old state.
+                        let ro = OpenOptions { read_only: true, ..OpenOptions::default() };
+                        assert_eq!(
+                            state(&Index::open_with(&dir, ro).unwrap()),
+                            old,
+                            "{name}: no-space at op {n}: acknowledged passages missing on disk"
+                        );
+                        // And a power loss right after the failure loses none of it either.
+                        assert_eq!(
+                            after_power_loss(&template, &e, op, n),
+                            old,
+                            "{name}: no-space at op {n}, then power loss: acknowledged passages lost"
+                        );
+                        lost_checks += 1;
                         // The disk has room again: the same handle retries and succeeds.
                         op(&index, &e)
                             .unwrap_or_else(|err| panic!("{name}: retry after no-space at op {n}: {err}"));
@@ -174,4 +204,9 @@ fn disk_full_at_every_write_is_typed_and_loses_nothing() {
         }
     }
     println!("no-space points injected: {injected}");
+    println!(
+        "no-space failures (OutOfSpace returned): {lost_checks}, each followed by a reader and by a power \
+         loss that found every acknowledged passage"
+    );
+    assert!(lost_checks > 0, "no operation ever failed with OutOfSpace");
 }

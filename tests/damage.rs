@@ -108,6 +108,24 @@ pub fn repair_segment(image: &mut [u8]) {
     reseal_header(image);
 }
 
+/// Rebuild a segment image section by section: `edit(kind, body)` returns a replacement body (or
+/// `None` to keep it). Every checksum of the result is consistent, so only the structural checks
+/// behind them can refuse it.
+pub fn rewrite_segment(
+    path: &Path,
+    edit: impl Fn(ember_core::store::SectionKind, &[u8]) -> Option<Vec<u8>>,
+) -> ember_core::Result<Vec<u8>> {
+    use ember_core::store::{SectionKind, Segment, SegmentWriter};
+    let seg = Segment::open(path)?;
+    let mut w = SegmentWriter::new();
+    for kind in SectionKind::ALL {
+        if let Some(body) = seg.optional_section(kind)? {
+            w.add(kind, edit(kind, body).unwrap_or_else(|| body.to_vec()));
+        }
+    }
+    Ok(w.to_bytes())
+}
+
 /// Recompute only the header's checksum (after editing a header field on purpose).
 pub fn reseal_header(image: &mut [u8]) {
     if image.len() < HEADER {
@@ -162,6 +180,31 @@ pub fn repair_sidecar(side: &mut [u8], fingerprint: Option<u64>) {
     put_u64(side, 48, sum);
 }
 
+/// Write-ahead log: header bytes (magic, version, reserved, base segment fingerprint), then records
+/// of `len: u32`, `xxh3: u64`, payload.
+pub const WAL_HEADER: usize = 24;
+const WAL_RECORD_HEAD: usize = 12;
+
+/// Recompute the checksum of every record of a log that its (possibly damaged) length fields let
+/// us reach; with `fingerprint`, also tie the log to that segment. Damage then reaches the record
+/// decoder and the replay behind the checksums.
+pub fn repair_wal(log: &mut [u8], fingerprint: Option<u64>) {
+    if log.len() < WAL_HEADER {
+        return;
+    }
+    if let Some(f) = fingerprint {
+        put_u64(log, 16, f);
+    }
+    let mut pos = WAL_HEADER;
+    while let Some(len) = u32_at(log, pos) {
+        let start = pos + WAL_RECORD_HEAD;
+        let Some(end) = start.checked_add(len as usize).filter(|&e| e <= log.len()) else { break };
+        let sum = checksum(&log[start..end]);
+        put_u64(log, pos + 4, sum);
+        pos = end;
+    }
+}
+
 /// What opening a possibly damaged index directory and using it gave.
 #[derive(Debug)]
 pub enum Outcome {
@@ -208,11 +251,13 @@ pub fn open_and_use(dir: &Path) -> Outcome {
     if let Ok(ids) = &ids {
         assert_eq!(ids.len(), n, "ids() returned {} ids for {n} passages", ids.len());
     }
-    let some: Vec<u32> = (0..n.min(64) as u32).collect();
+    // Internal numbers count deleted passages too (until compaction).
+    let total = usize::try_from(stats.passages + stats.deleted).unwrap_or(usize::MAX);
+    let some: Vec<u32> = (0..total.min(64) as u32).collect();
     if let Ok(texts) = index.texts(&some) {
         assert_eq!(texts.len(), some.len());
     }
-    assert!(index.texts(&[n as u32]).is_err(), "text of passage {n} of {n}");
+    assert!(index.texts(&[total as u32]).is_err(), "text of passage {total} of {total}");
     let sidecar_ok = index.sidecar_status().is_ok();
     let embedder = HashEmbedder { dim: index.dim(), id: index.model().to_string() };
     let query = embedder.embed(&["battery flash storage offline"]).map(|mut v| v.remove(0));

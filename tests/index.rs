@@ -178,6 +178,17 @@ fn damaged_segments_give_typed_errors() {
     assert!(ro(&dir).is_ok());
     // No index at all.
     assert!(matches!(ro(&temp_dir("nothing-here")), Err(Error::Missing { .. })));
+    // Opened for writing, a folder that is not an index (or does not exist) is `Missing` too, and
+    // is left as it was: no LOCK file appears in it.
+    let folder = temp_dir("not-an-index");
+    std::fs::create_dir_all(&folder).unwrap();
+    assert!(matches!(Index::open(&folder), Err(Error::Missing { .. })));
+    assert_eq!(
+        std::fs::read_dir(&folder).unwrap().count(),
+        0,
+        "open wrote into a folder that is not an index"
+    );
+    assert!(matches!(Index::open(&folder.join("absent")), Err(Error::Missing { .. })));
 }
 
 /// Checksums valid but contents wrong (as a buggy writer or an attacker could produce): the bounds

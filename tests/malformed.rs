@@ -502,6 +502,9 @@ fn crafted_size_claims_are_refused_without_large_allocations() {
                 sealed(b)
             }),
         ),
+        // Within the dimension cap, so only checking it against the meta before the rotation is
+        // rebuilt keeps this cheap (it used to cost a full 1,024-dimension rotation and 8 MiB).
+        ("quantizer: dim = dims = 1024 in a 4 KB section", Box::new(|| sealed(quantizer_of(1024)))),
         (
             "ids: count = 2^32-1",
             Box::new(|| {
@@ -589,24 +592,6 @@ fn crafted_size_claims_are_refused_without_large_allocations() {
         assert_refused_as_damaged(&outcome, what);
         assert!(largest <= bound, "{what}: allocated {largest} bytes (bound {bound})");
     }
-
-    // Known exception (RELIABILITY.md): the quantizer's random rotation is rebuilt from its seed at
-    // open, O(dim^3) time and 8·dim^2 bytes, for any dim up to 4096 that a 24 + 4·dim byte section
-    // claims, before the dim is compared with the meta's. Measured at 1024 here (4 KB section):
-    // refused, but only after an 8 MiB allocation and a full rotation.
-    watchdog.tick();
-    f.write_segment(&quantizer_of(1024));
-    let (outcome, took, largest) = measured(|| open_and_use(&f.dir));
-    println!(
-        "malformed:   quantizer: dim = dims = 1024 in a 4,120-byte section (known exception): {} in {:.1} ms, \
-         largest allocation {largest} bytes",
-        match &outcome {
-            Outcome::Rejected(e) => format!("refused ({})", kind(e)),
-            Outcome::Opened { .. } => "opened".to_string(),
-        },
-        took.as_secs_f64() * 1e3,
-    );
-    assert_refused_as_damaged(&outcome, "quantizer of 1024 dims");
 
     // The sidecar's own claims: it is refused, the index still opens, stored mode is off.
     let side = f.sidecar.clone().unwrap();
@@ -767,7 +752,7 @@ fn bad_current_files_are_refused() {
     std::fs::remove_file(&current).unwrap();
     assert!(matches!(ro_open(&f.dir), Err(Error::Missing { .. })));
     std::fs::create_dir(&current).unwrap();
-    assert!(matches!(ro_open(&f.dir), Err(Error::Io { .. })));
+    assert!(matches!(ro_open(&f.dir), Err(Error::Corrupt(_))));
     std::fs::remove_dir(&current).unwrap();
     std::fs::create_dir(f.dir.join("segment-dir")).unwrap();
     std::fs::write(&current, "segment-dir").unwrap();

@@ -126,7 +126,7 @@ val tests = linkedMapOf<String, () -> Unit>(
         expectThrows<EmberException.Locked> { EmberIndex.open(dir, embedder) }
         EmberIndex.open(dir, embedder, OpenOptions(readOnly = true)).use { reader ->
             check(reader.search("boat to the island").hits[0].id == "ferry") { "read-only search" }
-            expectThrows<EmberException.InvalidArgument> { reader.delete(listOf("battery")) }
+            expectThrows<EmberException.ReadOnly> { reader.delete(listOf("battery")) }
         }
         index.commit()
         val stats = index.stats()

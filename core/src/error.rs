@@ -90,6 +90,14 @@ pub enum Error {
         /// The file being written.
         path: PathBuf,
     },
+    /// The index cannot be changed: it was opened read-only, or its directory or files cannot be
+    /// written (a read-only file system or mount, no write permission). Nothing was changed; open
+    /// the index with `OpenOptions { read_only: true, .. }` to search it.
+    #[error("{} is read-only: it can be searched (open it read-only) but not changed", path.display())]
+    ReadOnly {
+        /// The file or directory that could not be written.
+        path: PathBuf,
+    },
     /// A caller passed an argument outside its allowed range.
     #[error("invalid argument: {0}")]
     InvalidArgument(String),

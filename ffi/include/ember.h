@@ -47,6 +47,8 @@ enum EmberResult
   EMBER_RESULT_DUPLICATE_ID = 14,
   // Another handle holds the index open for writing (open it read-only to search beside it).
   EMBER_RESULT_LOCKED = 15,
+  // The index cannot be changed: opened read-only, or its files or file system are read-only.
+  EMBER_RESULT_READ_ONLY = 16,
 };
 #ifndef __cplusplus
 typedef uint32_t EmberResult;

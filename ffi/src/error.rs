@@ -97,6 +97,14 @@ pub enum EmberError {
         /// The index directory and what to do.
         detail: String,
     },
+    /// The index cannot be changed: this handle was opened read-only, or the directory or file
+    /// system refuses writes (an index shipped in an app bundle, a read-only mount). Nothing was
+    /// changed; searching still works.
+    #[error("read-only: {detail}")]
+    ReadOnly {
+        /// The file or directory that could not be written.
+        detail: String,
+    },
 }
 
 impl EmberError {
@@ -138,6 +146,7 @@ impl From<ember_core::Error> for EmberError {
             E::Cancelled => EmberError::Cancelled,
             E::Closed => EmberError::Closed,
             E::Locked { .. } => EmberError::Locked { detail },
+            E::ReadOnly { .. } => EmberError::ReadOnly { detail },
             // A model run that failed, or a lock poisoned by an earlier panic: nothing to act on.
             E::Inference(_) => EmberError::Internal { detail },
         }
@@ -173,6 +182,8 @@ mod tests {
         assert_eq!(e, EmberError::DuplicateId { id: "n2".into() });
         assert_eq!(EmberError::from(ember_core::Error::Cancelled), EmberError::Cancelled);
         assert_eq!(EmberError::from(ember_core::Error::Closed), EmberError::Closed);
+        let e: EmberError = ember_core::Error::ReadOnly { path: "/ro".into() }.into();
+        assert!(matches!(e, EmberError::ReadOnly { ref detail } if detail.contains("/ro")), "{e:?}");
         let e: EmberError = ember_core::Error::Locked { dir: "/idx".into() }.into();
         assert!(matches!(e, EmberError::Locked { ref detail } if detail.contains("/idx")), "{e:?}");
     }

@@ -1,13 +1,14 @@
-//! Writes the committed seed corpora, `fuzz/corpus/<target>/`, deterministically:
-//! `cargo run --release -p ember-tests --example fuzz_seeds`.
+//! Writes the committed seed corpora, `fuzz/corpus/<target>/`, deterministically, from real index
+//! directories (current file names: `CURRENT`, `segment-N.ember`, `vectors-N.ember`, `wal-N.log`):
+//! `cargo run --release -p ember-tests --example fuzz_seeds`. Stale seeds are removed first.
 #![allow(clippy::panic)]
 
 use std::path::Path;
 
 use ember_core::quant::{QuantParams, Quantizer};
 use ember_core::store::{SectionKind, Segment};
-use ember_core::{Index, IndexConfig, VectorStorage};
-use ember_tests::fuzz::{DirImage, REPAIR_SEGMENTS, REPAIR_SIDECAR};
+use ember_core::{Index, IndexConfig, Passage, Task, Value, VectorStorage};
+use ember_tests::fuzz::{DirImage, OWN_FINGERPRINT, REPAIR, REPAIR_SEGMENTS, REPAIR_SIDECAR, REPAIR_WAL};
 use ember_tests::{synthetic_passages, HashEmbedder};
 
 fn check<T, E: std::fmt::Display>(r: Result<T, E>, what: &str) -> T {
@@ -30,16 +31,104 @@ fn index(dir: &Path, n: usize, vectors: VectorStorage) -> DirImage {
     check(DirImage::read(dir, 0), "reading the index")
 }
 
+/// An index of `n` passages with a write-ahead log on top: adds with every kind of metadata, an
+/// update and deletes, as an app makes them.
+fn logged(dir: &Path, n: usize, vectors: VectorStorage) -> DirImage {
+    let _ = index(dir, n, vectors);
+    let e = HashEmbedder::new(64);
+    let index = check(Index::open(dir), "open");
+    let mut added = Vec::new();
+    for (i, (key, value)) in [
+        ("folder", Value::Str("travel".into())),
+        ("year", Value::Int(2024)),
+        ("score", Value::Float(0.25)),
+        ("done", Value::Bool(true)),
+    ]
+    .into_iter()
+    .enumerate()
+    {
+        let mut p = Passage::new(format!("note-{i}"), format!("battery flash note {i} offline"));
+        p.metadata.insert(key.into(), value);
+        added.push(p);
+    }
+    check(index.add(&added[..3], &e, &Task::none()), "add");
+    check(index.add(&added[3..], &e, &Task::none()), "add");
+    if n > 1 {
+        check(index.update(&[Passage::new("p1", "graph graph storage")], &e, &Task::none()), "update");
+    }
+    check(index.delete(&["p0".to_string(), "note-1".to_string()]), "delete");
+    drop(index);
+    check(DirImage::read(dir, 0), "reading the index")
+}
+
+/// The log of a logged index, in the `wal_replay` target's framing.
+fn wal_seed(image: &DirImage, flags: u8, pick: u8, cut: Option<usize>) -> Vec<u8> {
+    let Some(log) = image.file("wal-000001.log") else { panic!("the logged index has no log") };
+    let log = &log[..cut.unwrap_or(log.len()).min(log.len())];
+    let mut seed = vec![flags, pick];
+    seed.extend_from_slice(log);
+    seed
+}
+
+/// The targets whose seeds this writes; their folders are emptied first, so renamed seeds go.
+const TARGETS: [&str; 6] = ["index_open", "index_write", "wal_replay", "decode", "chunker", "embed"];
+
 fn main() {
+    for target in TARGETS {
+        let dir = ember_tests::workspace().join("fuzz/corpus").join(target);
+        for entry in std::fs::read_dir(&dir).into_iter().flatten().flatten() {
+            check(std::fs::remove_file(entry.path()), "removing a stale seed");
+        }
+    }
     let tmp = std::env::temp_dir().join(format!("ember-make-seeds-{}", std::process::id()));
     let small = index(&tmp, 24, VectorStorage::None);
     let with_sidecar = index(&tmp, 24, VectorStorage::F16);
     let empty = index(&tmp, 0, VectorStorage::F32);
-    write("index_open", "small", &small.to_bytes());
-    write("index_open", "small-f16-sidecar", &with_sidecar.to_bytes());
-    write("index_open", "empty-f32-sidecar", &empty.to_bytes());
-    let repaired = DirImage { flags: REPAIR_SEGMENTS | REPAIR_SIDECAR, ..with_sidecar.clone() };
-    write("index_open", "small-f16-sidecar-repair", &repaired.to_bytes());
+    let with_log = logged(&tmp, 24, VectorStorage::None);
+    let with_log_sidecar = logged(&tmp, 24, VectorStorage::F16);
+    let empty_with_log = logged(&tmp, 0, VectorStorage::None);
+    let Some(log) = with_log.file("wal-000001.log") else { panic!("no log") };
+    // Cut inside the last record: a torn append, as a crash leaves it.
+    let torn = DirImage {
+        files: with_log
+            .files
+            .iter()
+            .map(|(n, b)| {
+                (n.clone(), if n.starts_with("wal-") { b[..log.len() - 7].to_vec() } else { b.clone() })
+            })
+            .collect(),
+        ..with_log.clone()
+    };
+    let all = REPAIR_SEGMENTS | REPAIR_SIDECAR | REPAIR_WAL;
+    // Both whole-directory targets start from the same real directories.
+    for target in ["index_open", "index_write"] {
+        write(target, "small", &small.to_bytes());
+        write(target, "small-f16-sidecar", &with_sidecar.to_bytes());
+        write(target, "empty-f32-sidecar", &empty.to_bytes());
+        let repaired = DirImage { flags: REPAIR_SEGMENTS | REPAIR_SIDECAR, ..with_sidecar.clone() };
+        write(target, "small-f16-sidecar-repair", &repaired.to_bytes());
+        write(target, "small-log", &with_log.to_bytes());
+        write(target, "small-log-repair", &DirImage { flags: all, ..with_log.clone() }.to_bytes());
+        write(
+            target,
+            "small-log-f16-sidecar-repair",
+            &DirImage { flags: all, ..with_log_sidecar.clone() }.to_bytes(),
+        );
+        write(target, "empty-log-repair", &DirImage { flags: all, ..empty_with_log.clone() }.to_bytes());
+        write(target, "small-torn-log", &torn.to_bytes());
+    }
+
+    // The log alone.
+    write("wal_replay", "log", &wal_seed(&with_log, OWN_FINGERPRINT, 0, None));
+    write("wal_replay", "log-repair", &wal_seed(&with_log, OWN_FINGERPRINT | REPAIR, 77, None));
+    write(
+        "wal_replay",
+        "log-empty-index-repair",
+        &wal_seed(&empty_with_log, OWN_FINGERPRINT | REPAIR, 3, None),
+    );
+    write("wal_replay", "log-torn", &wal_seed(&with_log, OWN_FINGERPRINT, 200, Some(log.len() - 7)));
+    write("wal_replay", "log-header-only", &wal_seed(&with_log, OWN_FINGERPRINT, 1, Some(24)));
+    write("wal_replay", "log-other-segment", &wal_seed(&with_log, 0, 5, None));
 
     // Graph and quantizer bytes of the small index, in the `decode` target's framing.
     let Some(seg_name) = small.files.iter().map(|(n, _)| n).find(|n| n.starts_with("segment-")) else {

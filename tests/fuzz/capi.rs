@@ -258,7 +258,7 @@ fn checked(code: EmberResult, what: &str) -> EmberResult {
         );
     }
     let n = code as u32;
-    assert!(n <= EmberResult::Locked as u32, "{what}: unknown result {n}");
+    assert!(n <= EmberResult::ReadOnly as u32, "{what}: unknown result {n}");
     if code == EmberResult::Internal {
         let msg = last_error();
         assert!(msg.contains("embedder callback returned"), "{what}: INTERNAL: {msg}");
@@ -420,6 +420,10 @@ impl Run {
             let s = &mut self.slots[i];
             change(&mut s.view);
             self.disk[s.dir] = s.view.clone();
+        }
+        // The directories are writable: only a read-only handle refuses a write as READ_ONLY.
+        if code == EmberResult::ReadOnly {
+            assert!(self.slots[i].read_only, "{what}: READ_ONLY from a read-write handle");
         }
         self.verify(i, ids, what);
     }

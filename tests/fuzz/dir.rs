@@ -6,7 +6,7 @@
 use std::path::{Path, PathBuf};
 use std::sync::OnceLock;
 
-use crate::damage::{repair_segment, repair_sidecar};
+use crate::damage::{repair_segment, repair_sidecar, repair_wal};
 
 use super::Input;
 
@@ -15,11 +15,14 @@ use super::Input;
 pub const REPAIR_SEGMENTS: u8 = 1;
 /// Flag: recompute the sidecar's checksums and tie it to the segment `CURRENT` names.
 pub const REPAIR_SIDECAR: u8 = 2;
+/// Flag: recompute the checksum of every record of each `wal-*` log and tie its header to the
+/// segment of the same generation, so damage reaches the record decoder and the replay.
+pub const REPAIR_WAL: u8 = 4;
 
 /// Files of an index directory, and how to post-process them.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct DirImage {
-    /// [`REPAIR_SEGMENTS`] | [`REPAIR_SIDECAR`].
+    /// [`REPAIR_SEGMENTS`] | [`REPAIR_SIDECAR`] | [`REPAIR_WAL`].
     pub flags: u8,
     /// (file name, contents), in order.
     pub files: Vec<(String, Vec<u8>)>,
@@ -85,6 +88,22 @@ impl DirImage {
             for (name, body) in &mut self.files {
                 if name.starts_with("segment-") {
                     repair_segment(body);
+                }
+            }
+        }
+        if self.flags & REPAIR_WAL != 0 {
+            let segments: Vec<(String, Option<u64>)> = self
+                .files
+                .iter()
+                .filter(|(n, _)| n.starts_with("segment-"))
+                .map(|(n, b)| (n.clone(), ember_core::store::fingerprint(b)))
+                .collect();
+            for (name, body) in &mut self.files {
+                if let Some(generation) = name.strip_prefix("wal-").and_then(|r| r.strip_suffix(".log")) {
+                    let segment = format!("segment-{generation}.ember");
+                    let fingerprint =
+                        segments.iter().rev().find(|(n, _)| *n == segment).and_then(|(_, f)| *f);
+                    repair_wal(body, fingerprint);
                 }
             }
         }

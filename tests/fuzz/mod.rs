@@ -3,7 +3,7 @@
 //! (`examples/fuzz.rs`, what CI runs) and by replays. A target panics only when Ember misbehaves:
 //! a panic inside Ember, or a result that breaks a stated invariant.
 //!
-//! Adding a target (for instance WAL replay or a C-API call sequence):
+//! Adding a target (for instance a C-API call sequence):
 //! 1. a function here taking `&[u8]` (decode it with [`Input`]; for files, a [`DirImage`] written
 //!    to [`scratch_dir`]) and a line in [`TARGETS`],
 //! 2. for cargo-fuzz, `fuzz/fuzz_targets/NAME.rs` calling it and a `[[bin]]` in `fuzz/Cargo.toml`,
@@ -18,14 +18,18 @@ mod dir;
 mod embed;
 mod index;
 mod input;
+mod wal;
+mod write;
 
 pub use capi::{capi_sequence, seeds as capi_sequence_seeds};
 pub use chunker::chunker;
 pub use decode::decode;
-pub use dir::{scratch_dir, DirImage, REPAIR_SEGMENTS, REPAIR_SIDECAR};
+pub use dir::{scratch_dir, DirImage, REPAIR_SEGMENTS, REPAIR_SIDECAR, REPAIR_WAL};
 pub use embed::embed;
 pub use index::index_open;
 pub use input::Input;
+pub use wal::{wal_replay, OWN_FINGERPRINT, REPAIR};
+pub use write::index_write;
 
 /// A fuzz target: input bytes in, a panic out only when Ember misbehaves.
 pub type Target = fn(&[u8]);
@@ -36,5 +40,7 @@ pub const TARGETS: &[(&str, Target)] = &[
     ("chunker", chunker),
     ("embed", embed),
     ("decode", decode),
+    ("wal_replay", wal_replay),
+    ("index_write", index_write),
     ("capi_sequence", capi_sequence),
 ];

@@ -45,6 +45,9 @@ pub struct Args {
     /// Graph degree of all other nodes after pruning (m).
     #[arg(long, default_value_t = IndexConfig::default().graph.degree)]
     degree: usize,
+    /// Beam width of the searches that build the graph (wider: better graph, slower build).
+    #[arg(long, default_value_t = IndexConfig::default().graph.build_beam)]
+    build_beam: usize,
     /// Benchmarking aid: reuse (or save) passage embeddings in this file, keyed by model and texts.
     #[arg(long)]
     embeddings_cache: Option<PathBuf>,
@@ -78,6 +81,7 @@ pub fn run(args: Args) -> CliResult {
         graph: GraphParams {
             max_degree: args.max_degree,
             degree: args.degree,
+            build_beam: args.build_beam,
             ..IndexConfig::default().graph
         },
         code_dims: args.code_dims,

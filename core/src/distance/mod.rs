@@ -142,7 +142,11 @@ impl Kernels {
                 dot: x86::dot_avx512,
                 l2_sq: x86::l2_sq_avx512,
                 dot_f16: x86::dot_f16_avx512,
-                bit_dot: x86::bit_dot_popcnt,
+                bit_dot: if is_x86_feature_detected!("avx512vpopcntdq") {
+                    x86::bit_dot_vpopcnt
+                } else {
+                    x86::bit_dot_popcnt
+                },
             }),
             #[cfg(target_arch = "aarch64")]
             Isa::Neon => Some(Kernels {

@@ -28,17 +28,48 @@ pub fn dot_f16(a: &[f32], b: &[f16]) -> f32 {
 /// `(Σ_j 2^j · popcount(plane & q_j), popcount(plane))`.
 #[inline(always)]
 pub fn bit_dot(plane: &[u8], q: &[u64]) -> (u32, u32) {
+    // Codes of up to 512 bits (the models we ship: 384) take a fixed-width path the compiler
+    // unrolls (and vectorizes where the CPU has a vector popcount).
+    match plane.len().div_ceil(8) {
+        6 => bit_dot_fixed::<6>(plane, q),
+        8 => bit_dot_fixed::<8>(plane, q),
+        4 => bit_dot_fixed::<4>(plane, q),
+        _ => bit_dot_any(plane, q),
+    }
+}
+
+/// The code plane as little-endian words, zero-padded.
+#[inline(always)]
+fn words<const W: usize>(plane: &[u8]) -> [u64; W] {
+    let mut u = [0u64; W];
+    for (w, chunk) in u.iter_mut().zip(plane.chunks(8)) {
+        let mut b = [0u8; 8];
+        b[..chunk.len()].copy_from_slice(chunk);
+        *w = u64::from_le_bytes(b);
+    }
+    u
+}
+
+#[inline(always)]
+fn bit_dot_fixed<const W: usize>(plane: &[u8], q: &[u64]) -> (u32, u32) {
+    let u = words::<W>(plane);
+    let ones = u.iter().map(|x| x.count_ones()).sum();
+    let mut weighted = 0u32;
+    for (j, qj) in q.chunks(W).enumerate() {
+        let s: u32 = u.iter().zip(qj).map(|(a, b)| (a & b).count_ones()).sum();
+        weighted += s << j;
+    }
+    (weighted, ones)
+}
+
+#[inline(always)]
+fn bit_dot_any(plane: &[u8], q: &[u64]) -> (u32, u32) {
     let words = plane.len().div_ceil(8);
     let (mut weighted, mut ones) = (0u32, 0u32);
     for (k, chunk) in plane.chunks(8).enumerate() {
-        let u = match <[u8; 8]>::try_from(chunk) {
-            Ok(b) => u64::from_le_bytes(b),
-            Err(_) => {
-                let mut b = [0u8; 8];
-                b[..chunk.len()].copy_from_slice(chunk);
-                u64::from_le_bytes(b)
-            }
-        };
+        let mut b = [0u8; 8];
+        b[..chunk.len()].copy_from_slice(chunk);
+        let u = u64::from_le_bytes(b);
         ones += u.count_ones();
         for (j, qj) in q.iter().skip(k).step_by(words.max(1)).enumerate() {
             weighted += (u & qj).count_ones() << j;

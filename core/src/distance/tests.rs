@@ -302,4 +302,20 @@ proptest! {
             prop_assert_eq!(got, want, "{:?}", k.isa);
         }
     }
+
+    /// Whole-word codes up to 512 bits: the shapes the one-register AVX-512 path takes.
+    #[test]
+    fn bit_dot_matches_bit_by_bit_whole_words(
+        (plane, q) in (1usize..=8).prop_flat_map(|words| (
+            prop::collection::vec(any::<u8>(), words * 8),
+            prop::collection::vec(any::<u64>(), words * 6),
+        ))
+    ) {
+        let want = naive_bit_dot(&plane, &q);
+        for k in tested_kernels() {
+            // SAFETY: `k` comes from `Kernels::for_isa`, which checked CPU support.
+            let got = unsafe { (k.bit_dot)(&plane, &q) };
+            prop_assert_eq!(got, want, "{:?}", k.isa);
+        }
+    }
 }

@@ -244,3 +244,30 @@ pub unsafe fn dot_f16_avx512(a: &[f32], b: &[f16]) -> f32 {
 pub unsafe fn bit_dot_popcnt(plane: &[u8], q: &[u64]) -> (u32, u32) {
     scalar::bit_dot(plane, q)
 }
+
+/// [`scalar::bit_dot`] for codes of up to 512 bits in one AVX-512 register: a masked load of the
+/// code, then AND + `vpopcntq` per query plane. Other shapes take the scalar path.
+///
+/// # Safety
+/// The CPU must support `avx512f`, `avx512vpopcntdq` and `popcnt`.
+#[target_feature(enable = "avx512f,avx512vpopcntdq,popcnt")]
+pub unsafe fn bit_dot_vpopcnt(plane: &[u8], q: &[u64]) -> (u32, u32) {
+    let words = plane.len() / 8;
+    if words == 0 || words > 8 || !plane.len().is_multiple_of(8) || !q.len().is_multiple_of(words) {
+        return scalar::bit_dot(plane, q);
+    }
+    let mask = ((1u16 << words) - 1) as __mmask8;
+    // SAFETY: the mask enables only the first `words` lanes, which lie inside `plane` and inside
+    // each `words`-long chunk of `q`; masked-off lanes are not read.
+    unsafe {
+        let u = _mm512_maskz_loadu_epi64(mask, plane.as_ptr().cast());
+        let ones = _mm512_reduce_add_epi64(_mm512_popcnt_epi64(u)) as u32;
+        let mut acc = _mm512_setzero_si512();
+        for (j, qj) in q.chunks_exact(words).enumerate() {
+            let v = _mm512_maskz_loadu_epi64(mask, qj.as_ptr().cast());
+            let c = _mm512_popcnt_epi64(_mm512_and_si512(u, v));
+            acc = _mm512_add_epi64(acc, _mm512_sllv_epi64(c, _mm512_set1_epi64(j as i64)));
+        }
+        (_mm512_reduce_add_epi64(acc) as u32, ones)
+    }
+}

@@ -11,7 +11,7 @@ use super::open::{Index, OpenOptions};
 use super::sidecar::{self, Precision};
 use super::task::Task;
 use crate::graph::{self, Graph, GraphParams};
-use crate::quant::{QuantParams, Quantizer};
+use crate::quant::{QuantParams, Quantizer, MAX_CODE_DIMS, MAX_DIM};
 use crate::store::{encode_ids, encode_texts, RealStorage, SectionKind, SegmentWriter, Storage};
 use crate::{Embedder, Error, Result};
 
@@ -60,8 +60,9 @@ impl VectorStorage {
 pub struct IndexConfig {
     /// Graph construction and pruning.
     pub graph: GraphParams,
-    /// Code dimensions: 0 for the model's full dimension (rotation only), or fewer (a multiple of
-    /// 8) for a PCA projection whose basis is stored with the index.
+    /// Code dimensions: 0 for the model's full dimension (rotation only; at most
+    /// [`crate::quant::MAX_CODE_DIMS`]), or fewer (a multiple of 8) for a PCA projection whose
+    /// basis is stored with the index (required for models wider than that).
     pub code_dims: usize,
     /// Bits per code dimension, 1 to 4.
     pub code_bits: u8,
@@ -82,7 +83,14 @@ impl Default for IndexConfig {
         // 7.6% of the text and recall@3 0.96 at beam 512, rerank 50. PCA-96 × 3 bits was smaller
         // but lost 5% of true top-1s on the man pages (their residual outside the PCA subspace).
         IndexConfig {
-            graph: GraphParams { degree: 12, max_degree: 32, ..GraphParams::default() },
+            graph: GraphParams {
+                degree: 12,
+                max_degree: 32,
+                // `--build-beam 128` lifts stored recall@3 at search beam 256 from 0.927 to 0.954 on
+                // debian-10k, but on 1,000 man pages it lowers recall at beam 64 and after compaction
+                // (tests/churn.rs fails): 64 stays the default (docs/BENCHMARKS.md).
+                ..GraphParams::default()
+            },
             code_dims: 0,
             code_bits: 1,
             seed: 0x0045_4d42_4552, // "EMBER"
@@ -175,10 +183,20 @@ impl Index {
 
 pub(crate) fn validate_passages(passages: &[Passage], dim: usize, config: &IndexConfig) -> Result<()> {
     config.graph.validate()?;
-    if dim == 0 || config.code_dims > dim || (config.code_dims == 0 && !dim.is_multiple_of(8)) {
+    if dim == 0 || dim > MAX_DIM {
+        return Err(Error::InvalidArgument(format!("dimension must be 1 to {MAX_DIM}, got {dim}")));
+    }
+    let dims = code_dims(config, dim);
+    if dims > dim || !dims.is_multiple_of(8) {
         return Err(Error::InvalidArgument(format!(
-            "code dimensions {} exceed the model's {dim}",
-            config.code_dims
+            "code dimensions {dims} must be a multiple of 8 and at most the model's {dim}"
+        )));
+    }
+    if dims > MAX_CODE_DIMS {
+        // Not chosen silently: a PCA that wide costs minutes to train on a phone.
+        return Err(Error::InvalidArgument(format!(
+            "code dimensions {dims} exceed {MAX_CODE_DIMS} (the rotation rebuilt at every open grows \
+             with their cube): set IndexConfig::code_dims to at most {MAX_CODE_DIMS} for this model"
         )));
     }
     let mut seen = HashSet::with_capacity(passages.len());
@@ -192,6 +210,14 @@ pub(crate) fn validate_passages(passages: &[Passage], dim: usize, config: &Index
         return Err(Error::InvalidArgument("too many passages for one index".into()));
     }
     Ok(())
+}
+
+/// The code dimensions a config asks for: `code_dims`, or by default the model's dimension.
+fn code_dims(config: &IndexConfig, dim: usize) -> usize {
+    match config.code_dims {
+        0 => dim,
+        d => d,
+    }
 }
 
 /// One passage's id and metadata.
@@ -273,7 +299,7 @@ pub(crate) fn build_from_vectors(
     let old = || order.iter().map(|&i| i as usize);
     let vecs: Vec<f32> = old().flat_map(|i| vectors[i * dim..(i + 1) * dim].iter().copied()).collect();
 
-    let dims = if config.code_dims == 0 { dim } else { config.code_dims };
+    let dims = code_dims(config, dim);
     let params = QuantParams { dims, bits: config.code_bits, seed: config.seed };
     let sample_stride = (n / 20_000).max(1);
     let sample: Vec<f32> = vecs.chunks_exact(dim).step_by(sample_stride).flatten().copied().collect();
@@ -321,6 +347,5 @@ pub(crate) fn build_from_vectors(
         sidecar::write(storage, &dir.join(files::vectors(generation)), &vecs, dim, precision, fingerprint)?;
     }
     publish(storage, dir, &segment_name)?;
-    drop(lock);
-    Index::open_with(dir, OpenOptions::default())
+    Index::open_locked(dir, OpenOptions::default(), Some(lock))
 }

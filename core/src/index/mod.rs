@@ -33,7 +33,7 @@ pub(crate) mod files {
     use std::path::Path;
 
     use crate::store::Storage;
-    use crate::Result;
+    use crate::{Error, Result};
 
     /// Names the current segment; replaced atomically to publish a new one.
     pub const CURRENT: &str = "CURRENT";
@@ -70,10 +70,30 @@ pub(crate) mod files {
         num.parse().ok()
     }
 
-    /// The generation CURRENT names, if any.
+    /// Largest `CURRENT` accepted: it holds one file name.
+    pub const MAX_CURRENT_BYTES: u64 = 256;
+
+    /// The segment `CURRENT` names, and its generation. `Missing` without `CURRENT`; `Corrupt` if
+    /// it is not a regular file of at most [`MAX_CURRENT_BYTES`] naming `segment-NNNNNN.ember`
+    /// (ASCII digits, surrounding whitespace ignored), so it can never point outside the directory.
+    pub fn read_current(dir: &Path) -> Result<(String, u64)> {
+        let path = dir.join(CURRENT);
+        let bytes = crate::store::read_regular(&path, MAX_CURRENT_BYTES)?
+            .ok_or_else(|| Error::Missing { what: "index (no CURRENT file)", path: dir.into() })?;
+        let text = String::from_utf8_lossy(&bytes);
+        let name = text.trim();
+        let generation = name
+            .strip_prefix("segment-")
+            .and_then(|rest| rest.strip_suffix(".ember"))
+            .filter(|num| num.len() >= 6 && num.bytes().all(|b| b.is_ascii_digit()))
+            .and_then(|num| num.parse().ok())
+            .ok_or_else(|| Error::Corrupt(format!("CURRENT names {name:.80?}, not a segment")))?;
+        Ok((name.to_owned(), generation))
+    }
+
+    /// The generation CURRENT names, if it names one.
     pub fn current_generation(dir: &Path) -> Option<u64> {
-        let current = std::fs::read_to_string(dir.join(CURRENT)).ok()?;
-        generation_of(current.trim())
+        read_current(dir).ok().map(|(_, g)| g)
     }
 
     /// Remove files of other generations and abandoned temp files.

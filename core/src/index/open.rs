@@ -129,20 +129,20 @@ impl Index {
     /// log (a torn tail is dropped), and, unless read-only, take the writer lock and remove files
     /// of older generations.
     pub fn open_with(dir: &Path, opts: OpenOptions) -> Result<Index> {
-        let current_path = dir.join(files::CURRENT);
-        let current = std::fs::read(&current_path).map_err(|e| match e.kind() {
-            std::io::ErrorKind::NotFound => {
-                Error::Missing { what: "index (no CURRENT file)", path: dir.into() }
-            }
-            _ => Error::io("reading", &current_path, e),
-        })?;
-        let name = std::str::from_utf8(&current).unwrap_or("").trim();
-        let generation = files::generation_of(name)
-            .filter(|_| {
-                name.starts_with("segment-") && name.ends_with(".ember") && !name.contains(['/', '\\'])
-            })
-            .ok_or_else(|| Error::Corrupt(format!("CURRENT names {name:?}, not a segment")))?;
-        let lock = if opts.read_only { None } else { Some(take_lock(dir)?) };
+        // Not an index (or no such directory): `Missing`, before the lock would leave a LOCK file
+        // in a folder that is not ours. `open_locked` reads CURRENT again under the lock.
+        files::read_current(dir)?;
+        let lock = match opts.read_only {
+            true => None,
+            false => Some(take_lock(dir)?),
+        };
+        Index::open_locked(dir, opts, lock)
+    }
+
+    /// Open with the writer lock already taken (`None` when read-only): a build hands over the
+    /// lock it wrote under, so no other writer can slip in between.
+    pub(crate) fn open_locked(dir: &Path, opts: OpenOptions, lock: Option<std::fs::File>) -> Result<Index> {
+        let (name, generation) = files::read_current(dir)?;
         let cache = Arc::new(Mutex::new(EmbeddingCache::new(opts.cache_bytes)));
         let base = Arc::new(Base::load(&dir.join(name), generation, cache)?);
         // Only once the named segment has proved valid may other generations' files go.
@@ -336,11 +336,22 @@ pub(crate) fn take_lock(dir: &Path) -> Result<std::fs::File> {
         .truncate(false)
         .write(true)
         .open(&path)
-        .map_err(|e| Error::io("opening", &path, e))?;
-    match file.try_lock() {
-        Ok(()) => Ok(file),
-        Err(std::fs::TryLockError::WouldBlock) => Err(Error::Locked { dir: dir.to_owned() }),
-        Err(std::fs::TryLockError::Error(e)) => Err(Error::io("locking", &path, e)),
+        // A directory or LOCK file that cannot be written is `ReadOnly`: open it read-only instead.
+        .map_err(|e| crate::store::write_err("opening", &path, e))?;
+    // A lock released a moment ago can still be held by a copy of its descriptor in a child
+    // process another thread is starting (fork shares the lock until exec closes the copy), so a
+    // busy lock is retried for about 0.1 s before it counts as another writer's.
+    let mut wait = std::time::Duration::from_millis(1);
+    loop {
+        match file.try_lock() {
+            Ok(()) => return Ok(file),
+            Err(std::fs::TryLockError::WouldBlock) if wait.as_millis() <= 64 => {
+                std::thread::sleep(wait);
+                wait *= 2;
+            }
+            Err(std::fs::TryLockError::WouldBlock) => return Err(Error::Locked { dir: dir.to_owned() }),
+            Err(std::fs::TryLockError::Error(e)) => return Err(crate::store::write_err("locking", &path, e)),
+        }
     }
 }
 
@@ -374,11 +385,9 @@ pub(crate) fn live_ids(snap: &Snapshot) -> Result<HashMap<String, u32>> {
 /// Apply the log of the snapshot's generation; cut a torn tail (unless read-only).
 fn replay_log(dir: &Path, opts: &OpenOptions, snap: &mut Snapshot, writer: &mut Writer) -> Result<()> {
     let path = dir.join(files::wal(snap.base.generation));
-    let bytes = match std::fs::read(&path) {
-        Ok(b) => b,
-        Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(()),
-        Err(e) => return Err(Error::io("reading", &path, e)),
-    };
+    // Not size-bounded: a log is as large as the changes it holds (all of them stay in memory
+    // until the next commit anyway). A FIFO or device is refused rather than read.
+    let Some(bytes) = crate::store::read_regular(&path, u64::MAX)? else { return Ok(()) };
     let replay = wal::replay(&bytes, snap.base.segment.fingerprint())?;
     let limits = Limits::of(&snap.base.meta);
     for op in &replay.ops {

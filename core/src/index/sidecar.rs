@@ -106,7 +106,8 @@ impl Sidecar {
             return Err(corrupt("bad magic"));
         }
         if h.version != VERSION {
-            return Err(Error::IncompatibleVersion { found: h.version as u16, supported: VERSION as u16 });
+            let found = u16::try_from(h.version).unwrap_or(u16::MAX);
+            return Err(Error::IncompatibleVersion { found, supported: VERSION as u16 });
         }
         let mut zeroed = h;
         zeroed.header_checksum = 0;

@@ -36,7 +36,9 @@ pub(crate) struct Base {
 }
 
 impl Base {
-    /// Map and validate a segment: magic, version, checksums and every bound.
+    /// Map and validate a segment: magic, version, checksums and every bound. The cheap checks of
+    /// every section come first; the quantizer's rotation, whose cost grows with the cube of its
+    /// dimension, is rebuilt only once everything else, its shape included, has proved consistent.
     pub fn load(path: &Path, generation: u64, cache: Arc<Mutex<EmbeddingCache>>) -> Result<Base> {
         let segment = Segment::open(path)?;
         let meta: Meta = serde_json::from_slice(segment.section(SectionKind::Meta)?)
@@ -48,27 +50,37 @@ impl Base {
         if n as u64 > segment.file_len() {
             return Err(Error::Corrupt("meta: more passages than bytes".into()));
         }
-        let quantizer = Quantizer::from_bytes(segment.section(SectionKind::Quantizer)?)?;
-        if quantizer.dim() != meta.dim {
+        let quantizer_bytes = segment.section(SectionKind::Quantizer)?;
+        let shape = Quantizer::shape(quantizer_bytes)?;
+        if shape.dim != meta.dim {
             return Err(Error::Corrupt("quantizer dimension differs from the index".into()));
         }
+        if (shape.params.dims, shape.params.bits) != (meta.code_dims, meta.code_bits) {
+            return Err(Error::Corrupt("quantizer code shape differs from the index".into()));
+        }
         let codes = segment.section(SectionKind::Codes)?;
-        if Some(codes.len()) != n.checked_mul(quantizer.code_bytes()) {
+        if Some(codes.len()) != n.checked_mul(shape.code_bytes()) {
             return Err(Error::Corrupt("codes section has the wrong size".into()));
         }
         let (entry, blocks, lengths, edges) = graph_sections(&segment)?;
+        // The graph records its own node count; the lists are validated against the index's.
+        if graph_nodes(&segment)? as usize != n {
+            return Err(Error::Corrupt("graph node count differs from the passage count".into()));
+        }
         GraphView::new(n_u32(n)?, entry, blocks, lengths, edges)?;
-        IdsView::new(segment.section(SectionKind::Ids)?, n)?;
+        let ids = IdsView::new(segment.section(SectionKind::Ids)?, n)?;
         let text = TextView::new(segment.section(SectionKind::Text)?, n)?;
         let flags = match segment.optional_section(SectionKind::Flags)? {
             Some(f) if f.len() == n => f.to_vec(),
             Some(_) => return Err(Error::Corrupt("flags section has the wrong size".into())),
             None => Vec::new(),
         };
+        check_unique_live_ids(&ids, &flags)?;
         let metadata = match segment.optional_section(SectionKind::Metadata)? {
             Some(m) => metadata::decode_section(m, n)?,
             None => Vec::new(),
         };
+        let quantizer = Quantizer::from_bytes(quantizer_bytes)?;
         Ok(Base { segment, meta, quantizer, text, entry, metadata, flags, generation, cache })
     }
 
@@ -102,6 +114,26 @@ impl Base {
 
 fn n_u32(n: usize) -> Result<u32> {
     u32::try_from(n).map_err(|_| Error::Corrupt("passage count out of range".into()))
+}
+
+/// Two live passages with one id would make updates and deletes ambiguous (each id maps to one
+/// node). Deleted passages may share an id with a live one: a committed update keeps the old
+/// version as a tombstone until `compact`.
+fn check_unique_live_ids(ids: &IdsView<'_>, flags: &[u8]) -> Result<()> {
+    let mut seen = std::collections::HashSet::with_capacity(ids.len());
+    for (i, id) in ids.all().into_iter().enumerate() {
+        let deleted = flags.get(i).is_some_and(|f| f & DELETED != 0);
+        if !deleted && !seen.insert(id) {
+            return Err(Error::Corrupt(format!("ids: passage {i} repeats a live id")));
+        }
+    }
+    Ok(())
+}
+
+/// The node count in the graph header (bytes 4..8 of the blocks section).
+fn graph_nodes(segment: &Segment) -> Result<u32> {
+    let blocks = segment.section(SectionKind::GraphBlocks)?;
+    crate::store::le::u32_at(blocks, 4).ok_or_else(|| Error::Corrupt("graph header truncated".into()))
 }
 
 /// The graph's entry node, block offsets, list lengths and edge bytes.
@@ -247,6 +279,21 @@ impl NodeView<'_> {
             _ if (i as usize) < self.n_base => self.graph.neighbors(i, out),
             _ => out.clear(),
         }
+    }
+
+    /// Hint the CPU to fetch node `i`'s code: a walk scores a node's neighbours right after
+    /// reading its list, and their codes are scattered (a cache miss each otherwise).
+    #[inline]
+    pub fn prefetch_code(&self, i: u32) {
+        #[cfg(target_arch = "x86_64")]
+        if let Some(c) = self.codes.get(i as usize * self.cb) {
+            // SAFETY: a prefetch is only a hint; the address is inside `codes`.
+            unsafe {
+                std::arch::x86_64::_mm_prefetch::<{ std::arch::x86_64::_MM_HINT_T0 }>((c as *const u8).cast())
+            }
+        }
+        #[cfg(not(target_arch = "x86_64"))]
+        let _ = i;
     }
 
     /// The code of node `i` (empty if out of range).

@@ -32,7 +32,7 @@ impl Index {
         self.check_model(embedder.model_id())?;
         let _w = self.writer.lock().map_err(|_| super::open::lock_poisoned())?;
         if self.opts.read_only {
-            return Err(Error::InvalidArgument("the index was opened read-only".into()));
+            return Err(Error::ReadOnly { path: self.dir.clone() });
         }
         let snap = self.snapshot()?;
         if snap.sidecar.is_ok() {
@@ -43,6 +43,11 @@ impl Index {
         let (n, dim) = (base.len(), base.meta.dim);
         let row_bytes = dim * precision.width();
         let partial = self.dir.join(files::partial_vectors(base.generation));
+        // Only a regular file is resumed: anything else under the name (a FIFO would block the
+        // append) is not Ember's, and is removed without being opened.
+        if std::fs::symlink_metadata(&partial).is_ok_and(|m| !m.is_file()) {
+            storage.remove(&partial)?;
+        }
         let existing = std::fs::metadata(&partial).map(|m| m.len() as usize).unwrap_or(0);
         let mut done = (existing / row_bytes.max(1)).min(n);
         if existing != done * row_bytes {
@@ -72,10 +77,10 @@ impl Index {
             done += rows.len();
             task.progress(done as u64, n as u64);
         }
-        let raw = match std::fs::read(&partial) {
-            Ok(r) => r,
-            Err(e) if e.kind() == std::io::ErrorKind::NotFound && n == 0 => Vec::new(),
-            Err(e) => return Err(Error::io("reading", &partial, e)),
+        let raw = match crate::store::read_regular(&partial, (n * row_bytes) as u64)? {
+            Some(r) => r,
+            None if n == 0 => Vec::new(),
+            None => return Err(Error::Missing { what: "partial vector sidecar", path: partial }),
         };
         if raw.len() != n * row_bytes {
             return Err(Error::Corrupt("partial vector file changed while materializing".into()));
@@ -104,7 +109,7 @@ impl Index {
     pub fn evict_vectors(&self) -> Result<()> {
         let _w = self.writer.lock().map_err(|_| super::open::lock_poisoned())?;
         if self.opts.read_only {
-            return Err(Error::InvalidArgument("the index was opened read-only".into()));
+            return Err(Error::ReadOnly { path: self.dir.clone() });
         }
         let snap = self.snapshot()?;
         let storage = self.opts.storage.as_ref();

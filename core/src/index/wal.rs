@@ -9,7 +9,9 @@
 //! ```
 //! Replay stops at the first record that is cut short or fails its checksum: that is a write torn
 //! by a crash, never an acknowledged one (an acknowledged record was complete, and synced, before
-//! its call returned). The torn tail is cut off before new records are appended.
+//! its call returned). The torn tail is cut off before new records are appended. A damaged record
+//! with an intact one after it, or a checksummed record that does not decode, cannot come from a
+//! torn write: that is `Corrupt`, so acknowledged records are never cut off silently.
 
 use super::metadata::{self, Metadata};
 use crate::store::codec::{Dec, Enc};
@@ -132,7 +134,8 @@ pub fn replay(bytes: &[u8], fingerprint: u64) -> Result<Replay> {
     }
     let version = crate::store::le::u32_at(head, 8).unwrap_or(0);
     if version != VERSION {
-        return Err(Error::IncompatibleVersion { found: version as u16, supported: VERSION as u16 });
+        let found = u16::try_from(version).unwrap_or(u16::MAX);
+        return Err(Error::IncompatibleVersion { found, supported: VERSION as u16 });
     }
     let logged_for = u64::from_le_bytes(head[16..24].try_into().unwrap_or([0; 8]));
     if logged_for != fingerprint {
@@ -140,21 +143,43 @@ pub fn replay(bytes: &[u8], fingerprint: u64) -> Result<Replay> {
     }
     let mut ops = Vec::new();
     let mut pos = HEADER_BYTES;
-    while let Some(rec) = bytes.get(pos..pos + RECORD_HEAD) {
-        let len = crate::store::le::u32_at(rec, 0).unwrap_or(u32::MAX) as usize;
-        let sum = u64::from_le_bytes(rec[4..12].try_into().unwrap_or([0; 8]));
-        if len > MAX_RECORD_BYTES {
+    while bytes.len() - pos >= RECORD_HEAD {
+        let Some(payload) = intact_payload(bytes, pos) else {
+            // A torn append is the last thing in a log. A damaged record followed by an intact one
+            // is damage in the middle, with acknowledged records after it: refuse rather than cut
+            // them off. (Damage to the last record, or to a length field, reads as torn.)
+            let claimed = record_len(bytes, pos).unwrap_or(usize::MAX);
+            let next = pos.saturating_add(RECORD_HEAD).saturating_add(claimed);
+            if intact_payload(bytes, next).is_some() {
+                return Err(Error::Corrupt(format!(
+                    "write-ahead log: the record at byte {pos} is damaged and complete records follow it"
+                )));
+            }
             break;
-        }
-        let Some(payload) = bytes.get(pos + RECORD_HEAD..pos + RECORD_HEAD + len) else { break };
-        if crate::store::checksum(payload) != sum {
-            break;
-        }
-        let Some(op) = decode_payload(payload) else { break };
+        };
+        // Complete and checksummed, so not torn: a payload that does not decode was written by a
+        // newer version or a bug.
+        let op = decode_payload(payload).ok_or_else(|| {
+            Error::Corrupt(format!("write-ahead log: the record at byte {pos} does not decode"))
+        })?;
         ops.push(op);
-        pos += RECORD_HEAD + len;
+        pos += RECORD_HEAD + payload.len();
     }
     Ok(Replay { ops, valid_len: pos as u64, dropped: (bytes.len() - pos) as u64 })
+}
+
+/// The length a record head at `pos` claims, if the head is there and the length is acceptable.
+fn record_len(bytes: &[u8], pos: usize) -> Option<usize> {
+    let len = crate::store::le::u32_at(bytes, pos)? as usize;
+    (len <= MAX_RECORD_BYTES).then_some(len)
+}
+
+/// The payload of the record at `pos`, if it is whole and matches its checksum.
+fn intact_payload(bytes: &[u8], pos: usize) -> Option<&[u8]> {
+    let len = record_len(bytes, pos)?;
+    let sum = u64::from_le_bytes(bytes.get(pos + 4..pos + RECORD_HEAD)?.try_into().ok()?);
+    let payload = bytes.get(pos + RECORD_HEAD..(pos + RECORD_HEAD).checked_add(len)?)?;
+    (crate::store::checksum(payload) == sum).then_some(payload)
 }
 
 #[cfg(test)]
@@ -197,6 +222,17 @@ mod tests {
         let last = bad.len() - 1;
         bad[last] ^= 1;
         assert_eq!(replay(&bad, 42).unwrap().ops, sample()[..1].to_vec());
+        // A flipped bit in the first record, with an intact one after it: damage, not a torn tail.
+        let mut mid = log.clone();
+        mid[HEADER_BYTES + RECORD_HEAD + 2] ^= 1;
+        assert!(matches!(replay(&mid, 42), Err(Error::Corrupt(_))));
+        // A checksummed record that does not decode (unknown op 9): refused, not dropped as torn.
+        let mut odd = header(42);
+        let payload = [9u8, 0];
+        odd.extend_from_slice(&(payload.len() as u32).to_le_bytes());
+        odd.extend_from_slice(&crate::store::checksum(&payload).to_le_bytes());
+        odd.extend_from_slice(&payload);
+        assert!(matches!(replay(&odd, 42), Err(Error::Corrupt(_))));
         assert!(matches!(replay(&log, 7), Err(Error::Corrupt(_))));
         let mut wrong = log.clone();
         wrong[0] = b'X';

@@ -107,10 +107,13 @@ pub(crate) fn walk(
         }
         let mut nb = std::mem::take(&mut s.neighbors);
         view.neighbors(cur.1, &mut nb);
+        // Mark and prefetch first, then score: the codes' cache misses overlap.
+        nb.retain(|&j| s.visit(j));
         for &j in &nb {
-            if s.visit(j) {
-                offer(s, j);
-            }
+            view.prefetch_code(j);
+        }
+        for &j in &nb {
+            offer(s, j);
         }
         s.neighbors = nb;
     }

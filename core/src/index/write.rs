@@ -109,7 +109,7 @@ fn mark_deleted(snap: &mut Snapshot, node: u32) {
 impl Index {
     fn writer(&self) -> Result<std::sync::MutexGuard<'_, Writer>> {
         if self.opts.read_only {
-            return Err(Error::InvalidArgument("the index was opened read-only".into()));
+            return Err(Error::ReadOnly { path: self.dir.clone() });
         }
         let w = self.writer.lock().map_err(|_| lock_poisoned())?;
         if let Some(why) = &w.broken {
@@ -273,9 +273,14 @@ impl Index {
                 .append(&path, &record)
                 .and_then(|()| if sync { storage.sync_file(&path) } else { Ok(()) });
         if let Err(e) = result {
-            // Cut what may have reached the file, so later records never follow a torn one.
+            // Cut what may have reached the file, so later records never follow a torn one. If the
+            // cut fails too (a file system gone read-only) but nothing reached the file, as when it
+            // could not even be opened for writing, there is nothing to undo.
             if let Err(undo) = storage.truncate(&path, w.wal_len) {
-                w.broken = Some(format!("{e}; cutting the log back failed: {undo}"));
+                let untouched = std::fs::metadata(&path).is_ok_and(|m| m.len() == w.wal_len);
+                if !untouched {
+                    w.broken = Some(format!("{e}; cutting the log back failed: {undo}"));
+                }
             }
             return Err(e);
         }

@@ -3,4 +3,4 @@
 mod linalg;
 mod rabitq;
 
-pub use rabitq::{Decoded, QuantParams, Quantizer, QueryLut};
+pub use rabitq::{Decoded, QuantParams, QuantShape, Quantizer, QueryLut, MAX_CODE_DIMS, MAX_DIM};

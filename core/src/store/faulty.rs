@@ -1,6 +1,6 @@
-//! A fault-injecting [`Storage`] for crash and disk-full tests: it counts every write, fsync,
-//! rename and remove, fails the Nth, and can then simulate a power loss by dropping what was never
-//! made durable (unsynced bytes, un-synced renames and removals).
+//! A fault-injecting [`Storage`] for crash, disk-full and read-only tests: it counts every write,
+//! fsync, rename and remove, fails the Nth, and can then simulate a power loss by dropping what was
+//! never made durable (unsynced bytes, un-synced renames and removals).
 
 use std::collections::HashMap;
 use std::path::{Path, PathBuf};
@@ -14,14 +14,18 @@ use crate::{Error, Result};
 pub enum Fault {
     /// The process dies: this and every later operation fail, nothing more reaches the disk.
     Crash,
-    /// The disk is full: this write fails with `OutOfSpace`; later operations succeed.
+    /// The disk is full: this write (or fsync) fails with `OutOfSpace`; later operations succeed.
     NoSpace,
+    /// The file system turns read-only (a remount after errors, a write-protected card): this and
+    /// every later operation fail with `ReadOnly`; what was written before stays.
+    ReadOnly,
 }
 
 #[derive(Debug, Default)]
 struct State {
     ops: u64,
     crashed: bool,
+    read_only: bool,
     /// What a power loss leaves at each path touched (None: no file). Paths never touched keep
     /// whatever they held before the test began, which counts as durable.
     durable: HashMap<PathBuf, Option<Vec<u8>>>,
@@ -74,6 +78,10 @@ impl FaultyStorage {
         }
         let n = s.ops;
         s.ops += 1;
+        if s.read_only || (self.fault == Fault::ReadOnly && self.fail_at == Some(n)) {
+            s.read_only = true;
+            return Err(Error::ReadOnly { path: paths.first().map(|p| p.to_path_buf()).unwrap_or_default() });
+        }
         for p in paths {
             if !s.durable.contains_key(*p) {
                 let now = std::fs::read(p).ok();
@@ -91,7 +99,7 @@ impl FaultyStorage {
                         path: paths.first().map(|p| p.to_path_buf()).unwrap_or_default(),
                     })
                 }
-                Fault::NoSpace => {}
+                Fault::NoSpace | Fault::ReadOnly => {}
             }
         }
         Ok(s)
@@ -119,7 +127,8 @@ impl Storage for FaultyStorage {
     }
 
     fn sync_file(&self, path: &Path) -> Result<()> {
-        let mut s = self.begin(&[path], false)?;
+        // Counted as a write: with delayed allocation, a full disk surfaces at fsync (ext4, XFS).
+        let mut s = self.begin(&[path], true)?;
         RealStorage.sync_file(path)?;
         let now = std::fs::read(path).ok();
         s.durable.insert(path.to_path_buf(), now);

@@ -5,7 +5,7 @@ use std::fmt::Debug;
 use std::io::Write;
 use std::path::Path;
 
-use super::atomic::io_err;
+use super::atomic::write_err;
 use crate::Result;
 
 /// The primitive, individually failing write operations. Durability follows POSIX: file contents
@@ -53,8 +53,8 @@ pub struct RealStorage;
 
 impl Storage for RealStorage {
     fn write_new(&self, path: &Path, bytes: &[u8]) -> Result<()> {
-        let mut f = std::fs::File::create(path).map_err(|e| io_err("creating", path, e))?;
-        f.write_all(bytes).map_err(|e| io_err("writing", path, e))
+        let mut f = std::fs::File::create(path).map_err(|e| write_err("creating", path, e))?;
+        f.write_all(bytes).map_err(|e| write_err("writing", path, e))
     }
 
     fn append(&self, path: &Path, bytes: &[u8]) -> Result<()> {
@@ -62,27 +62,29 @@ impl Storage for RealStorage {
             .create(true)
             .append(true)
             .open(path)
-            .map_err(|e| io_err("opening", path, e))?;
-        f.write_all(bytes).map_err(|e| io_err("appending to", path, e))
+            .map_err(|e| write_err("opening", path, e))?;
+        f.write_all(bytes).map_err(|e| write_err("appending to", path, e))
     }
 
     fn truncate(&self, path: &Path, len: u64) -> Result<()> {
-        let f = std::fs::OpenOptions::new().write(true).open(path).map_err(|e| io_err("opening", path, e))?;
-        f.set_len(len).map_err(|e| io_err("truncating", path, e))
+        let f =
+            std::fs::OpenOptions::new().write(true).open(path).map_err(|e| write_err("opening", path, e))?;
+        f.set_len(len).map_err(|e| write_err("truncating", path, e))
     }
 
     fn sync_file(&self, path: &Path) -> Result<()> {
-        let f = std::fs::OpenOptions::new().write(true).open(path).map_err(|e| io_err("opening", path, e))?;
-        f.sync_all().map_err(|e| io_err("syncing", path, e))
+        let f =
+            std::fs::OpenOptions::new().write(true).open(path).map_err(|e| write_err("opening", path, e))?;
+        f.sync_all().map_err(|e| write_err("syncing", path, e))
     }
 
     fn rename(&self, from: &Path, to: &Path) -> Result<()> {
-        std::fs::rename(from, to).map_err(|e| io_err("publishing", to, e))
+        std::fs::rename(from, to).map_err(|e| write_err("publishing", to, e))
     }
 
     fn remove(&self, path: &Path) -> Result<()> {
         match std::fs::remove_file(path) {
-            Err(e) if e.kind() != std::io::ErrorKind::NotFound => Err(io_err("removing", path, e)),
+            Err(e) if e.kind() != std::io::ErrorKind::NotFound => Err(write_err("removing", path, e)),
             _ => Ok(()),
         }
     }
@@ -92,6 +94,6 @@ impl Storage for RealStorage {
     }
 
     fn create_dir_all(&self, dir: &Path) -> Result<()> {
-        std::fs::create_dir_all(dir).map_err(|e| io_err("creating", dir, e))
+        std::fs::create_dir_all(dir).map_err(|e| write_err("creating", dir, e))
     }
 }

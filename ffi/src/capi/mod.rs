@@ -92,6 +92,8 @@ pub enum EmberResult {
     DuplicateId = 14,
     /// Another handle holds the index open for writing (open it read-only to search beside it).
     Locked = 15,
+    /// The index cannot be changed: opened read-only, or its files or file system are read-only.
+    ReadOnly = 16,
 }
 
 impl From<&EmberError> for EmberResult {
@@ -112,6 +114,7 @@ impl From<&EmberError> for EmberResult {
             EmberError::UnknownId { .. } => EmberResult::UnknownId,
             EmberError::DuplicateId { .. } => EmberResult::DuplicateId,
             EmberError::Locked { .. } => EmberResult::Locked,
+            EmberError::ReadOnly { .. } => EmberResult::ReadOnly,
         }
     }
 }

@@ -2924,6 +2924,16 @@ enum EmberError: Swift.Error, Equatable, Hashable, Foundation.LocalizedError {
          * The index directory and what to do.
          */detail: String
     )
+    /**
+     * The index cannot be changed: this handle was opened read-only, or the directory or file
+     * system refuses writes (an index shipped in an app bundle, a read-only mount). Nothing was
+     * changed; searching still works.
+     */
+    case ReadOnly(
+        /**
+         * The file or directory that could not be written.
+         */detail: String
+    )
 
     
 
@@ -2995,6 +3005,9 @@ public struct FfiConverterTypeEmberError: FfiConverterRustBuffer {
             id: try FfiConverterString.read(from: &buf)
             )
         case 15: return .Locked(
+            detail: try FfiConverterString.read(from: &buf)
+            )
+        case 16: return .ReadOnly(
             detail: try FfiConverterString.read(from: &buf)
             )
 
@@ -3082,6 +3095,11 @@ public struct FfiConverterTypeEmberError: FfiConverterRustBuffer {
         
         case let .Locked(detail):
             writeInt(&buf, Int32(15))
+            FfiConverterString.write(detail, into: &buf)
+            
+        
+        case let .ReadOnly(detail):
+            writeInt(&buf, Int32(16))
             FfiConverterString.write(detail, into: &buf)
             
         }

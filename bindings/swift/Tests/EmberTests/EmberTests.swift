@@ -193,6 +193,9 @@ final class EmberTests: XCTestCase {
         }
         let reader = try EmberIndex.open(dir: path("living"), embedder: embedder, options: OpenOptions(readOnly: true))
         XCTAssertEqual(try reader.search(query: "boat to the island").hits.first?.id, "ferry")
+        XCTAssertThrowsError(try reader.delete(ids: ["battery"])) {
+            guard case .ReadOnly? = $0 as? EmberError else { return XCTFail("\($0)") }
+        }
         reader.close()
 
         try index.commit()

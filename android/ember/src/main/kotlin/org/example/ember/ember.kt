@@ -4195,6 +4195,22 @@ sealed class EmberException: kotlin.Exception() {
             get() = "detail=${ `detail` }"
     }
     
+    /**
+     * The index cannot be changed: this handle was opened read-only, or the directory or file
+     * system refuses writes (an index shipped in an app bundle, a read-only mount). Nothing was
+     * changed; searching still works.
+     */
+    class ReadOnly(
+        
+        /**
+         * The file or directory that could not be written.
+         */
+        val `detail`: kotlin.String
+        ) : EmberException() {
+        override val message
+            get() = "detail=${ `detail` }"
+    }
+    
 
     
 
@@ -4256,6 +4272,9 @@ public object FfiConverterTypeEmberError : FfiConverterRustBuffer<EmberException
                 FfiConverterString.read(buf),
                 )
             15 -> EmberException.Locked(
+                FfiConverterString.read(buf),
+                )
+            16 -> EmberException.ReadOnly(
                 FfiConverterString.read(buf),
                 )
             else -> throw RuntimeException("invalid error enum value, something is very wrong!!")
@@ -4340,6 +4359,11 @@ public object FfiConverterTypeEmberError : FfiConverterRustBuffer<EmberException
                 4UL
                 + FfiConverterString.allocationSize(value.`detail`)
             )
+            is EmberException.ReadOnly -> (
+                // Add the size for the Int that specifies the variant plus the size needed for all fields
+                4UL
+                + FfiConverterString.allocationSize(value.`detail`)
+            )
         }
     }
 
@@ -4418,6 +4442,11 @@ public object FfiConverterTypeEmberError : FfiConverterRustBuffer<EmberException
             }
             is EmberException.Locked -> {
                 buf.putInt(15)
+                FfiConverterString.write(value.`detail`, buf)
+                Unit
+            }
+            is EmberException.ReadOnly -> {
+                buf.putInt(16)
                 FfiConverterString.write(value.`detail`, buf)
                 Unit
             }
