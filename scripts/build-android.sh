@@ -9,14 +9,15 @@
 #! clang for the target). The test suite runs it.
 #!
 #! The stand-in link is the NDK's, minus the NDK: the same archive, section GC, only the C and UniFFI
-#! symbols exported (a version script, as rustc gives a cdylib), Android's packed relocations (the
-#! NDK's default from API 23), stripped; bionic, liblog and libunwind stay undefined (shared
+#! symbols exported (a version script, as rustc gives a cdylib), Android's packed relocations (which
+#! the full build asks for: minSdk 24), stripped; bionic, liblog and libunwind stay undefined (shared
 #! libraries on the device, or about 100 KB of libunwind in the real link).
 #!
-#! Size: the target is 8 MiB for arm64, tract included. Measured 17.2 MiB (2026-11, tract 0.23.9,
-#! release-small): tract's ops and kernels, and rayon's jobs around them, make most of it, and no
-#! profile setting or tract feature removes them (see README, Android). Until that core work lands,
-#! the check prints the figure against the 8 MiB target and fails only above a 20 MiB guard.
+#! Size: the target is 8 MiB for arm64, tract included. Measured 12.45 MiB (2026-11, tract 0.23.9,
+#! release-small: opt-level "z", tract-linalg at 3, fat LTO): tract's ops and kernels, and rayon's
+#! jobs around them, make most of it, and no profile setting or tract feature removes them (README,
+#! Android). Until that core work lands, the check prints the figure against the 8 MiB target and
+#! fails only above a 20 MiB regression guard.
 set -euo pipefail
 SDK_SCRIPT=build-android
 # shellcheck source=scripts/sdk-tools.sh
@@ -93,12 +94,15 @@ full() {
   if [ ! -x "$ndk_tools/bin/cargo-ndk" ]; then
     cargo install --quiet --locked cargo-ndk --version "=$CARGO_NDK_VERSION" --root "$ndk_tools"
   fi
-  local args=() abi target clang_target
+  local args=() flags=() abi target clang_target
   for row in "${ABIS[@]}"; do
     read -r abi target clang_target <<<"$row"
     args+=(-t "$abi")
+    # Android's packed relocations (bionic reads them from API 23; minSdk is 24): 1 MB less for arm64.
+    local t="${target^^}"
+    flags+=("CARGO_TARGET_${t//-/_}_RUSTFLAGS=-C link-arg=-Wl,--pack-dyn-relocs=android")
   done
-  timed "cargo ndk (release-small, ${#ABIS[@]} ABIs)" env PATH="$ndk_tools/bin:$PATH" \
+  timed "cargo ndk (release-small, ${#ABIS[@]} ABIs)" env PATH="$ndk_tools/bin:$PATH" "${flags[@]}" \
     cargo ndk "${args[@]}" --platform "$API" -o android/ember/src/main/jniLibs \
     build -p ember-ffi --profile release-small
   ls -l android/ember/src/main/jniLibs/*/libember_ffi.so >&2

@@ -464,9 +464,9 @@ EmberResult ember_index_open(const char *dir,
                              const struct EmberOpenOptions *options,
                              struct EmberIndex **out_index);
 
-// Close an index and free its handle. Calls running on other threads finish first on what they
-// hold; later calls with the handle return `EMBER_RESULT_CLOSED`. NULL, a closed handle and a
-// double close are ignored.
+// Close an index and free its handle, without waiting: calls already running on other threads
+// finish on what they hold (the files and the writer lock go when the last returns), and later
+// calls with the handle return `EMBER_RESULT_CLOSED`. NULL and a second close are ignored.
 void ember_index_close(struct EmberIndex *index);
 
 // The model id the index was built with; valid until the index is closed.

@@ -115,7 +115,7 @@ impl EmberIndex {
             // Nothing to log (an empty record would only lengthen the log), but a read-only handle
             // refuses every write alike.
             if open.read_only {
-                return Err(EmberError::invalid("the index was opened read-only"));
+                return Err(ember_core::Error::ReadOnly { path: open.index.dir().into() }.into());
             }
             return Ok(());
         }

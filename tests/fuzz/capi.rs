@@ -421,6 +421,10 @@ impl Run {
             change(&mut s.view);
             self.disk[s.dir] = s.view.clone();
         }
+        // The directories are writable: only a read-only handle refuses a write as READ_ONLY.
+        if code == EmberResult::ReadOnly {
+            assert!(self.slots[i].read_only, "{what}: READ_ONLY from a read-write handle");
+        }
         self.verify(i, ids, what);
     }
 

@@ -251,9 +251,9 @@ pub unsafe extern "C" fn ember_index_open(
     })
 }
 
-/// Close an index and free its handle. Calls running on other threads finish first on what they
-/// hold; later calls with the handle return `EMBER_RESULT_CLOSED`. NULL, a closed handle and a
-/// double close are ignored.
+/// Close an index and free its handle, without waiting: calls already running on other threads
+/// finish on what they hold (the files and the writer lock go when the last returns), and later
+/// calls with the handle return `EMBER_RESULT_CLOSED`. NULL and a second close are ignored.
 #[no_mangle]
 pub extern "C" fn ember_index_close(index: *mut CIndex) {
     guard_void(|| {
