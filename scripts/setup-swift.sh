@@ -19,6 +19,12 @@ fi
 [ "$(id -u)" = 0 ] || { say "needs root (debootstrap and chroot)"; exit 1; }
 
 apt_need debootstrap
+# The chroot takes about 2.6 GB and dpkg needs room to unpack beside it: say so up front rather
+# than fail halfway through apt-get with ENOSPC.
+need_mb=3500
+mkdir -p "$root/.tools"
+free_mb="$(df -Pm "$root/.tools" | awk 'NR==2 {print $4}')"
+[ "$free_mb" -ge "$need_mb" ] || die "the Swift chroot needs about $need_mb MB free under .tools/, the disk has $free_mb MB"
 [ -e "/usr/share/debootstrap/scripts/$SUITE" ] || { say "this debootstrap does not know $SUITE"; exit 1; }
 
 tmp="$dir.partial"

@@ -48,8 +48,13 @@ tools() {
   apt_need clang lld llvm gcc-aarch64-linux-gnu libc6-dev-arm64-cross qemu-user-static
   rust_targets aarch64-unknown-linux-gnu
   CBINDGEN="$(cbindgen_bin)"
-  eval "$(bash scripts/setup-kotlin.sh)"
-  eval "$(bash scripts/setup-swift.sh)"
+  # `eval "$(...)"` alone would hide a failed setup (eval of nothing succeeds): check each first.
+  local env
+  env="$(bash scripts/setup-kotlin.sh)" || die "Kotlin setup failed (scripts/setup-kotlin.sh, above)"
+  eval "$env"
+  env="$(bash scripts/setup-swift.sh)" || die "Swift setup failed (scripts/setup-swift.sh, above)"
+  eval "$env"
+  : "${KOTLIN_HOME:?setup-kotlin.sh printed no KOTLIN_HOME}" "${SWIFT_CHROOT:?setup-swift.sh printed no SWIFT_CHROOT}"
 }
 
 build_host() {
