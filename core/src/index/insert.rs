@@ -50,6 +50,7 @@ pub(crate) fn insert(snap: &mut Snapshot, new: u32, limits: Limits, scratch: &mu
         let found = walk(
             &view,
             entry,
+            0,
             limits.beam,
             limits.beam,
             |i| quantizer.estimate(&lut, view.code(i)),

@@ -6,7 +6,7 @@ use std::time::Instant;
 use super::filter::Filter;
 use super::open::{lock_poisoned, Index};
 use super::snapshot::Snapshot;
-use super::walk::{walk, Scored};
+use super::walk::{seed_count, walk, Scored};
 use crate::{Embedder, Error, Result};
 
 /// How exact distances are obtained.
@@ -207,6 +207,7 @@ impl Index {
         let found = walk(
             &view,
             entry,
+            seed_count(snap.len()),
             beam,
             keep,
             score,
