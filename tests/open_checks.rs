@@ -52,6 +52,17 @@ fn meta_with_dims(meta: &[u8], dim: usize, code_dims: usize) -> Vec<u8> {
     serde_json::to_vec(&v).unwrap()
 }
 
+/// `segment` (an empty index) rewritten to claim `dims` dimensions consistently: a rotation-only
+/// quantizer of that width and a meta that agrees.
+fn consistent_dims(segment: &Path, dims: u32) -> Vec<u8> {
+    rewrite_segment(segment, |k, body| match k {
+        SectionKind::Quantizer => Some(rotation_only(dims, dims)),
+        SectionKind::Meta => Some(meta_with_dims(body, dims as usize, dims as usize)),
+        _ => None,
+    })
+    .unwrap()
+}
+
 fn describe(r: &ember_core::Result<Index>) -> String {
     match r {
         Ok(_) => "opened".into(),
@@ -98,14 +109,7 @@ fn quantizer_claims_are_refused_before_the_rotation() {
             true,
             Box::new({
                 let eseg = eseg.clone();
-                move || {
-                    rewrite_segment(&eseg, |k, body| match k {
-                        SectionKind::Quantizer => Some(rotation_only(4096, 4096)),
-                        SectionKind::Meta => Some(meta_with_dims(body, 4096, 4096)),
-                        _ => None,
-                    })
-                    .unwrap()
-                }
+                move || consistent_dims(&eseg, 4096)
             }),
         ),
         (
@@ -113,14 +117,7 @@ fn quantizer_claims_are_refused_before_the_rotation() {
             true,
             Box::new({
                 let eseg = eseg.clone();
-                move || {
-                    rewrite_segment(&eseg, |k, body| match k {
-                        SectionKind::Quantizer => Some(rotation_only(1032, 1032)),
-                        SectionKind::Meta => Some(meta_with_dims(body, 1032, 1032)),
-                        _ => None,
-                    })
-                    .unwrap()
-                }
+                move || consistent_dims(&eseg, 1032)
             }),
         ),
         (
@@ -171,16 +168,7 @@ fn quantizer_claims_are_refused_before_the_rotation() {
     // The largest accepted shape: an empty index of 1,024 dimensions, rotation only, consistent.
     // It opens, and pays the one rotation a legitimate index of that width pays.
     watchdog.tick();
-    std::fs::write(
-        &empty_segment,
-        rewrite_segment(&empty_segment, |k, body| match k {
-            SectionKind::Quantizer => Some(rotation_only(1024, 1024)),
-            SectionKind::Meta => Some(meta_with_dims(body, 1024, 1024)),
-            _ => None,
-        })
-        .unwrap(),
-    )
-    .unwrap();
+    std::fs::write(&empty_segment, consistent_dims(&empty_segment, 1024)).unwrap();
     let start = Instant::now();
     let r = Index::open_with(&empty_dir, ro());
     println!(
