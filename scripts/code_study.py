@@ -10,6 +10,8 @@ Codes compared (bytes per passage, excluding shared tables):
   RaBitQ 1 bit/dim (faiss IndexRaBitQ; Ember's default codes): dim / 8 bytes
   PQ Mx8 on a random rotation (no stored basis): M bytes
   OPQ Mx8 (learned rotation, dim^2 floats shared): M bytes
+  PCA-D 1 bit: RaBitQ's sign code and estimator in the top D principal directions (randomly
+  rotated within them; numpy, not faiss): D / 8 + 4 bytes, the basis shared
 
 Usage: .tools/venv/bin/python scripts/code_study.py EMB_CACHE QUERIES_NPY [--queries N] [--train N]
 """
@@ -31,6 +33,24 @@ def load_embeddings_cache(path):
 
 def top3_found(true3, ranked, r):
     return np.mean([len(set(t) & set(c[:r])) / 3 for t, c in zip(true3, ranked)])
+
+
+def pca_rabitq_ranked(x, q, sample, dims, rng, r=200):
+    """Rank passages by RaBitQ's 1-bit estimate of <x, q> in the top `dims` principal directions.
+
+    Per passage the code keeps the signs, the norm of the projected residual and <x - mu, mu> (the
+    last two are the 4 bytes of factors): <x, q> = <x - mu, q - mu> + <x - mu, mu> + <mu, q>."""
+    mu = sample.mean(0)
+    centred = sample - mu
+    eigval, eigvec = np.linalg.eigh(centred.T @ centred)
+    basis = eigvec[:, np.argsort(-eigval)[:dims]] @ np.linalg.qr(rng.standard_normal((dims, dims)))[0]
+    o = (x - mu) @ basis
+    norm = np.linalg.norm(o, axis=1)
+    signs = np.where(o >= 0, 1.0, -1.0) / np.sqrt(dims)
+    unit_ip = np.sum(signs * o, axis=1) / np.maximum(norm, 1e-9)  # <code, o / |o|>
+    scores = ((q - mu) @ basis) @ signs.T * (norm / np.maximum(unit_ip, 1e-9)) + (x - mu) @ mu
+    top = np.argpartition(-scores, r, axis=1)[:, :r]
+    return np.take_along_axis(top, np.argsort(-np.take_along_axis(scores, top, axis=1), axis=1), axis=1)
 
 
 def main():
@@ -76,6 +96,17 @@ def main():
         opq.add(x)
         # Shared: the rotation and the codebooks, both as f16.
         report(f"OPQ {m}x8", opq, m, dim * dim * 2 + 256 * dim * 2)
+
+    class Ranked:  # report() takes anything with faiss's search signature
+        def __init__(self, ranked):
+            self.ranked = ranked
+
+        def search(self, _q, _r):
+            return None, self.ranked
+
+    for dims in (256, 192, 128):
+        ranked = pca_rabitq_ranked(x, q, sample, dims, rng)
+        report(f"PCA-{dims} 1 bit", Ranked(ranked), dims // 8 + 4, dim * dims * 2)
 
 
 if __name__ == "__main__":
