@@ -23,7 +23,7 @@ check() {
   # shellcheck disable=SC2046
   timed "ios aarch64-apple-ios (cargo check)" env SDKROOT="$sdk" \
     $(clang_env aarch64-apple-ios arm64-apple-ios15.0) \
-    cargo check --quiet -p ember-ffi --lib --target aarch64-apple-ios --profile release-small
+    cargo check --quiet -p ember-ffi --lib --target aarch64-apple-ios --profile release-small "${MOBILE_FEATURES[@]}"
 }
 
 full() {
@@ -33,7 +33,7 @@ full() {
   local t
   for t in "${targets[@]}"; do
     timed "$t staticlib (release-small)" \
-      cargo build -p ember-ffi --lib --profile release-small --features oslog --target "$t"
+      cargo build -p ember-ffi --lib --profile release-small "${MOBILE_FEATURES[@]}" --features oslog --target "$t"
   done
   # Bindings come from an unstripped host library (library mode reads its metadata).
   timed "host library + generator" cargo build --release -p ember-ffi -p ember-bindgen

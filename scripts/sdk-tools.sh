@@ -6,6 +6,11 @@
 sdk_root="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 CBINDGEN_VERSION=0.29.2
 
+# Android and iOS builds run Ember's built-in encoder and leave tract out (f32 BERT-family models,
+# and a quarter of the library size). EMBER_TRACT=1 keeps tract, for quantized or other ONNX models.
+MOBILE_FEATURES=(--no-default-features)
+if [ "${EMBER_TRACT:-0}" = 1 ]; then MOBILE_FEATURES=(); fi
+
 say() { printf '%s: %s\n' "${SDK_SCRIPT:-sdk}" "$*" >&2; }
 die() { say "$*"; exit 1; }
 

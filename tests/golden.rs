@@ -16,13 +16,19 @@ struct Reference {
     token_counts: Vec<usize>,
 }
 
+type Load = fn(std::path::PathBuf, &EmbedderConfig) -> ember_core::Result<OnnxEmbedder>;
+
 fn check(model: &str, reference_file: &str, config: EmbedderConfig) {
+    check_with(OnnxEmbedder::load, model, reference_file, config);
+}
+
+fn check_with(load: Load, model: &str, reference_file: &str, config: EmbedderConfig) {
     let path = workspace().join("tests/golden").join(reference_file);
     let text = std::fs::read_to_string(&path).unwrap_or_else(|e| panic!("{}: {e}", path.display()));
     let reference: Reference = serde_json::from_str(&text).unwrap();
     assert!(reference.sentences.len() >= 20, "golden sets hold at least 20 sentences");
     let config = EmbedderConfig { max_tokens: Some(reference.max_tokens), ..config };
-    let embedder = OnnxEmbedder::load(model_dir(model), &config).unwrap();
+    let embedder = load(model_dir(model), &config).unwrap();
     assert!(
         embedder.model_id().starts_with(&reference.model),
         "{} vs {}",
@@ -78,5 +84,16 @@ fn batching_and_threads_do_not_change_vectors() {
             "paraphrase-MiniLM-L3-v2.json",
             EmbedderConfig { max_tokens: None, threads, batch_size },
         );
+    }
+}
+
+/// The built-in encoder (what builds without tract run) against the same onnxruntime vectors.
+#[test]
+fn l3_built_in_encoder_matches_onnxruntime() {
+    for reference in ["paraphrase-MiniLM-L3-v2.json", "heldout-paraphrase-MiniLM-L3-v2.json"] {
+        for threads in [1, 2] {
+            let config = EmbedderConfig { max_tokens: None, threads, batch_size: 1 };
+            check_with(OnnxEmbedder::load_native, "paraphrase-MiniLM-L3-v2", reference, config);
+        }
     }
 }

@@ -1,8 +1,11 @@
 //! Text → L2-normalized embedding vectors, on the device.
 
+#[cfg(feature = "tract")]
 mod batch;
+mod bert;
 mod manifest;
 mod onnx;
+mod onnx_pb;
 mod pool;
 
 pub use manifest::{Manifest, MANIFEST_FILE};

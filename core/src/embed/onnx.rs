@@ -1,17 +1,26 @@
-//! [`OnnxEmbedder`]: a BERT-family ONNX encoder run by tract, with mean pooling.
+//! [`OnnxEmbedder`]: a BERT-family ONNX encoder with mean pooling, run by tract (feature `tract`)
+//! or by the built-in encoder (`bert.rs`), which mobile builds use to leave tract out.
 
+#[cfg(feature = "tract")]
 use std::collections::HashMap;
 use std::panic::{catch_unwind, AssertUnwindSafe};
 use std::path::{Path, PathBuf};
-use std::sync::{Arc, Mutex};
+use std::sync::Arc;
+#[cfg(feature = "tract")]
+use std::sync::Mutex;
 
 use rayon::prelude::*;
 use tokenizers::{Tokenizer, TruncationParams};
+#[cfg(feature = "tract")]
 use tract_linalg::multithread::{multithread_tract_scope, Executor};
+#[cfg(feature = "tract")]
 use tract_onnx::prelude::*;
+#[cfg(feature = "tract")]
 use tract_onnx::tract_core::internal::TDim;
 
+#[cfg(feature = "tract")]
 use super::batch::{self, Batch};
+use super::bert::{Bert, LoadError};
 use super::manifest::Manifest;
 use super::pool::mean_pool;
 use super::Embedder;
@@ -40,6 +49,7 @@ impl Default for EmbedderConfig {
 }
 
 /// Which tokenizer field feeds a model input.
+#[cfg(feature = "tract")]
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 enum Feed {
     Ids,
@@ -47,22 +57,38 @@ enum Feed {
     TypeIds,
 }
 
+#[cfg(feature = "tract")]
 type Plan = Arc<TypedRunnableModel>;
 
-/// A BERT-family sentence encoder: tokenizer.json + model.onnx (+ ember-model.json) from one dir.
-pub struct OnnxEmbedder {
-    id: String,
-    dim: usize,
-    max_tokens: usize,
-    batch_size: usize,
-    normalize: bool,
-    tokenizer: Tokenizer,
+/// What runs the model.
+enum Engine {
+    /// tract: any ONNX graph it can type, batched.
+    #[cfg(feature = "tract")]
+    Tract(TractModel),
+    /// The built-in encoder: f32 BERT-family exports, one text at a time.
+    Native(Bert),
+}
+
+#[cfg(feature = "tract")]
+struct TractModel {
     /// Decluttered model with symbolic batch `b` and sequence `s`; plans are made from it per shape.
     model: TypedModel,
     b: Symbol,
     s: Symbol,
     feeds: Vec<Feed>,
     plans: Mutex<HashMap<(usize, usize), Plan>>,
+}
+
+/// A BERT-family sentence encoder: tokenizer.json + model.onnx (+ ember-model.json) from one dir.
+pub struct OnnxEmbedder {
+    id: String,
+    dim: usize,
+    max_tokens: usize,
+    #[cfg_attr(not(feature = "tract"), allow(dead_code))] // the built-in encoder runs one text per call
+    batch_size: usize,
+    normalize: bool,
+    tokenizer: Tokenizer,
+    engine: Engine,
     /// Worker threads when `threads > 1`: batches run in parallel on it, or one batch's matmuls do.
     pool: Option<Arc<rayon::ThreadPool>>,
 }
@@ -78,9 +104,20 @@ impl std::fmt::Debug for OnnxEmbedder {
 }
 
 impl OnnxEmbedder {
-    /// Load `dir/model.onnx`, `dir/tokenizer.json` and the optional `dir/ember-model.json`.
+    /// Load `dir/model.onnx`, `dir/tokenizer.json` and the optional `dir/ember-model.json`; run it
+    /// with tract, or with the built-in encoder in builds without the `tract` feature.
     pub fn load(dir: impl AsRef<Path>, config: &EmbedderConfig) -> Result<Self> {
-        let dir = dir.as_ref();
+        Self::load_with(dir.as_ref(), config, cfg!(feature = "tract"))
+    }
+
+    /// Load as [`OnnxEmbedder::load`] does, but always run the built-in encoder (f32 BERT-family
+    /// exports only). Its vectors match tract's within 1e-6 and the model id is the same, so one
+    /// index serves both.
+    pub fn load_native(dir: impl AsRef<Path>, config: &EmbedderConfig) -> Result<Self> {
+        Self::load_with(dir.as_ref(), config, false)
+    }
+
+    fn load_with(dir: &Path, config: &EmbedderConfig, tract: bool) -> Result<Self> {
         if !dir.is_dir() {
             return Err(Error::Missing { what: "model directory", path: dir.to_path_buf() });
         }
@@ -98,29 +135,41 @@ impl OnnxEmbedder {
         let model_path = dir.join("model.onnx");
         let bytes = read_required(&model_path, "model file")?;
         let fingerprint = xxhash_rust::xxh3::xxh3_64(&bytes);
-        let loaded = guard(|| prepare_model(&model_path, &bytes, manifest.as_ref()))
-            .map_err(|detail| Error::InvalidModel { path: model_path.clone(), detail })??;
+        let (engine, dim) = if tract {
+            load_tract(&model_path, &bytes, manifest.as_ref())?
+        } else {
+            let bert = guard(|| Bert::from_onnx(&bytes))
+                .map_err(|detail| Error::InvalidModel { path: model_path.clone(), detail })?
+                .map_err(|e| match e {
+                    LoadError::Unreadable(detail) => Error::InvalidModel { path: model_path.clone(), detail },
+                    LoadError::Unsupported(detail) => Error::UnsupportedModel(detail),
+                })?;
+            if max_tokens > bert.max_positions() {
+                return Err(Error::InvalidArgument(format!(
+                    "max tokens {max_tokens} exceed the model's {} positions",
+                    bert.max_positions()
+                )));
+            }
+            let dim = bert.dim();
+            (Engine::Native(bert), dim)
+        };
         let name = manifest
             .as_ref()
             .map(|m| m.id.clone())
             .unwrap_or_else(|| dir.file_name().map(|n| n.to_string_lossy().into_owned()).unwrap_or_default());
         if let Some(m) = &manifest {
-            if m.dim != loaded.dim {
-                return Err(Error::DimensionMismatch { expected: m.dim, found: loaded.dim });
+            if m.dim != dim {
+                return Err(Error::DimensionMismatch { expected: m.dim, found: dim });
             }
         }
         Ok(OnnxEmbedder {
             id: format!("{name}@{fingerprint:016x}"),
-            dim: loaded.dim,
+            dim,
             max_tokens,
             batch_size: config.batch_size,
             normalize: manifest.as_ref().is_none_or(|m| m.normalize),
             tokenizer,
-            model: loaded.model,
-            b: loaded.b,
-            s: loaded.s,
-            feeds: loaded.feeds,
-            plans: Mutex::new(HashMap::new()),
+            engine,
             pool: thread_pool(config.threads)?,
         })
     }
@@ -141,24 +190,26 @@ impl OnnxEmbedder {
             .map_err(|e| Error::Inference(format!("tokenizing: {e}")))
     }
 
-    fn plan(&self, rows: usize, seq: usize) -> Result<Plan> {
-        if let Some(p) = self.plans.lock().map_err(poisoned)?.get(&(rows, seq)) {
+    #[cfg(feature = "tract")]
+    fn plan(&self, t: &TractModel, rows: usize, seq: usize) -> Result<Plan> {
+        if let Some(p) = t.plans.lock().map_err(poisoned)?.get(&(rows, seq)) {
             return Ok(p.clone());
         }
         // Compiled outside the lock: a concurrent caller may compile the same shape once more.
         let subs: HashMap<Symbol, TDim> =
-            [(self.b.clone(), TDim::Val(rows as i64)), (self.s.clone(), TDim::Val(seq as i64))].into();
-        let plan = guard(|| -> TractResult<Plan> {
-            self.model.set_symbols(&subs)?.into_optimized()?.into_runnable()
-        })
-        .map_err(Error::Inference)?
-        .map_err(|e| Error::Inference(format!("compiling for {rows}x{seq}: {e:#}")))?;
-        self.plans.lock().map_err(poisoned)?.insert((rows, seq), plan.clone());
+            [(t.b.clone(), TDim::Val(rows as i64)), (t.s.clone(), TDim::Val(seq as i64))].into();
+        let plan =
+            guard(|| -> TractResult<Plan> { t.model.set_symbols(&subs)?.into_optimized()?.into_runnable() })
+                .map_err(Error::Inference)?
+                .map_err(|e| Error::Inference(format!("compiling for {rows}x{seq}: {e:#}")))?;
+        t.plans.lock().map_err(poisoned)?.insert((rows, seq), plan.clone());
         Ok(plan)
     }
 
+    #[cfg(feature = "tract")]
     fn run_batch(
         &self,
+        t: &TractModel,
         enc: &[tokenizers::Encoding],
         batch: &Batch,
         exec: &Executor,
@@ -179,7 +230,7 @@ impl OnnxEmbedder {
             }
         }
         let tensor = |v: &[i64]| Tensor::from_shape(&[rows, seq], v);
-        let inputs: TVec<TValue> = self
+        let inputs: TVec<TValue> = t
             .feeds
             .iter()
             .map(|f| match f {
@@ -190,7 +241,7 @@ impl OnnxEmbedder {
             .map(|t| t.map(|t| t.into_tvalue()))
             .collect::<TractResult<_>>()
             .map_err(|e| Error::Inference(format!("{e:#}")))?;
-        let plan = self.plan(rows, seq)?;
+        let plan = self.plan(t, rows, seq)?;
         let outputs = guard(|| multithread_tract_scope(exec.clone(), || plan.run(inputs)))
             .map_err(Error::Inference)?
             .map_err(|e| Error::Inference(format!("{e:#}")))?;
@@ -220,26 +271,11 @@ impl Embedder for OnnxEmbedder {
             return Ok(Vec::new());
         }
         let enc = self.tokenize(texts)?;
-        let lengths: Vec<usize> = enc.iter().map(|e| e.len()).collect();
-        let batches = batch::plan(&lengths, self.batch_size, self.max_tokens);
-        let results: Vec<Result<Vec<Vec<f32>>>> = match &self.pool {
-            // Several batches: one per worker, each single-threaded (scales better than split matmuls).
-            Some(pool) if batches.len() > 1 => pool.install(|| {
-                batches.par_iter().map(|b| self.run_batch(&enc, b, &Executor::SingleThread)).collect()
-            }),
-            Some(pool) => {
-                let exec = Executor::MultiThread(pool.clone());
-                batches.iter().map(|b| self.run_batch(&enc, b, &exec)).collect()
-            }
-            None => batches.iter().map(|b| self.run_batch(&enc, b, &Executor::SingleThread)).collect(),
-        };
-        let mut out = vec![Vec::new(); texts.len()];
-        for (b, vectors) in batches.iter().zip(results) {
-            for (&i, v) in b.rows.iter().zip(vectors?) {
-                out[i] = v;
-            }
+        match &self.engine {
+            #[cfg(feature = "tract")]
+            Engine::Tract(t) => self.embed_tract(t, &enc, texts.len()),
+            Engine::Native(bert) => self.embed_native(bert, &enc),
         }
-        Ok(out)
     }
 
     fn dim(&self) -> usize {
@@ -251,6 +287,67 @@ impl Embedder for OnnxEmbedder {
     }
 }
 
+impl OnnxEmbedder {
+    /// One text per call (the built-in encoder does not pad), texts spread over the pool's threads.
+    fn embed_native(&self, bert: &Bert, enc: &[tokenizers::Encoding]) -> Result<Vec<Vec<f32>>> {
+        let one = |e: &tokenizers::Encoding| -> Result<Vec<f32>> {
+            let seq = e.len();
+            let hidden = guard(|| bert.token_embeddings(e.get_ids(), e.get_type_ids()))
+                .map_err(Error::Inference)?
+                .ok_or_else(|| Error::Inference("a token id is outside the model's vocabulary".into()))?;
+            Ok(mean_pool(&hidden, seq, self.dim, seq, 0, self.normalize))
+        };
+        match &self.pool {
+            Some(pool) if enc.len() > 1 => pool.install(|| enc.par_iter().map(one).collect()),
+            _ => enc.iter().map(one).collect(),
+        }
+    }
+
+    #[cfg(feature = "tract")]
+    fn embed_tract(&self, t: &TractModel, enc: &[tokenizers::Encoding], n: usize) -> Result<Vec<Vec<f32>>> {
+        let lengths: Vec<usize> = enc.iter().map(|e| e.len()).collect();
+        let batches = batch::plan(&lengths, self.batch_size, self.max_tokens);
+        let results: Vec<Result<Vec<Vec<f32>>>> = match &self.pool {
+            // Several batches: one per worker, each single-threaded (scales better than split matmuls).
+            Some(pool) if batches.len() > 1 => pool.install(|| {
+                batches.par_iter().map(|b| self.run_batch(t, enc, b, &Executor::SingleThread)).collect()
+            }),
+            Some(pool) => {
+                let exec = Executor::MultiThread(pool.clone());
+                batches.iter().map(|b| self.run_batch(t, enc, b, &exec)).collect()
+            }
+            None => batches.iter().map(|b| self.run_batch(t, enc, b, &Executor::SingleThread)).collect(),
+        };
+        let mut out = vec![Vec::new(); n];
+        for (b, vectors) in batches.iter().zip(results) {
+            for (&i, v) in b.rows.iter().zip(vectors?) {
+                out[i] = v;
+            }
+        }
+        Ok(out)
+    }
+}
+
+#[cfg(feature = "tract")]
+fn load_tract(path: &Path, bytes: &[u8], manifest: Option<&Manifest>) -> Result<(Engine, usize)> {
+    let loaded = guard(|| prepare_model(path, bytes, manifest))
+        .map_err(|detail| Error::InvalidModel { path: path.to_path_buf(), detail })??;
+    let model = TractModel {
+        model: loaded.model,
+        b: loaded.b,
+        s: loaded.s,
+        feeds: loaded.feeds,
+        plans: Mutex::new(HashMap::new()),
+    };
+    Ok((Engine::Tract(model), loaded.dim))
+}
+
+#[cfg(not(feature = "tract"))]
+fn load_tract(_: &Path, _: &[u8], _: Option<&Manifest>) -> Result<(Engine, usize)> {
+    Err(Error::UnsupportedModel("this build has no tract".into()))
+}
+
+#[cfg(feature = "tract")]
 struct Loaded {
     model: TypedModel,
     b: Symbol,
@@ -260,6 +357,7 @@ struct Loaded {
 }
 
 /// Parse, bind inputs to `[b, s]` i64, keep only the token-embedding output, declutter.
+#[cfg(feature = "tract")]
 fn prepare_model(path: &Path, bytes: &[u8], manifest: Option<&Manifest>) -> Result<Loaded> {
     let invalid = |detail: String| Error::InvalidModel { path: path.to_path_buf(), detail };
     if bytes.is_empty() {
@@ -315,6 +413,7 @@ fn prepare_model(path: &Path, bytes: &[u8], manifest: Option<&Manifest>) -> Resu
 
 /// The output holding `[batch, seq, hidden]` token embeddings: by manifest name, else the single
 /// rank-3 output with a fixed last dimension.
+#[cfg(feature = "tract")]
 fn choose_output(model: &TypedModel, wanted: Option<&str>) -> Result<OutletId> {
     let outputs = model.output_outlets().map_err(|e| Error::UnsupportedModel(format!("{e:#}")))?;
     let label = |o: &OutletId| {
@@ -368,6 +467,7 @@ fn thread_pool(threads: usize) -> Result<Option<Arc<rayon::ThreadPool>>> {
         return Ok(None);
     }
     // 384-wide matmuls have few panels: thread them anyway (tract's default gate is 64 panels).
+    #[cfg(feature = "tract")]
     tract_linalg::multithread::set_threading_panel_threshold(4);
     let pool = rayon::ThreadPoolBuilder::new()
         .num_threads(threads)
@@ -389,6 +489,7 @@ fn guard<T>(f: impl FnOnce() -> T) -> std::result::Result<T, String> {
     })
 }
 
+#[cfg(feature = "tract")]
 fn poisoned<T>(_: std::sync::PoisonError<T>) -> Error {
     Error::Inference("plan cache lock poisoned".into())
 }
