@@ -4,7 +4,8 @@
 #!  2. regenerate ffi/include/ember.h (pinned cbindgen) and the Kotlin and Swift bindings, and fail
 #!     on any difference from the committed files (`--update` writes them instead);
 #!  3. C test + example program: x86_64 (shared and static library) and aarch64 under qemu-user;
-#!  4. Kotlin test on the JVM (JNA), Swift test with XCTest (in the trixie chroot);
+#!  4. Kotlin test on the JVM (JNA), Swift test with XCTest (in the trixie chroot), both against a
+#!     host library built as Android and iOS ship it: without tract, running the built-in encoder;
 #!  5. Android and iOS static libraries (scripts/build-android.sh --check, build-xcframework.sh --check).
 #! The README's Android, iOS and C snippets are cut out of README.md and compiled into the tests.
 #! A missing tool is installed (under .tools/ where possible) or the run fails; nothing is skipped.
@@ -62,6 +63,12 @@ build_host() {
   # --release --workspace`, so the crates both share (tract above all) are not built a second time
   # with other features (proptest turns on bit-vec's default features, which tract depends on).
   cargo build --quiet --release --workspace --lib --bins --tests
+}
+
+# The library the Kotlin and Swift tests load: the mobile features (no tract, the built-in encoder),
+# in its own target dir so the default build above stays as it is.
+mobile_host() {
+  cargo build --quiet --release -p ember-ffi --lib "${MOBILE_FEATURES[@]}" --target-dir target/mobile-host
 }
 
 generated() {
@@ -138,7 +145,7 @@ kotlin() {
     android/ember/src/main/kotlin/org/example/ember/ember.kt \
     android/ember/src/main/kotlin/org/example/ember/EmberCoroutines.kt \
     "$dir/ReadmeSnippet.kt" bindings/kotlin/EmberTest.kt
-  timed "Kotlin test (JVM)" java -Djna.library.path="$sdk_root/target/release" \
+  timed "Kotlin test (JVM)" java -Djna.library.path="$sdk_root/target/mobile-host/release" \
     -Dember.model="$model" -Dember.version="$version" \
     -cp "$dir/classes:$cp:$KOTLIN_HOME/lib/kotlin-stdlib.jar" EmberTestKt
 }
@@ -156,7 +163,7 @@ swift() {
     snippet swift
   } >"$stage/pkg/Tests/EmberTests/ReadmeSnippet.swift"
   cp "$out/swift/EmberFFI.h" "$out/swift/EmberFFI.modulemap" "$stage/gen/"
-  cp target/release/libember_ffi.so "$stage/lib/"
+  cp target/mobile-host/release/libember_ffi.so "$stage/lib/"
   cp "$model"/* "$stage/model/"
   mount -t proc proc "$chroot/proc"
   trap 'umount "$SWIFT_CHROOT/proc" 2>/dev/null || true' EXIT
@@ -176,6 +183,7 @@ timed "libember_ffi + ember-bindgen (release)" build_host
 timed "generated header and bindings up to date" generated
 timed "C test + example, x86_64" c_x86_64
 c_aarch64
+timed "libember_ffi as the mobile libraries ship (no tract)" mobile_host
 kotlin
 timed "Swift test (XCTest, swift test)" swift
 timed "Android static libraries (build-android.sh --check)" bash scripts/build-android.sh --check
