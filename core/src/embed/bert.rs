@@ -2,7 +2,7 @@
 //! `matrixmultiply`, no tract. Its weights come from a Hugging Face ONNX export, found by the bias
 //! each matrix product feeds, so the model file and the model id stay the same as with tract.
 
-use std::collections::HashMap;
+use std::collections::{HashMap, HashSet};
 
 use prost::Message;
 
@@ -70,7 +70,6 @@ impl Bert {
             .map_err(|e| LoadError::Unreadable(format!("not a readable ONNX model ({e})")))?;
         let graph = model.graph.ok_or_else(|| LoadError::Unreadable("the model has no graph".into()))?;
 
-        let head_dim = head_dim(&graph).ok_or_else(|| unsupported("no attention scale found".into()))?;
         // Which initializer each matrix product multiplies by, keyed by the bias added next.
         let mut consumers: HashMap<&str, Vec<&onnx_pb::Node>> = HashMap::new();
         for n in &graph.node {
@@ -78,8 +77,9 @@ impl Bert {
                 consumers.entry(i.as_str()).or_default().push(n);
             }
         }
-        let names: std::collections::HashSet<&str> =
-            graph.initializer.iter().map(|t| t.name.as_str()).collect();
+        let names: HashSet<&str> = graph.initializer.iter().map(|t| t.name.as_str()).collect();
+        let head_dim =
+            head_dim(&graph, &names).ok_or_else(|| unsupported("no attention scale found".into()))?;
         let mut weight_of_bias: HashMap<String, String> = HashMap::new();
         for n in graph.node.iter().filter(|n| n.op_type == "MatMul" && n.input.len() == 2) {
             let (Some(w), Some(out)) = (n.input.get(1), n.output.first()) else { continue };
@@ -265,7 +265,7 @@ fn linear_named(
 
 /// The attention scale's head width: the constant that divides (or multiplies) the product of
 /// queries and keys, a matrix product with no weight input.
-fn head_dim(graph: &onnx_pb::Graph) -> Option<usize> {
+fn head_dim(graph: &onnx_pb::Graph, weights: &HashSet<&str>) -> Option<usize> {
     let scalar = |name: &str| -> Option<f32> {
         let t = graph
             .node
@@ -276,9 +276,7 @@ fn head_dim(graph: &onnx_pb::Graph) -> Option<usize> {
         let v = floats(t).ok()?.1;
         (v.len() == 1).then(|| v[0])
     };
-    let weights: std::collections::HashSet<&str> =
-        graph.initializer.iter().map(|t| t.name.as_str()).collect();
-    let scores: std::collections::HashSet<&str> = graph
+    let scores: HashSet<&str> = graph
         .node
         .iter()
         .filter(|n| n.op_type == "MatMul" && n.input.iter().all(|i| !weights.contains(i.as_str())))

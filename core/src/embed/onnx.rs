@@ -138,20 +138,7 @@ impl OnnxEmbedder {
         let (engine, dim) = if tract {
             load_tract(&model_path, &bytes, manifest.as_ref())?
         } else {
-            let bert = guard(|| Bert::from_onnx(&bytes))
-                .map_err(|detail| Error::InvalidModel { path: model_path.clone(), detail })?
-                .map_err(|e| match e {
-                    LoadError::Unreadable(detail) => Error::InvalidModel { path: model_path.clone(), detail },
-                    LoadError::Unsupported(detail) => Error::UnsupportedModel(detail),
-                })?;
-            if max_tokens > bert.max_positions() {
-                return Err(Error::InvalidArgument(format!(
-                    "max tokens {max_tokens} exceed the model's {} positions",
-                    bert.max_positions()
-                )));
-            }
-            let dim = bert.dim();
-            (Engine::Native(bert), dim)
+            load_native(&model_path, &bytes, max_tokens)?
         };
         let name = manifest
             .as_ref()
@@ -330,16 +317,9 @@ impl OnnxEmbedder {
 
 #[cfg(feature = "tract")]
 fn load_tract(path: &Path, bytes: &[u8], manifest: Option<&Manifest>) -> Result<(Engine, usize)> {
-    let loaded = guard(|| prepare_model(path, bytes, manifest))
+    let (model, dim) = guard(|| prepare_model(path, bytes, manifest))
         .map_err(|detail| Error::InvalidModel { path: path.to_path_buf(), detail })??;
-    let model = TractModel {
-        model: loaded.model,
-        b: loaded.b,
-        s: loaded.s,
-        feeds: loaded.feeds,
-        plans: Mutex::new(HashMap::new()),
-    };
-    Ok((Engine::Tract(model), loaded.dim))
+    Ok((Engine::Tract(model), dim))
 }
 
 #[cfg(not(feature = "tract"))]
@@ -347,18 +327,27 @@ fn load_tract(_: &Path, _: &[u8], _: Option<&Manifest>) -> Result<(Engine, usize
     Err(Error::UnsupportedModel("this build has no tract".into()))
 }
 
-#[cfg(feature = "tract")]
-struct Loaded {
-    model: TypedModel,
-    b: Symbol,
-    s: Symbol,
-    feeds: Vec<Feed>,
-    dim: usize,
+/// The built-in encoder, checked against the token limit in force.
+fn load_native(path: &Path, bytes: &[u8], max_tokens: usize) -> Result<(Engine, usize)> {
+    let bert = guard(|| Bert::from_onnx(bytes))
+        .map_err(|detail| Error::InvalidModel { path: path.to_path_buf(), detail })?
+        .map_err(|e| match e {
+            LoadError::Unreadable(detail) => Error::InvalidModel { path: path.to_path_buf(), detail },
+            LoadError::Unsupported(detail) => Error::UnsupportedModel(detail),
+        })?;
+    if max_tokens > bert.max_positions() {
+        return Err(Error::InvalidArgument(format!(
+            "max tokens {max_tokens} exceed the model's {} positions",
+            bert.max_positions()
+        )));
+    }
+    let dim = bert.dim();
+    Ok((Engine::Native(bert), dim))
 }
 
 /// Parse, bind inputs to `[b, s]` i64, keep only the token-embedding output, declutter.
 #[cfg(feature = "tract")]
-fn prepare_model(path: &Path, bytes: &[u8], manifest: Option<&Manifest>) -> Result<Loaded> {
+fn prepare_model(path: &Path, bytes: &[u8], manifest: Option<&Manifest>) -> Result<(TractModel, usize)> {
     let invalid = |detail: String| Error::InvalidModel { path: path.to_path_buf(), detail };
     if bytes.is_empty() {
         return Err(invalid("the file is empty".into()));
@@ -408,7 +397,7 @@ fn prepare_model(path: &Path, bytes: &[u8], manifest: Option<&Manifest>) -> Resu
     let model = typed
         .into_decluttered()
         .map_err(|e| Error::UnsupportedModel(format!("cannot simplify the graph: {e:#}")))?;
-    Ok(Loaded { model, b, s, feeds, dim })
+    Ok((TractModel { model, b, s, feeds, plans: Mutex::new(HashMap::new()) }, dim))
 }
 
 /// The output holding `[batch, seq, hidden]` token embeddings: by manifest name, else the single
