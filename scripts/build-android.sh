@@ -32,14 +32,6 @@ ABIS=(
   "x86_64 x86_64-linux-android x86_64-linux-android$API"
 )
 
-staticlib() { # rust-target clang-target profile-args...
-  local target="$1" clang_target="$2"
-  shift 2
-  # shellcheck disable=SC2046
-  env $(clang_env "$target" "$clang_target") \
-    cargo rustc --quiet -p ember-ffi --lib --crate-type staticlib --target "$target" "$@"
-}
-
 check() {
   apt_need clang lld llvm
   rust_targets aarch64-linux-android armv7-linux-androideabi x86_64-linux-android

@@ -19,11 +19,8 @@ check() {
   # EMBER_TRACT=1) needs no SDK headers.
   local sdk="$sdk_root/target/sdk/ios/empty-sdk"
   mkdir -p "$sdk"
-  # shellcheck disable=SC2046
-  timed "ios aarch64-apple-ios staticlib (release-small)" env SDKROOT="$sdk" \
-    $(clang_env aarch64-apple-ios arm64-apple-ios15.0) \
-    cargo rustc --quiet -p ember-ffi --lib --crate-type staticlib --target aarch64-apple-ios \
-    --profile release-small "${MOBILE_FEATURES[@]}"
+  SDKROOT="$sdk" timed "ios aarch64-apple-ios staticlib (release-small)" \
+    staticlib aarch64-apple-ios arm64-apple-ios15.0 --profile release-small "${MOBILE_FEATURES[@]}"
   local lib=target/aarch64-apple-ios/release-small/libember_ffi.a
   [ -s "$lib" ] || die "no static library at $lib"
   say "aarch64-apple-ios: $lib, $(stat -c %s "$lib") bytes"

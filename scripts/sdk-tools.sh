@@ -54,6 +54,17 @@ cbindgen_bin() {
   printf '%s\n' "$dir/bin/cbindgen"
 }
 
+# ember-ffi's static library for a target, C parts built with clang (no linker: a static library
+# needs none, so Android and iOS build here without their SDKs). $1: Rust target, $2: clang
+# --target triple, then cargo arguments (profile, features).
+staticlib() {
+  local target="$1" clang_target="$2"
+  shift 2
+  # shellcheck disable=SC2046
+  env $(clang_env "$target" "$clang_target") \
+    cargo rustc --quiet -p ember-ffi --lib --crate-type staticlib --target "$target" "$@"
+}
+
 # Env for building C parts of crates (tract-linalg's kernels) for a target with clang; prints
 # `KEY=VALUE` lines for `env`. $1: Rust target, $2: clang --target triple.
 clang_env() {
