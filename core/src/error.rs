@@ -129,3 +129,8 @@ impl Error {
         Error::Io { op, path: path.into(), source }
     }
 }
+
+/// A mutex or lock poisoned by a panic on another thread: internal, never the caller's fault.
+pub(crate) fn lock_poisoned() -> Error {
+    Error::Inference("internal lock poisoned by an earlier panic".into())
+}

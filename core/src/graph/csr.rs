@@ -21,7 +21,7 @@
 //! `32 b`: finding node `i` sums at most 31 lengths. Cost per node: 1 + 4/32 bytes of index plus the
 //! list.
 
-use super::build::Graph;
+use super::types::Graph;
 use crate::{Error, Result};
 
 /// Nodes per block: one u32 offset is stored per block.

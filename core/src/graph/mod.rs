@@ -31,10 +31,12 @@ mod csr;
 mod prune;
 mod reorder;
 mod search;
+mod types;
 
-pub use build::{build, build_unpruned, Graph, GraphParams, MAX_DEGREE};
+pub use build::{build, build_unpruned};
 pub use csr::{encode, DegreeStats, EncodedGraph, GraphView, BLOCK};
 pub(crate) use prune::robust_prune_by;
 pub use prune::{hubs, in_degrees, prune, reachable, repair_connectivity};
 pub use reorder::{bfs_order, bisection_order, locality_order, permute};
 pub use search::{greedy_search, Neighbor, SearchScratch};
+pub use types::{Graph, GraphParams, MAX_DEGREE};

@@ -17,8 +17,8 @@
 
 use rayon::prelude::*;
 
-use super::build::{check_vectors, Graph, GraphParams};
 use super::search::{distance, row, search_from, Neighbor, SearchScratch};
+use super::types::{check_vectors, Graph, GraphParams};
 use crate::{Error, Result};
 
 /// RobustPrune as DiskANN implements it: from `cands` (distances to `p` already set; duplicates and

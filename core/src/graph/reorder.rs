@@ -1,7 +1,7 @@
 //! Renumbering nodes for locality, so that each list's ids are close to each other and to the node's
 //! own id, which shrinks the gap encoding of [`encode`](super::encode).
 
-use super::build::Graph;
+use super::types::Graph;
 
 /// A permutation `new_id -> old_id` that places neighbours close together: breadth-first order from
 /// the entry (the entry becomes node 0); nodes the entry does not reach follow, each unvisited one

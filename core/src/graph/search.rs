@@ -1,7 +1,7 @@
 //! Exact-distance beam search (DiskANN's GreedySearch) over an uncompressed [`Graph`], with a reusable
 //! scratch so that repeated searches allocate nothing; used to build graphs and to evaluate them.
 
-use super::build::Graph;
+use super::types::Graph;
 use crate::{Error, Result};
 
 /// The distance between two unit vectors: `1 - dot`, i.e. half the squared Euclidean distance. It is

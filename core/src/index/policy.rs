@@ -9,7 +9,7 @@
 //!   not in low-power mode, and free flash at least the sidecar's size plus
 //!   `materialize_min_free_bytes` → materialize. Otherwise keep things as they are.
 
-use super::search::Mode;
+use super::options::{Mode, Policy};
 
 /// What the app reports about the device.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -22,27 +22,6 @@ pub struct DeviceState {
     pub low_power_mode: bool,
     /// Free bytes on the index's volume.
     pub free_storage_bytes: u64,
-}
-
-/// Thresholds of the device policy.
-#[derive(Debug, Clone, Copy, PartialEq)]
-pub struct Policy {
-    /// Below this battery level (and not charging), searches avoid running the model.
-    pub recompute_min_battery: u8,
-    /// Materialize only if this much flash stays free after writing the sidecar.
-    pub materialize_min_free_bytes: u64,
-    /// Evict the sidecar when free flash falls below this.
-    pub evict_below_free_bytes: u64,
-}
-
-impl Default for Policy {
-    fn default() -> Self {
-        Policy {
-            recompute_min_battery: 20,
-            materialize_min_free_bytes: 2 << 30,
-            evict_below_free_bytes: 512 << 20,
-        }
-    }
 }
 
 /// What the policy advises for the vector sidecar.

@@ -9,30 +9,12 @@ use std::path::Path;
 use bytemuck::{Pod, Zeroable};
 use half::f16;
 
+use super::options::Precision;
 use crate::store::{Mapped, Storage};
 use crate::{Error, Result};
 
 const MAGIC: [u8; 8] = *b"EMBERVEC";
 const VERSION: u32 = 1;
-
-/// Element type of stored vectors.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Precision {
-    /// Half precision: 2 bytes per dimension.
-    F16,
-    /// Single precision: 4 bytes per dimension.
-    F32,
-}
-
-impl Precision {
-    /// Bytes per stored dimension.
-    pub fn width(self) -> usize {
-        match self {
-            Precision::F16 => 2,
-            Precision::F32 => 4,
-        }
-    }
-}
 
 #[derive(Debug, Clone, Copy, Pod, Zeroable)]
 #[repr(C)]

@@ -1,155 +1,57 @@
 //! What a search sees: an immutable base segment plus an in-memory overlay of the changes logged
-//! since (added passages, rewired neighbour lists, tombstones). Snapshots are cheap to clone and
-//! never change once published, so readers need no lock while they search.
+//! since (added passages, rewired neighbour lists, tombstones, the id map). Snapshots are cheap to
+//! clone and never change once published, so readers need no lock while they search, and nothing
+//! a reader asks for (`get`, `ids`, `stats`, a search) lives behind the writer's mutex.
 
-use std::path::Path;
-use std::sync::{Arc, Mutex};
+use std::collections::HashMap;
+use std::sync::Arc;
 
-use super::build::Meta;
-use super::cache::EmbeddingCache;
 use super::cow::CowVec;
-use super::metadata::{self, Metadata};
+use super::metadata::Metadata;
+use super::segment::load::Base;
+use super::segment::meta::DELETED;
 use super::sidecar::Sidecar;
 use crate::graph::GraphView;
-use crate::quant::{Decoded, Quantizer};
-use crate::store::{IdsView, SectionKind, Segment, TextView};
+use crate::quant::Decoded;
 use crate::{Error, Result};
 
-/// Flag bit of a deleted passage in the version map.
-pub(crate) const DELETED: u8 = 1;
-
-/// A validated, mapped segment and what was decoded from it.
-#[derive(Debug)]
-pub(crate) struct Base {
-    pub segment: Segment,
-    pub meta: Meta,
-    pub quantizer: Quantizer,
-    pub text: TextView,
-    pub entry: u32,
-    /// Per-passage metadata (empty when the segment has none).
-    pub metadata: Vec<Metadata>,
-    /// Flags from the segment (empty when none is set).
-    pub flags: Vec<u8>,
-    pub generation: u64,
-    /// Embeddings recomputed for this numbering; shared by segments that keep it (commits).
-    pub cache: Arc<Mutex<EmbeddingCache>>,
+/// Live ids → node: the base segment's live ids, built once per segment and shared by every
+/// snapshot on it, plus the changes logged since (`None` hides a base id deleted since).
+#[derive(Debug, Clone, Default)]
+pub(crate) struct IdMap {
+    base: Arc<HashMap<String, u32>>,
+    changed: Arc<HashMap<String, Option<u32>>>,
 }
 
-impl Base {
-    /// Map and validate a segment: magic, version, checksums and every bound. The cheap checks of
-    /// every section come first; the quantizer's rotation, whose cost grows with the cube of its
-    /// dimension, is rebuilt only once everything else, its shape included, has proved consistent.
-    pub fn load(path: &Path, generation: u64, cache: Arc<Mutex<EmbeddingCache>>) -> Result<Base> {
-        let segment = Segment::open(path)?;
-        let meta: Meta = serde_json::from_slice(segment.section(SectionKind::Meta)?)
-            .map_err(|e| Error::Corrupt(format!("meta: {e}")))?;
-        if meta.format != "ember-index" {
-            return Err(Error::Corrupt("meta: not an ember index".into()));
-        }
-        let n = meta.passages;
-        if n as u64 > segment.file_len() {
-            return Err(Error::Corrupt("meta: more passages than bytes".into()));
-        }
-        let quantizer_bytes = segment.section(SectionKind::Quantizer)?;
-        let shape = Quantizer::shape(quantizer_bytes)?;
-        if shape.dim != meta.dim {
-            return Err(Error::Corrupt("quantizer dimension differs from the index".into()));
-        }
-        if (shape.params.dims, shape.params.bits) != (meta.code_dims, meta.code_bits) {
-            return Err(Error::Corrupt("quantizer code shape differs from the index".into()));
-        }
-        let codes = segment.section(SectionKind::Codes)?;
-        if Some(codes.len()) != n.checked_mul(shape.code_bytes()) {
-            return Err(Error::Corrupt("codes section has the wrong size".into()));
-        }
-        let (entry, blocks, lengths, edges) = graph_sections(&segment)?;
-        // The graph records its own node count; the lists are validated against the index's.
-        if graph_nodes(&segment)? as usize != n {
-            return Err(Error::Corrupt("graph node count differs from the passage count".into()));
-        }
-        GraphView::new(n_u32(n)?, entry, blocks, lengths, edges)?;
-        let ids = IdsView::new(segment.section(SectionKind::Ids)?, n)?;
-        let text = TextView::new(segment.section(SectionKind::Text)?, n)?;
-        let flags = match segment.optional_section(SectionKind::Flags)? {
-            Some(f) if f.len() == n => f.to_vec(),
-            Some(_) => return Err(Error::Corrupt("flags section has the wrong size".into())),
-            None => Vec::new(),
-        };
-        check_unique_live_ids(&ids, &flags)?;
-        let metadata = match segment.optional_section(SectionKind::Metadata)? {
-            Some(m) => metadata::decode_section(m, n)?,
-            None => Vec::new(),
-        };
-        let quantizer = Quantizer::from_bytes(quantizer_bytes)?;
-        Ok(Base { segment, meta, quantizer, text, entry, metadata, flags, generation, cache })
-    }
-
-    pub fn len(&self) -> usize {
-        self.meta.passages
-    }
-
-    /// The graph, re-wrapped without re-validation (validated at load).
-    pub fn graph(&self) -> GraphView<'_> {
-        match graph_sections(&self.segment) {
-            Ok((entry, blocks, lengths, edges)) => {
-                GraphView::prevalidated(self.meta.passages as u32, entry, blocks, lengths, edges)
+impl IdMap {
+    /// The live ids of a freshly loaded segment.
+    fn of_base(base: &Base) -> IdMap {
+        let mut ids = HashMap::with_capacity(base.len());
+        for (i, id) in base.ids().all().into_iter().enumerate() {
+            if base.flags.get(i).is_none_or(|f| f & DELETED == 0) {
+                ids.insert(id, i as u32);
             }
-            // Unreachable after a successful load; an empty view keeps searches safe regardless.
-            Err(_) => GraphView::prevalidated(0, 0, &[], &[], &[]),
+        }
+        IdMap { base: Arc::new(ids), changed: Arc::default() }
+    }
+
+    /// The node of a live id.
+    pub fn get(&self, id: &str) -> Option<u32> {
+        match self.changed.get(id) {
+            Some(node) => *node,
+            None => self.base.get(id).copied(),
         }
     }
 
-    pub fn codes(&self) -> &[u8] {
-        self.segment.section(SectionKind::Codes).unwrap_or(&[])
+    pub fn contains(&self, id: &str) -> bool {
+        self.get(id).is_some()
     }
 
-    pub fn ids(&self) -> IdsView<'_> {
-        IdsView::prevalidated(self.segment.section(SectionKind::Ids).unwrap_or(&[]))
+    /// Point `id` at `node` (`None`: deleted). Copies the changes once per published snapshot,
+    /// which only the writer's private copy pays.
+    pub fn set(&mut self, id: &str, node: Option<u32>) {
+        Arc::make_mut(&mut self.changed).insert(id.to_owned(), node);
     }
-
-    pub fn texts(&self, ids: &[u32]) -> Result<Vec<String>> {
-        self.text.get_many(self.segment.section(SectionKind::Text)?, ids)
-    }
-}
-
-fn n_u32(n: usize) -> Result<u32> {
-    u32::try_from(n).map_err(|_| Error::Corrupt("passage count out of range".into()))
-}
-
-/// Two live passages with one id would make updates and deletes ambiguous (each id maps to one
-/// node). Deleted passages may share an id with a live one: a committed update keeps the old
-/// version as a tombstone until `compact`.
-fn check_unique_live_ids(ids: &IdsView<'_>, flags: &[u8]) -> Result<()> {
-    let mut seen = std::collections::HashSet::with_capacity(ids.len());
-    for (i, id) in ids.all().into_iter().enumerate() {
-        let deleted = flags.get(i).is_some_and(|f| f & DELETED != 0);
-        if !deleted && !seen.insert(id) {
-            return Err(Error::Corrupt(format!("ids: passage {i} repeats a live id")));
-        }
-    }
-    Ok(())
-}
-
-/// The node count in the graph header (bytes 4..8 of the blocks section).
-fn graph_nodes(segment: &Segment) -> Result<u32> {
-    let blocks = segment.section(SectionKind::GraphBlocks)?;
-    crate::store::le::u32_at(blocks, 4).ok_or_else(|| Error::Corrupt("graph header truncated".into()))
-}
-
-/// The graph's entry node, block offsets, list lengths and edge bytes.
-type GraphSections<'a> = (u32, &'a [u32], &'a [u8], &'a [u8]);
-
-fn graph_sections(segment: &Segment) -> Result<GraphSections<'_>> {
-    let blocks = segment.section(SectionKind::GraphBlocks)?;
-    let (head, rest) =
-        blocks.split_at_checked(8).ok_or_else(|| Error::Corrupt("graph header truncated".into()))?;
-    let entry = crate::store::le::u32_at(head, 0).unwrap_or(u32::MAX);
-    // Offsets start 8 bytes into a 64-aligned section, so they are 4-aligned.
-    let offsets: &[u32] =
-        bytemuck::try_cast_slice(rest).map_err(|_| Error::Corrupt("graph offsets misaligned".into()))?;
-    let lengths = segment.section(SectionKind::GraphLengths)?;
-    let edges = segment.section(SectionKind::GraphEdges)?;
-    Ok((entry, offsets, lengths, edges))
 }
 
 /// A passage added since the base segment was written. Its vector stays in memory (and in the
@@ -178,6 +80,8 @@ pub(crate) struct Snapshot {
     pub live: usize,
     /// Operations logged on top of the base.
     pub logged_ops: u64,
+    /// Live ids → node.
+    pub ids: IdMap,
 }
 
 static NO_METADATA: std::sync::LazyLock<Metadata> = std::sync::LazyLock::new(Metadata::new);
@@ -191,6 +95,7 @@ impl Snapshot {
         }
         let live = flags.iter().filter(|f| *f & DELETED == 0).count();
         let entry = (n > 0).then_some(base.entry);
+        let ids = IdMap::of_base(&base);
         Snapshot {
             base,
             sidecar,
@@ -200,7 +105,16 @@ impl Snapshot {
             entry,
             live,
             logged_ops: 0,
+            ids,
         }
+    }
+
+    /// Refuse a model other than the one the index was built with.
+    pub fn check_model(&self, model_id: &str) -> Result<()> {
+        if model_id != self.base.meta.model {
+            return Err(Error::ModelMismatch { index: self.base.meta.model.clone(), given: model_id.into() });
+        }
+        Ok(())
     }
 
     /// Nodes, deleted ones included.

@@ -2,7 +2,7 @@
 
 use std::path::Path;
 
-use crate::store::atomic::io_err;
+use crate::store::os_error::io_err;
 use crate::Result;
 
 /// A read-only mapping of a whole file.

@@ -5,7 +5,7 @@
 use std::io::Read;
 use std::path::Path;
 
-use super::atomic::io_err;
+use super::os_error::io_err;
 use crate::{Error, Result};
 
 /// The contents of `path`, `None` if it does not exist. Anything but a regular file (checked

@@ -5,7 +5,7 @@ use std::fmt::Debug;
 use std::io::Write;
 use std::path::Path;
 
-use super::atomic::write_err;
+use super::os_error::write_err;
 use crate::Result;
 
 /// The primitive, individually failing write operations. Durability follows POSIX: file contents
@@ -90,7 +90,8 @@ impl Storage for RealStorage {
     }
 
     fn sync_dir(&self, dir: &Path) -> Result<()> {
-        super::atomic::sync_dir(dir)
+        let d = std::fs::File::open(dir).map_err(|e| write_err("opening", dir, e))?;
+        d.sync_all().map_err(|e| write_err("syncing", dir, e))
     }
 
     fn create_dir_all(&self, dir: &Path) -> Result<()> {

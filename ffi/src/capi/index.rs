@@ -5,7 +5,7 @@ use std::sync::Arc;
 
 use super::embedder::{embedder_arg, CEmbedder};
 use super::handles::Registry;
-use super::passage::{passages_arg, EmberPassage};
+use super::passage::{passages_arg, CStoredPassage, EmberPassage, StoredPassage, PASSAGES};
 use super::task::{EmberTask, Resolved};
 use super::{flag, guard, guard_void, out_arg, str_arg, EmberResult};
 use crate::{Durability, EmberError, EmberIndex, IndexConfig, OpenOptions, VectorStorage};
@@ -306,6 +306,30 @@ pub unsafe extern "C" fn ember_index_stats(
             pending_ops: s.pending_ops,
             generation: s.generation,
         };
+        Ok(())
+    })
+}
+
+/// The live passage `id`: `*out_passage` is a new handle, or NULL when the index holds no such
+/// passage (still `EMBER_RESULT_OK`).
+///
+/// # Safety
+/// `id` is a NUL-terminated string; `out_passage` is valid for writes.
+#[no_mangle]
+pub unsafe extern "C" fn ember_index_get(
+    index: *const CIndex,
+    id: *const c_char,
+    out_passage: *mut *mut CStoredPassage,
+) -> EmberResult {
+    guard(|| {
+        // SAFETY: forwarded from this function's contract.
+        let out = unsafe { out_arg(out_passage, "out_passage", std::ptr::null_mut()) }?;
+        let index = index_entry(index)?;
+        // SAFETY: forwarded from this function's contract.
+        let id = unsafe { str_arg(id, "id") }?;
+        if let Some(p) = index.inner.get(id.to_owned())? {
+            *out = PASSAGES.insert(Arc::new(StoredPassage::new(p)?));
+        }
         Ok(())
     })
 }

@@ -5,7 +5,6 @@ use std::ffi::{c_char, CString};
 use std::sync::Arc;
 
 use super::handles::Registry;
-use super::index::{index_entry, CIndex};
 use super::{guard, guard_void, out_arg, slice_arg, str_arg, EmberResult};
 use crate::{EmberError, MetadataValue, Passage};
 
@@ -159,7 +158,7 @@ fn c_string(s: String, what: &str) -> Result<CString, EmberError> {
 }
 
 impl StoredPassage {
-    fn new(p: Passage) -> Result<Self, EmberError> {
+    pub(crate) fn new(p: Passage) -> Result<Self, EmberError> {
         let mut strings = Vec::new();
         let mut entries = Vec::with_capacity(p.metadata.len());
         let mut metadata: Vec<(String, MetadataValue)> = p.metadata.into_iter().collect();
@@ -187,30 +186,6 @@ impl StoredPassage {
             entries,
         })
     }
-}
-
-/// The live passage `id`: `*out_passage` is a new handle, or NULL when the index holds no such
-/// passage (still `EMBER_RESULT_OK`).
-///
-/// # Safety
-/// `id` is a NUL-terminated string; `out_passage` is valid for writes.
-#[no_mangle]
-pub unsafe extern "C" fn ember_index_get(
-    index: *const CIndex,
-    id: *const c_char,
-    out_passage: *mut *mut CStoredPassage,
-) -> EmberResult {
-    guard(|| {
-        // SAFETY: forwarded from this function's contract.
-        let out = unsafe { out_arg(out_passage, "out_passage", std::ptr::null_mut()) }?;
-        let index = index_entry(index)?;
-        // SAFETY: forwarded from this function's contract.
-        let id = unsafe { str_arg(id, "id") }?;
-        if let Some(p) = index.inner.get(id.to_owned())? {
-            *out = PASSAGES.insert(Arc::new(StoredPassage::new(p)?));
-        }
-        Ok(())
-    })
 }
 
 /// Fill `out_view` with the stored passage: id, text and metadata (sorted by key), all valid until

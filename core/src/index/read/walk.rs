@@ -5,7 +5,7 @@
 use std::cmp::{Ordering, Reverse};
 use std::collections::BinaryHeap;
 
-use super::snapshot::NodeView;
+use crate::index::snapshot::NodeView;
 
 /// A node and its similarity (larger is closer); ordered by similarity, ties to the lower id.
 #[derive(Debug, Clone, Copy, PartialEq)]

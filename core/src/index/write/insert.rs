@@ -7,10 +7,10 @@ use std::sync::Arc;
 
 use rayon::prelude::*;
 
-use super::build::Meta;
-use super::snapshot::{NodeView, Snapshot};
-use super::walk::{walk, Scratch};
 use crate::graph::{robust_prune_by, Neighbor};
+use crate::index::read::walk::{walk, Scratch};
+use crate::index::segment::meta::Meta;
+use crate::index::snapshot::{NodeView, Snapshot};
 use crate::quant::Decoded;
 use crate::Result;
 

@@ -3,121 +3,20 @@
 use std::collections::HashSet;
 use std::path::Path;
 
-use serde::{Deserialize, Serialize};
-
-use super::files;
-use super::metadata::{self, Metadata};
-use super::open::{Index, OpenOptions};
-use super::sidecar::{self, Precision};
-use super::task::Task;
-use crate::graph::{self, Graph, GraphParams};
+use super::open::take_lock;
+use crate::graph;
+use crate::index::files;
+use crate::index::handle::Index;
+use crate::index::options::{IndexConfig, OpenOptions};
+use crate::index::passage::{validate_passage, Passage};
+use crate::index::segment::meta::Meta;
+use crate::index::segment::publish::publish;
+use crate::index::segment::write::{write_segment, SegmentParts};
+use crate::index::sidecar;
+use crate::index::task::Task;
 use crate::quant::{QuantParams, Quantizer, MAX_CODE_DIMS, MAX_DIM};
-use crate::store::{encode_ids, encode_texts, RealStorage, SectionKind, SegmentWriter, Storage};
+use crate::store::{RealStorage, Storage};
 use crate::{Embedder, Error, Result};
-
-/// One passage to index: the app's id, its text and optional metadata.
-#[derive(Debug, Clone, PartialEq, Default)]
-pub struct Passage {
-    /// The app's identifier, unique within the index (at most 1 KiB of UTF-8).
-    pub id: String,
-    /// The text that is embedded, stored and returned.
-    pub text: String,
-    /// Key → value pairs that filters test.
-    pub metadata: Metadata,
-}
-
-impl Passage {
-    /// A passage without metadata.
-    pub fn new(id: impl Into<String>, text: impl Into<String>) -> Passage {
-        Passage { id: id.into(), text: text.into(), metadata: Metadata::new() }
-    }
-}
-
-/// Whether and how full-precision vectors are kept beside the index.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(rename_all = "lowercase")]
-pub enum VectorStorage {
-    /// No sidecar: exact distances come from recomputing embeddings.
-    None,
-    /// 2 bytes per dimension.
-    F16,
-    /// 4 bytes per dimension.
-    F32,
-}
-
-impl VectorStorage {
-    pub(crate) fn precision(self) -> Option<Precision> {
-        match self {
-            VectorStorage::None => None,
-            VectorStorage::F16 => Some(Precision::F16),
-            VectorStorage::F32 => Some(Precision::F32),
-        }
-    }
-}
-
-/// How an index is built.
-#[derive(Debug, Clone, PartialEq)]
-pub struct IndexConfig {
-    /// Graph construction and pruning.
-    pub graph: GraphParams,
-    /// Code dimensions: 0 for the model's full dimension (rotation only; at most
-    /// [`crate::quant::MAX_CODE_DIMS`]), or fewer (a multiple of 8) for a PCA projection whose
-    /// basis is stored with the index (required for models wider than that).
-    pub code_dims: usize,
-    /// Bits per code dimension, 1 to 4.
-    pub code_bits: u8,
-    /// Seed of the code rotation.
-    pub seed: u64,
-    /// Vector sidecar written at build time.
-    pub vectors: VectorStorage,
-    /// Passages embedded per call (progress is reported between calls).
-    pub embed_chunk: usize,
-    /// The token limit passages were embedded with, recorded so searches can use the same.
-    pub max_tokens: Option<usize>,
-}
-
-impl Default for IndexConfig {
-    fn default() -> Self {
-        // Chosen on 10k Debian-doc passages and the man pages (docs/BENCHMARKS.md): 1-bit codes over
-        // the full rotated dimension (no PCA basis to store, nothing truncated) with m=12, M=32 give
-        // 7.6% of the text and recall@3 0.96 at beam 512, rerank 50. PCA-96 × 3 bits was smaller
-        // but lost 5% of true top-1s on the man pages (their residual outside the PCA subspace).
-        IndexConfig {
-            graph: GraphParams {
-                degree: 12,
-                max_degree: 32,
-                // `--build-beam 128` lifts stored recall@3 at search beam 256 from 0.927 to 0.954 on
-                // debian-10k, but on 1,000 man pages it lowers recall at beam 64 and after compaction
-                // (tests/churn.rs fails): 64 stays the default (docs/BENCHMARKS.md).
-                ..GraphParams::default()
-            },
-            code_dims: 0,
-            code_bits: 1,
-            seed: 0x0045_4d42_4552, // "EMBER"
-            vectors: VectorStorage::None,
-            embed_chunk: 256,
-            max_tokens: None,
-        }
-    }
-}
-
-/// What the segment's meta section records.
-#[derive(Debug, Clone, Serialize, Deserialize)]
-pub(crate) struct Meta {
-    pub format: String,
-    pub model: String,
-    pub dim: usize,
-    pub passages: usize,
-    pub text_bytes: u64,
-    pub generation: u64,
-    pub code_dims: usize,
-    pub code_bits: u8,
-    pub graph_max_degree: usize,
-    pub graph_degree: usize,
-    #[serde(default)]
-    pub max_tokens: Option<usize>,
-    pub created_by: String,
-}
 
 impl Index {
     /// Build an index of `passages` in `dir` (created if needed; a previous index there is replaced
@@ -220,67 +119,6 @@ fn code_dims(config: &IndexConfig, dim: usize) -> usize {
     }
 }
 
-/// One passage's id and metadata.
-pub(crate) fn validate_passage(p: &Passage) -> Result<()> {
-    if p.id.len() > crate::store::MAX_ID_BYTES {
-        return Err(Error::InvalidArgument(format!("passage id longer than 1 KiB: {:.40}…", p.id)));
-    }
-    metadata::validate(&p.metadata)
-}
-
-/// Everything a segment holds, in internal order.
-pub(crate) struct SegmentParts<'a> {
-    pub meta: Meta,
-    pub quantizer: &'a Quantizer,
-    pub codes: Vec<u8>,
-    pub graph: &'a Graph,
-    pub ids: Vec<&'a str>,
-    pub texts: Vec<&'a str>,
-    pub metadata: Vec<&'a Metadata>,
-    pub flags: Option<Vec<u8>>,
-}
-
-/// Write the segment of `parts.meta.generation` (not yet published); returns its file name and
-/// fingerprint.
-pub(crate) fn write_segment(storage: &dyn Storage, dir: &Path, parts: SegmentParts) -> Result<(String, u64)> {
-    let encoded = graph::encode(parts.graph)?;
-    let mut w = SegmentWriter::new();
-    let meta_json = serde_json::to_vec(&parts.meta).map_err(|e| Error::InvalidArgument(e.to_string()))?;
-    w.add(SectionKind::Meta, meta_json);
-    w.add(SectionKind::Quantizer, parts.quantizer.to_bytes());
-    w.add(SectionKind::Codes, parts.codes);
-    let mut header = Vec::with_capacity(8);
-    header.extend_from_slice(&encoded.entry.to_le_bytes());
-    header.extend_from_slice(&encoded.n.to_le_bytes());
-    w.add(
-        SectionKind::GraphBlocks,
-        header.into_iter().chain(bytemuck::cast_slice(&encoded.block_offsets).iter().copied()).collect(),
-    );
-    w.add(SectionKind::GraphLengths, encoded.lengths.clone());
-    w.add(SectionKind::GraphEdges, encoded.edges.clone());
-    w.add(SectionKind::Ids, encode_ids(&parts.ids));
-    w.add(SectionKind::Text, encode_texts(&parts.texts));
-    if let Some(flags) = parts.flags.filter(|f| f.iter().any(|&b| b != 0)) {
-        w.add(SectionKind::Flags, flags);
-    }
-    if let Some(m) = metadata::encode_section(parts.metadata.iter().copied()) {
-        w.add(SectionKind::Metadata, m);
-    }
-    let image = w.to_bytes();
-    let fingerprint = crate::store::fingerprint(&image).unwrap_or(0);
-    let name = files::segment(parts.meta.generation);
-    storage.atomic_write(&dir.join(&name), &image)?;
-    Ok((name, fingerprint))
-}
-
-/// Make `segment_name` current (the commit point), then drop every other generation's files (a
-/// failure there is harmless: the next open removes them).
-pub(crate) fn publish(storage: &dyn Storage, dir: &Path, segment_name: &str) -> Result<()> {
-    storage.atomic_write(&dir.join(files::CURRENT), segment_name.as_bytes())?;
-    let _ = files::remove_stale(storage, dir, files::generation_of(segment_name).unwrap_or(0));
-    Ok(())
-}
-
 /// Build from already computed unit vectors (row-major, in `passages` order).
 pub(crate) fn build_from_vectors(
     storage: &dyn Storage,
@@ -316,7 +154,7 @@ pub(crate) fn build_from_vectors(
 
     storage.create_dir_all(dir)?;
     // Refuse to replace an index another handle is writing to.
-    let lock = super::open::take_lock(dir)?;
+    let lock = take_lock(dir)?;
     let generation = files::current_generation(dir).unwrap_or(0) + 1;
     let meta = Meta {
         format: "ember-index".into(),

@@ -5,15 +5,16 @@
 //! stopped; the finished rows become `vectors-N.ember` atomically. Passages added since the
 //! segment keep their vectors in memory and join the sidecar at the next commit.
 
-use std::sync::Arc;
-
 use half::f16;
 
-use super::files;
-use super::open::{open_sidecar, Index};
-use super::sidecar::{self, Precision};
-use super::snapshot::Snapshot;
-use super::task::Task;
+use super::open::open_sidecar;
+use crate::error::lock_poisoned;
+use crate::index::files;
+use crate::index::handle::Index;
+use crate::index::options::Precision;
+use crate::index::sidecar;
+use crate::index::snapshot::Snapshot;
+use crate::index::task::Task;
 use crate::{Embedder, Error, Result};
 
 /// Rows embedded (and synced) per step.
@@ -30,7 +31,7 @@ impl Index {
         task: &Task,
     ) -> Result<()> {
         self.check_model(embedder.model_id())?;
-        let _w = self.writer.lock().map_err(|_| super::open::lock_poisoned())?;
+        let _w = self.writer.lock().map_err(|_| lock_poisoned())?;
         if self.opts.read_only {
             return Err(Error::ReadOnly { path: self.dir.clone() });
         }
@@ -107,7 +108,7 @@ impl Index {
     /// Delete the vector sidecar (and any partial one). Searches in flight keep their mapping;
     /// later ones recompute or use codes.
     pub fn evict_vectors(&self) -> Result<()> {
-        let _w = self.writer.lock().map_err(|_| super::open::lock_poisoned())?;
+        let _w = self.writer.lock().map_err(|_| lock_poisoned())?;
         if self.opts.read_only {
             return Err(Error::ReadOnly { path: self.dir.clone() });
         }
@@ -120,17 +121,4 @@ impl Index {
         let next = Snapshot { sidecar: Err("vectors evicted".into()), ..(*snap).clone() };
         self.publish_snapshot(next)
     }
-
-    /// Bytes the sidecar takes (or would take) at `precision` for the current segment.
-    pub fn sidecar_bytes(&self, precision: Precision) -> u64 {
-        self.snapshot()
-            .map_or(0, |s| 64 + (s.base.len() as u64) * (s.base.meta.dim as u64) * precision.width() as u64)
-    }
-}
-
-#[allow(dead_code)]
-fn _assert_send_sync() {
-    fn is<T: Send + Sync>() {}
-    is::<Index>();
-    is::<Arc<Index>>();
 }

@@ -1,0 +1,219 @@
+//! The handle an app holds: [`Index`], its state (the published snapshot, the writer's mutex, the
+//! device state) and every public method that reads. Reads go to `read/` on one snapshot and never
+//! touch the writer's mutex; the write methods live in `write/`.
+
+use std::path::{Path, PathBuf};
+use std::sync::{Arc, Mutex, RwLock};
+use std::time::Instant;
+
+use super::cache::EmbeddingCache;
+use super::log::append::Tail;
+use super::options::{OpenOptions, Policy, Precision, SearchOptions};
+use super::passage::Passage;
+use super::policy::DeviceState;
+use super::read::lookup::{self, IndexStats};
+use super::read::search::{self, Auto, SearchReport};
+use super::read::walk::Scratch;
+use super::snapshot::Snapshot;
+use crate::error::lock_poisoned;
+use crate::{Embedder, Error, Result};
+
+/// The writer's private state, behind one mutex: one writer at a time. Readers never take it:
+/// everything they read, the id map included, is in the published snapshot.
+#[derive(Debug, Default)]
+pub(crate) struct Writer {
+    /// The open end of the current generation's log.
+    pub log: Tail,
+    pub scratch: Scratch,
+}
+
+/// An opened index. `Send + Sync`: share it (e.g. in an `Arc`) between threads; searches run
+/// concurrently with each other and with one writer, and never wait for the writer.
+#[derive(Debug)]
+pub struct Index {
+    pub(crate) dir: PathBuf,
+    pub(crate) opts: OpenOptions,
+    state: RwLock<Arc<Snapshot>>,
+    pub(crate) writer: Mutex<Writer>,
+    device: Mutex<Option<DeviceState>>,
+    scratch: Mutex<Vec<Scratch>>,
+    _lock: Option<std::fs::File>,
+}
+
+impl Index {
+    /// An index serving `snap`, with the writer's state (and lock, unless read-only) as opened.
+    pub(crate) fn from_parts(
+        dir: &Path,
+        opts: OpenOptions,
+        snap: Snapshot,
+        writer: Writer,
+        lock: Option<std::fs::File>,
+    ) -> Index {
+        Index {
+            dir: dir.to_path_buf(),
+            opts,
+            state: RwLock::new(Arc::new(snap)),
+            writer: Mutex::new(writer),
+            device: Mutex::new(None),
+            scratch: Mutex::new(Vec::new()),
+            _lock: lock,
+        }
+    }
+
+    /// The current snapshot (a pointer copy under a lock held for nanoseconds).
+    pub(crate) fn snapshot(&self) -> Result<Arc<Snapshot>> {
+        self.state.read().map(|s| Arc::clone(&s)).map_err(|_| lock_poisoned())
+    }
+
+    pub(crate) fn publish_snapshot(&self, snap: Snapshot) -> Result<()> {
+        *self.state.write().map_err(|_| lock_poisoned())? = Arc::new(snap);
+        Ok(())
+    }
+
+    /// Refuse an embedder whose model differs from the one the index was built with.
+    pub fn check_model(&self, model_id: &str) -> Result<()> {
+        self.snapshot()?.check_model(model_id)
+    }
+
+    /// Number of live passages.
+    pub fn len(&self) -> usize {
+        self.snapshot().map_or(0, |s| s.live)
+    }
+
+    /// Whether the index holds no live passage.
+    pub fn is_empty(&self) -> bool {
+        self.len() == 0
+    }
+
+    /// The embedding model id recorded at build.
+    pub fn model(&self) -> String {
+        self.snapshot().map(|s| s.base.meta.model.clone()).unwrap_or_default()
+    }
+
+    /// The token limit the passages were embedded with, if recorded.
+    pub fn max_tokens(&self) -> Option<usize> {
+        self.snapshot().ok().and_then(|s| s.base.meta.max_tokens)
+    }
+
+    /// The embedding dimension.
+    pub fn dim(&self) -> usize {
+        self.snapshot().map_or(0, |s| s.base.meta.dim)
+    }
+
+    /// The directory the index lives in.
+    pub fn dir(&self) -> &Path {
+        &self.dir
+    }
+
+    /// Whether a valid vector sidecar is present (and why not, if not).
+    pub fn sidecar_status(&self) -> std::result::Result<(), String> {
+        let snap = self.snapshot().map_err(|e| e.to_string())?;
+        snap.sidecar.as_ref().map(|_| ()).map_err(Clone::clone)
+    }
+
+    /// Set the byte budget of the recomputed-embedding cache (0 disables it).
+    pub fn set_cache_bytes(&self, bytes: usize) -> Result<()> {
+        let snap = self.snapshot()?;
+        *snap.base.cache.lock().map_err(|_| lock_poisoned())? = EmbeddingCache::new(bytes);
+        Ok(())
+    }
+
+    /// Tell the policy about the device; `Mode::Auto` searches use it from now on.
+    pub fn set_device_state(&self, state: DeviceState) -> Result<()> {
+        *self.device.lock().map_err(|_| lock_poisoned())? = Some(state);
+        Ok(())
+    }
+
+    /// The last device state set.
+    pub fn device_state(&self) -> Option<DeviceState> {
+        self.device.lock().ok().and_then(|d| *d)
+    }
+
+    /// The device policy in use.
+    pub fn policy(&self) -> Policy {
+        self.opts.policy
+    }
+
+    /// Sizes and counts.
+    pub fn stats(&self) -> Result<IndexStats> {
+        Ok(lookup::stats(&*self.snapshot()?))
+    }
+
+    /// Live ids, in internal order.
+    pub fn ids(&self) -> Result<Vec<String>> {
+        Ok(lookup::ids(&*self.snapshot()?))
+    }
+
+    /// Texts of live passages by internal number (0..), for evaluation and export.
+    pub fn texts(&self, nodes: &[u32]) -> Result<Vec<String>> {
+        lookup::texts(&*self.snapshot()?, nodes)
+    }
+
+    /// Every live passage's (id, text), in internal order.
+    pub fn live_texts(&self) -> Result<Vec<(String, String)>> {
+        lookup::live_texts(&*self.snapshot()?)
+    }
+
+    /// The text and metadata of a live passage by id, if present.
+    pub fn get(&self, id: &str) -> Result<Option<Passage>> {
+        lookup::get(&*self.snapshot()?, id)
+    }
+
+    /// Bytes the sidecar takes (or would take) at `precision` for the current segment.
+    pub fn sidecar_bytes(&self, precision: Precision) -> u64 {
+        self.snapshot()
+            .map_or(0, |s| 64 + (s.base.len() as u64) * (s.base.meta.dim as u64) * precision.width() as u64)
+    }
+
+    /// Search with an already embedded query (unit length, the index's dimension).
+    ///
+    /// `embedder` is needed for [`Mode::Recompute`](super::Mode::Recompute) (and lets `Auto`
+    /// choose it); it must be the model the index was built with. The search runs on the snapshot
+    /// current when it starts.
+    pub fn search(
+        &self,
+        query: &[f32],
+        embedder: Option<&dyn Embedder>,
+        opts: &SearchOptions,
+    ) -> Result<SearchReport> {
+        let snap = self.snapshot()?;
+        let auto = Auto { policy: &self.opts.policy, device: self.device_state() };
+        let mut scratch = self.take_scratch();
+        let report = search::search(&snap, query, embedder, opts, auto, &mut scratch);
+        self.return_scratch(scratch);
+        report
+    }
+
+    /// Embed `text` with `embedder` and search; returns the report and the query-embedding time.
+    pub fn search_text(
+        &self,
+        text: &str,
+        embedder: &dyn Embedder,
+        opts: &SearchOptions,
+    ) -> Result<(SearchReport, f64)> {
+        self.check_model(embedder.model_id())?;
+        let start = Instant::now();
+        let q = embedder.embed(&[text])?.pop().ok_or_else(|| Error::Inference("no query vector".into()))?;
+        let embed_ms = start.elapsed().as_secs_f64() * 1e3;
+        Ok((self.search(&q, Some(embedder), opts)?, embed_ms))
+    }
+
+    pub(crate) fn take_scratch(&self) -> Scratch {
+        self.scratch.lock().ok().and_then(|mut p| p.pop()).unwrap_or_default()
+    }
+
+    pub(crate) fn return_scratch(&self, s: Scratch) {
+        if let Ok(mut p) = self.scratch.lock() {
+            if p.len() < 8 {
+                p.push(s);
+            }
+        }
+    }
+}
+
+#[allow(dead_code)]
+fn _assert_send_sync() {
+    fn is<T: Send + Sync>() {}
+    is::<Index>();
+    is::<Arc<Index>>();
+}

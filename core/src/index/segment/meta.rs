@@ -1,0 +1,24 @@
+//! The segment's meta section (what a segment records about itself) and its per-passage flags.
+
+use serde::{Deserialize, Serialize};
+
+/// Flag bit of a deleted passage in the flags section (the version map).
+pub(crate) const DELETED: u8 = 1;
+
+/// What the segment's meta section records.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub(crate) struct Meta {
+    pub format: String,
+    pub model: String,
+    pub dim: usize,
+    pub passages: usize,
+    pub text_bytes: u64,
+    pub generation: u64,
+    pub code_dims: usize,
+    pub code_bits: u8,
+    pub graph_max_degree: usize,
+    pub graph_degree: usize,
+    #[serde(default)]
+    pub max_tokens: Option<usize>,
+    pub created_by: String,
+}

@@ -1,0 +1,12 @@
+//! The write path: opening (replay), applying an operation, the writer's entry points (add,
+//! update, delete), graph inserts and repair, commit, compaction, building, and the vector
+//! sidecar. One writer at a time, behind the handle's mutex; it may use the read path's walk.
+
+pub(crate) mod apply;
+pub(crate) mod build;
+pub(crate) mod commit;
+pub(crate) mod compact;
+pub(crate) mod insert;
+pub(crate) mod open;
+pub(crate) mod vectors;
+pub(crate) mod writer;
