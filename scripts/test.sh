@@ -11,6 +11,9 @@ bash scripts/fetch-models.sh
 step "format"
 cargo fmt --all -- --check
 
+step "import loops (files and sibling modules; the read path apart from the write path)"
+python3 scripts/check/check-imports.py core/src ffi/src --forbid index::read=index::write
+
 step "lint"
 cargo clippy --release --workspace --all-targets -- -D warnings
 
