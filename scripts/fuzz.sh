@@ -5,7 +5,7 @@
 #
 # Two engines, FUZZ_ENGINE:
 #   stable     (default; what CI runs) the runner tests/examples/fuzz.rs: blind stacked mutations of the
-#              committed corpus, on the ordinary release build that `cargo test --release --workspace`
+#              committed corpus, on the ordinary release build that scripts/test.sh's `cargo test --release --workspace`
 #              already made, so it adds no compile time.
 #   libfuzzer  cargo-fuzz: coverage-guided libFuzzer with AddressSanitizer, on the stable toolchain through
 #              RUSTC_BOOTSTRAP=1. Its instrumented build of every dependency (tract included) takes longer
@@ -50,7 +50,7 @@ start=$(date +%s)
 case "$engine" in
   stable)
     # Same package selection as the test step, so nothing but the example is compiled.
-    cargo build --release --workspace --examples >&2
+    cargo build --release --workspace --examples --features ember-tests/models,ember-cli/models >&2
     runner="$root/target/release/examples/fuzz"
     ;;
   libfuzzer)

@@ -7,10 +7,10 @@
 set -euo pipefail
 cd "$(dirname "${BASH_SOURCE[0]}")/.."
 
-cargo test --release -p ember-tests --test malformed --test open_checks --test resources --test crash \
+cargo test --release -p ember-tests --features models --test malformed --test open_checks --test resources --test crash \
   -- --nocapture --test-threads 2 2>&1 |
   grep -E '^(malformed|open_checks|resources):|points|no-space|test result|panicked'
-cargo test --release -p ember-cli --test cli_living -- --nocapture 2>&1 |
+cargo test --release -p ember-cli --features models --test cli_living -- --nocapture 2>&1 |
   grep -E 'kill -9 rounds|test result|panicked'
 if [ "${1:-}" = --fuzz ]; then
   bash scripts/fuzz.sh 60 | tail -n 9

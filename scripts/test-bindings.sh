@@ -59,10 +59,11 @@ tools() {
 }
 
 build_host() {
-  # With --tests, dev-dependencies are part of the build exactly as in test.sh's `cargo test
-  # --release --workspace`, so the crates both share (tract above all) are not built a second time
-  # with other features (proptest turns on bit-vec's default features, which tract depends on).
-  cargo build --quiet --release --workspace --lib --bins --tests
+  # With --tests and test.sh's features, dev-dependencies are part of the build exactly as in
+  # test.sh's `cargo test --release --workspace --features ...`, so the crates both share (tract
+  # above all, and the ember binary) are not built a second time with other features (proptest
+  # turns on bit-vec's default features, which tract depends on).
+  cargo build --quiet --release --workspace --lib --bins --tests --features ember-tests/models,ember-cli/models
 }
 
 # The library the Kotlin and Swift tests load: the mobile features (no tract, the built-in encoder),

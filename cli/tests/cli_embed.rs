@@ -86,13 +86,6 @@ fn embed_from_file_with_options() {
     assert_eq!(doc["vectors"].as_array().unwrap().len(), 1);
 }
 
-#[test]
-fn version() {
-    let out = ember(&["--version"], None);
-    assert!(out.status.success());
-    assert!(String::from_utf8_lossy(&out.stdout).starts_with("ember "));
-}
-
 fn broken_model_dir(name: &str, keep: &[&str]) -> PathBuf {
     let dir = std::env::temp_dir().join(format!("ember-cli-{}-{name}", std::process::id()));
     let _ = std::fs::remove_dir_all(&dir);
