@@ -6,7 +6,7 @@ cd "$(dirname "${BASH_SOURCE[0]}")/.."
 step() { printf '\n== %s\n' "$*"; }
 
 step "models (sha256-checked)"
-bash scripts/fetch-models.sh
+bash scripts/fetch/fetch-models.sh
 
 step "format"
 cargo fmt --all -- --check
@@ -22,7 +22,7 @@ step "tests"
 cargo test --release --workspace --features "$features"
 
 step "fuzz (every target 60 s; RELIABILITY.md)"
-bash scripts/fuzz.sh 60
+bash scripts/check/fuzz.sh 60
 
 step "SDK surfaces: header and bindings up to date, C (x86_64, aarch64), Kotlin, Swift, Android, iOS"
-bash scripts/test-bindings.sh
+bash scripts/sdk/test-bindings.sh

@@ -10,7 +10,7 @@ fn workspace() -> PathBuf {
 
 fn l3() -> PathBuf {
     let dir = workspace().join("models/paraphrase-MiniLM-L3-v2");
-    assert!(dir.join("model.onnx").is_file(), "run `bash scripts/fetch-models.sh` first");
+    assert!(dir.join("model.onnx").is_file(), "run `bash scripts/fetch/fetch-models.sh` first");
     dir
 }
 

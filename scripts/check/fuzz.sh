@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 #! Fuzz every target (ember_tests::fuzz::TARGETS, one folder each in fuzz/corpus/) for a while.
 #
-#   bash scripts/fuzz.sh [SECONDS_PER_TARGET] [TARGET...]       (default: 60 s, every target)
+#   bash scripts/check/fuzz.sh [SECONDS_PER_TARGET] [TARGET...]       (default: 60 s, every target)
 #
 # Two engines, FUZZ_ENGINE:
 #   stable     (default; what CI runs) the runner tests/examples/fuzz.rs: blind stacked mutations of the
@@ -13,7 +13,7 @@
 # Targets run FUZZ_JOBS (2) at a time. A crash, a hang (one input over FUZZ_TIMEOUT s) or, under libFuzzer,
 # one allocation over FUZZ_MALLOC_MB fails the script; the input is saved under fuzz/artifacts/TARGET/.
 set -euo pipefail
-cd "$(dirname "${BASH_SOURCE[0]}")/.."
+cd "$(dirname "${BASH_SOURCE[0]}")/../.."
 root="$PWD"
 
 secs="${1:-60}"
@@ -27,7 +27,7 @@ CARGO_FUZZ_VERSION=0.13.2
 say() { printf 'fuzz: %s\n' "$*" >&2; }
 
 [ -f models/paraphrase-MiniLM-L3-v2/model.onnx ] || {
-  say "the embed target needs the model: run bash scripts/fetch-models.sh first"
+  say "the embed target needs the model: run bash scripts/fetch/fetch-models.sh first"
   exit 1
 }
 if [ "$#" -gt 0 ]; then

@@ -18,7 +18,7 @@
 #! "z", fat LTO). The check fails when the default build is over the target.
 set -euo pipefail
 SDK_SCRIPT=build-android
-# shellcheck source=scripts/sdk-tools.sh
+# shellcheck source=scripts/sdk/sdk-tools.sh
 source "$(dirname "${BASH_SOURCE[0]}")/sdk-tools.sh"
 cd "$sdk_root"
 

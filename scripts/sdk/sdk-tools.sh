@@ -3,7 +3,7 @@
 # Everything downloaded lands under .tools/ except Debian packages (apt-get) and Rust targets
 # (rustup), which the machine keeps in their usual places.
 
-sdk_root="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
+sdk_root="$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)"
 CBINDGEN_VERSION=0.29.2
 
 # Android and iOS builds run Ember's built-in encoder and leave tract out (f32 BERT-family models,
