@@ -1,4 +1,4 @@
-// Ember's Android library. Build the native libraries first: bash scripts/build-android.sh
+// Ember's Android library. Build the native libraries first: bash scripts/sdk/build-android.sh
 pluginManagement {
     repositories {
         google()

@@ -1,6 +1,6 @@
 // swift-tools-version:5.9
 // Ember for iOS: the Rust library as a static XCFramework (EmberFFI, built by
-// scripts/build-xcframework.sh on macOS) and the Swift bindings with async/await sugar.
+// scripts/sdk/build-xcframework.sh on macOS) and the Swift bindings with async/await sugar.
 // To distribute, replace `path:` with `url:` + `checksum:` of the zipped XCFramework.
 import PackageDescription
 

@@ -4,7 +4,7 @@
 set -euo pipefail
 cd "$(dirname "${BASH_SOURCE[0]}")/.."
 
-bash scripts/fetch-models.sh
+bash scripts/fetch/fetch-models.sh
 cargo build --release -p ember-cli
 ember=target/release/ember
 model=models/paraphrase-MiniLM-L3-v2

@@ -1,4 +1,4 @@
-//! Golden embeddings: Ember's vectors against onnxruntime's (scripts/golden_reference.py).
+//! Golden embeddings: Ember's vectors against onnxruntime's (scripts/py/golden_reference.py).
 #![allow(clippy::panic, clippy::expect_used, clippy::unwrap_used)]
 
 use ember_core::{Embedder, EmbedderConfig, OnnxEmbedder};

@@ -3,7 +3,7 @@
 //! claims (time and largest allocation measured), the vector sidecar cut and flipped, and bad
 //! `CURRENT` files. Every case must end in a typed error or a well-formed result (checked by
 //! [`open_and_use`], which searches in every mode whenever an index opens); a watchdog turns a hang
-//! into a failure. Each test prints its counts; RELIABILITY.md quotes them.
+//! into a failure. Each test prints its counts; docs/reliability.md quotes them.
 //!
 //! `EMBER_MALFORMED_SEED=N` replays the random tests with another seed.
 #![allow(clippy::panic, clippy::expect_used, clippy::unwrap_used)]

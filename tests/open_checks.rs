@@ -2,7 +2,7 @@
 //! attacker writes consistent checksums): the quantizer's dimensions, checked against the index and
 //! bounded before its rotation (O(dims³)) is rebuilt; the graph's own node count; unique live ids;
 //! and `CURRENT`, the log and the partial sidecar as FIFOs, devices, directories or huge files.
-//! Each case prints what it gave; RELIABILITY.md quotes the figures.
+//! Each case prints what it gave; docs/reliability.md quotes the figures.
 #![allow(clippy::panic, clippy::expect_used, clippy::unwrap_used)]
 
 use std::path::{Path, PathBuf};

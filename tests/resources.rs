@@ -1,7 +1,7 @@
 //! Resources an app does not control: an index directory it may not write (permissions, a file
 //! system gone read-only), index files deleted or replaced while an index is open, and a cache
 //! budget of zero. (A full disk is `crash.rs`.) Every failure must be a typed error, and nothing
-//! acknowledged may be lost. Each test prints its counts; RELIABILITY.md quotes them.
+//! acknowledged may be lost. Each test prints its counts; docs/reliability.md quotes them.
 #![allow(clippy::panic, clippy::expect_used, clippy::unwrap_used)]
 
 use std::collections::HashMap;

@@ -1,5 +1,5 @@
 // The AAR: generated UniFFI bindings (src/main/kotlin/.../ember.kt), the coroutine layer, and
-// libember_ffi.so per ABI in src/main/jniLibs (written by scripts/build-android.sh).
+// libember_ffi.so per ABI in src/main/jniLibs (written by scripts/sdk/build-android.sh).
 plugins {
     id("com.android.library")
     id("org.jetbrains.kotlin.android")
@@ -9,7 +9,7 @@ android {
     namespace = "org.example.ember"
     compileSdk = 35
     defaultConfig {
-        minSdk = 24 // scripts/build-android.sh builds for the same API level
+        minSdk = 24 // scripts/sdk/build-android.sh builds for the same API level
         consumerProguardFiles("consumer-rules.pro")
         ndk { abiFilters += listOf("arm64-v8a", "armeabi-v7a", "x86_64") }
     }

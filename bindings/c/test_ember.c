@@ -3,7 +3,7 @@
  * stored vectors, cancellation); typed result codes for bad input; API abuse (NULL for every
  * pointer argument, closed, stale, foreign and doubly freed handles, wrong lengths, non-UTF-8
  * text); threads searching while another adds and while the index closes; and the README's C
- * snippet (readme_snippet.c, cut from README.md by scripts/test-bindings.sh).
+ * snippet (readme_snippet.c, cut from README.md by scripts/sdk/test-bindings.sh).
  * Built for x86_64 and aarch64 (run under qemu).
  * Usage: test_ember MODEL_DIR SCRATCH_DIR EXPECTED_VERSION. Prints "c: N passed, N failed". */
 #include <pthread.h>

@@ -1,8 +1,8 @@
 // Test of the Kotlin surface on the JVM: the generated bindings (android/.../ember.kt), the
 // coroutine layer (EmberCoroutines.kt) and the README's Android snippet (ReadmeSnippet.kt, cut from
-// README.md by scripts/test-bindings.sh): the living index with the real model, typed exceptions,
+// README.md by scripts/sdk/test-bindings.sh): the living index with the real model, typed exceptions,
 // cancellation, a Kotlin Embedder, use after close, and threads racing writes and close. Run by
-// scripts/test-bindings.sh; prints "N passed, N failed".
+// scripts/sdk/test-bindings.sh; prints "N passed, N failed".
 import java.io.File
 import java.nio.file.Files
 import java.util.concurrent.CountDownLatch

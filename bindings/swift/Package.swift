@@ -1,5 +1,5 @@
 // swift-tools-version:5.9
-// Linux test package for the Swift bindings. scripts/test-bindings.sh stages it in the Swift chroot
+// Linux test package for the Swift bindings. scripts/sdk/test-bindings.sh stages it in the Swift chroot
 // with Sources/Ember copied from ios/Sources/Ember (generated bindings + async sugar) and the README
 // snippet, and passes the EmberFFI module map and libember_ffi with -Xcc/-Xlinker flags.
 import PackageDescription

@@ -13,7 +13,7 @@ fn workspace() -> PathBuf {
 
 fn l3() -> String {
     let dir = workspace().join("models/paraphrase-MiniLM-L3-v2");
-    assert!(dir.join("model.onnx").is_file(), "run `bash scripts/fetch-models.sh` first");
+    assert!(dir.join("model.onnx").is_file(), "run `bash scripts/fetch/fetch-models.sh` first");
     dir.to_string_lossy().into_owned()
 }
 

@@ -7,7 +7,7 @@
 //! fuzz TARGET SECONDS [--seed N] [--timeout S] [CORPUS_DIR_OR_FILE...]   (default corpus: fuzz/corpus/TARGET)
 //! fuzz TARGET 0 fuzz/artifacts/TARGET/crash-...                          (replay only)
 //! ```
-//! scripts/fuzz.sh runs it for every target; cargo-fuzz (coverage-guided) is the long-run engine.
+//! scripts/check/fuzz.sh runs it for every target; cargo-fuzz (coverage-guided) is the long-run engine.
 #![allow(clippy::panic, clippy::unwrap_used, clippy::expect_used)]
 
 use std::panic::{catch_unwind, AssertUnwindSafe};

@@ -15,7 +15,7 @@ const MAX_TOKENS: usize = 32;
 fn embedder() -> &'static OnnxEmbedder {
     static E: OnceLock<OnnxEmbedder> = OnceLock::new();
     E.get_or_init(|| {
-        // `l3()` fails with a message naming scripts/fetch-models.sh when the model is missing.
+        // `l3()` fails with a message naming scripts/fetch/fetch-models.sh when the model is missing.
         let dir = crate::l3();
         let config = EmbedderConfig { max_tokens: Some(MAX_TOKENS), ..EmbedderConfig::default() };
         OnnxEmbedder::load(&dir, &config).unwrap_or_else(|e| panic!("loading {}: {e}", dir.display()))

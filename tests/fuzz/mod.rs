@@ -9,7 +9,7 @@
 //! 2. for cargo-fuzz, `fuzz/fuzz_targets/NAME.rs` calling it and a `[[bin]]` in `fuzz/Cargo.toml`,
 //! 3. seeds in `fuzz/corpus/NAME/` (`examples/fuzz_seeds.rs` writes the committed ones).
 //!
-//! `scripts/fuzz.sh` runs every target in [`TARGETS`].
+//! `scripts/check/fuzz.sh` runs every target in [`TARGETS`].
 
 mod capi;
 mod chunker;

@@ -32,7 +32,7 @@ pub struct Manifest {
     /// The model's input names, for documentation; inputs are matched by name at load.
     #[serde(default)]
     pub inputs: Vec<String>,
-    /// sha256 of model.onnx as fetched (checked by scripts/fetch-models.sh, not at load).
+    /// sha256 of model.onnx as fetched (checked by scripts/fetch/fetch-models.sh, not at load).
     #[serde(default)]
     pub model_sha256: Option<String>,
 }

@@ -1,6 +1,6 @@
 // Test of the Swift surface with XCTest: generated bindings, async sugar, the living index with the
 // real model, typed errors, cancellation, a Swift Embedder, use after close, threads racing writes
-// and close, and the README's iOS snippet. Run by scripts/test-bindings.sh (swift test).
+// and close, and the README's iOS snippet. Run by scripts/sdk/test-bindings.sh (swift test).
 import Ember
 import Foundation
 import XCTest

@@ -1,19 +1,19 @@
 #!/usr/bin/env bash
 #! Fuzz every target (ember_tests::fuzz::TARGETS, one folder each in fuzz/corpus/) for a while.
 #
-#   bash scripts/fuzz.sh [SECONDS_PER_TARGET] [TARGET...]       (default: 60 s, every target)
+#   bash scripts/check/fuzz.sh [SECONDS_PER_TARGET] [TARGET...]       (default: 60 s, every target)
 #
 # Two engines, FUZZ_ENGINE:
 #   stable     (default; what CI runs) the runner tests/examples/fuzz.rs: blind stacked mutations of the
-#              committed corpus, on the ordinary release build that `cargo test --release --workspace`
+#              committed corpus, on the ordinary release build that scripts/test.sh's `cargo test --release --workspace`
 #              already made, so it adds no compile time.
 #   libfuzzer  cargo-fuzz: coverage-guided libFuzzer with AddressSanitizer, on the stable toolchain through
 #              RUSTC_BOOTSTRAP=1. Its instrumented build of every dependency (tract included) takes longer
-#              than CI's budget for this step, so it is the engine for long runs (RELIABILITY.md).
+#              than CI's budget for this step, so it is the engine for long runs (docs/reliability.md).
 # Targets run FUZZ_JOBS (2) at a time. A crash, a hang (one input over FUZZ_TIMEOUT s) or, under libFuzzer,
 # one allocation over FUZZ_MALLOC_MB fails the script; the input is saved under fuzz/artifacts/TARGET/.
 set -euo pipefail
-cd "$(dirname "${BASH_SOURCE[0]}")/.."
+cd "$(dirname "${BASH_SOURCE[0]}")/../.."
 root="$PWD"
 
 secs="${1:-60}"
@@ -27,7 +27,7 @@ CARGO_FUZZ_VERSION=0.13.2
 say() { printf 'fuzz: %s\n' "$*" >&2; }
 
 [ -f models/paraphrase-MiniLM-L3-v2/model.onnx ] || {
-  say "the embed target needs the model: run bash scripts/fetch-models.sh first"
+  say "the embed target needs the model: run bash scripts/fetch/fetch-models.sh first"
   exit 1
 }
 if [ "$#" -gt 0 ]; then
@@ -50,7 +50,7 @@ start=$(date +%s)
 case "$engine" in
   stable)
     # Same package selection as the test step, so nothing but the example is compiled.
-    cargo build --release --workspace --examples >&2
+    cargo build --release --workspace --examples --features ember-tests/models,ember-cli/models >&2
     runner="$root/target/release/examples/fuzz"
     ;;
   libfuzzer)

@@ -7,7 +7,7 @@ with intra_op_num_threads=--threads and inter_op_num_threads=1. One warm-up
 batch first; the timed loop covers tokenize + run + mean-pool + normalize.
 
 Usage:
-  python scripts/bench_onnxruntime.py --model-dir models/paraphrase-MiniLM-L3-v2 \
+  python scripts/py/bench_onnxruntime.py --model-dir models/paraphrase-MiniLM-L3-v2 \
       --corpus ../shared/data/manpages/corpus.jsonl --n 256 --max-tokens 128 \
       --batch 1 --threads 1 [--pad-to-max] [--json]
 """

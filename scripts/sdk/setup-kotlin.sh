@@ -4,7 +4,7 @@
 # Idempotent; prints what it settled on as KOTLIN_HOME=... and KOTLIN_CP=... (the jars) lines.
 set -euo pipefail
 SDK_SCRIPT=setup-kotlin
-# shellcheck source=scripts/sdk-tools.sh
+# shellcheck source=scripts/sdk/sdk-tools.sh
 source "$(dirname "${BASH_SOURCE[0]}")/sdk-tools.sh"
 KOTLIN_VERSION=2.4.20
 prefix="$sdk_root/.tools/kotlin-$KOTLIN_VERSION"

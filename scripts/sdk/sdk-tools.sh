@@ -3,7 +3,7 @@
 # Everything downloaded lands under .tools/ except Debian packages (apt-get) and Rust targets
 # (rustup), which the machine keeps in their usual places.
 
-sdk_root="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
+sdk_root="$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)"
 CBINDGEN_VERSION=0.29.2
 
 # Android and iOS builds run Ember's built-in encoder and leave tract out (f32 BERT-family models,
@@ -73,6 +73,35 @@ clang_env() {
   echo "CFLAGS_$t=--target=$2"
   echo "AR_$t=llvm-ar"
 }
+
+# Android 15+ devices may run with 16 KB memory pages, where a shared library loads only if every
+# LOAD segment is 16 KB aligned (Play requires it for apps targeting Android 15). lld aligns to
+# 4 KB for these targets unless told otherwise: every Android link passes these flags.
+ANDROID_PAGE_LDFLAGS=(-Wl,-z,max-page-size=16384 -Wl,-z,common-page-size=16384)
+ANDROID_PAGE_RUSTFLAGS="-C link-arg=-Wl,-z,max-page-size=16384 -C link-arg=-Wl,-z,common-page-size=16384"
+
+# Fail unless every LOAD segment of the ELF shared object $1 is aligned for 16 KB pages: an Align
+# that is a power of two of at least 0x4000, and offset and virtual address congruent modulo it.
+check_16k_pages() { # so
+  local so="$1" type off vaddr rest align loads=0 bad=()
+  local readelf
+  readelf="$(command -v readelf || command -v llvm-readelf)" || die "no readelf (binutils or llvm)"
+  while read -r type off vaddr rest; do
+    [ "$type" = LOAD ] || continue
+    loads=$((loads + 1))
+    align="${rest##* }"
+    if ((align < 0x4000 || (align & (align - 1)) != 0 || (off % align) != (vaddr % align))); then
+      bad+=("[offset $off, vaddr $vaddr, align $align]")
+    fi
+  done < <("$readelf" -lW "$so")
+  [ "$loads" -gt 0 ] || die "$so: no LOAD segments in readelf -lW (not an ELF shared object?)"
+  [ ${#bad[@]} -eq 0 ] || die "$so is not 16 KB page aligned (Android 15+ devices with 16 KB pages" \
+    "cannot load it; link with ${ANDROID_PAGE_LDFLAGS[*]}): LOAD segment(s) ${bad[*]}"
+  say "$(basename "$(dirname "$so")")/$(basename "$so"): all $loads LOAD segments 16 KB aligned"
+}
+
+# Where cargo writes (CARGO_TARGET_DIR when set, as for the libraries staticlib builds).
+cargo_target="${CARGO_TARGET_DIR:-$sdk_root/target}"
 
 # Step timing: `timed NAME command...` runs the command and records "NAME SECONDS".
 SDK_TIMES=()

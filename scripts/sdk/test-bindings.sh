@@ -6,12 +6,12 @@
 #!  3. C test + example program: x86_64 (shared and static library) and aarch64 under qemu-user;
 #!  4. Kotlin test on the JVM (JNA), Swift test with XCTest (in the trixie chroot), both against a
 #!     host library built as Android and iOS ship it: without tract, running the built-in encoder;
-#!  5. Android and iOS static libraries (scripts/build-android.sh --check, build-xcframework.sh --check).
+#!  5. Android and iOS static libraries (scripts/sdk/build-android.sh --check, build-xcframework.sh --check).
 #! The README's Android, iOS and C snippets are cut out of README.md and compiled into the tests.
 #! A missing tool is installed (under .tools/ where possible) or the run fails; nothing is skipped.
 set -euo pipefail
 SDK_SCRIPT=test-bindings
-# shellcheck source=scripts/sdk-tools.sh
+# shellcheck source=scripts/sdk/sdk-tools.sh
 source "$(dirname "${BASH_SOURCE[0]}")/sdk-tools.sh"
 cd "$sdk_root"
 
@@ -20,7 +20,7 @@ update=false
 
 out="$sdk_root/target/sdk"
 model="$sdk_root/models/paraphrase-MiniLM-L3-v2"
-[ -f "$model/model.onnx" ] || die "model missing at $model: run bash scripts/fetch-models.sh"
+[ -f "$model/model.onnx" ] || die "model missing at $model: run bash scripts/fetch/fetch-models.sh"
 version="$(cargo metadata --no-deps --format-version 1 | python3 -c \
   'import json,sys; print(next(p["version"] for p in json.load(sys.stdin)["packages"] if p["name"]=="ember-ffi"))')"
 mkdir -p "$out"
@@ -41,7 +41,7 @@ same_or_update() { # generated committed
     cp "$1" "$2"
   elif ! diff -u "$2" "$1" >"$out/diff.txt"; then
     head -n 40 "$out/diff.txt" >&2
-    die "$2 is stale: run bash scripts/test-bindings.sh --update and commit the result"
+    die "$2 is stale: run bash scripts/sdk/test-bindings.sh --update and commit the result"
   fi
 }
 
@@ -51,18 +51,19 @@ tools() {
   CBINDGEN="$(cbindgen_bin)"
   # `eval "$(...)"` alone would hide a failed setup (eval of nothing succeeds): check each first.
   local env
-  env="$(bash scripts/setup-kotlin.sh)" || die "Kotlin setup failed (scripts/setup-kotlin.sh, above)"
+  env="$(bash scripts/sdk/setup-kotlin.sh)" || die "Kotlin setup failed (scripts/sdk/setup-kotlin.sh, above)"
   eval "$env"
-  env="$(bash scripts/setup-swift.sh)" || die "Swift setup failed (scripts/setup-swift.sh, above)"
+  env="$(bash scripts/sdk/setup-swift.sh)" || die "Swift setup failed (scripts/sdk/setup-swift.sh, above)"
   eval "$env"
   : "${KOTLIN_HOME:?setup-kotlin.sh printed no KOTLIN_HOME}" "${SWIFT_CHROOT:?setup-swift.sh printed no SWIFT_CHROOT}"
 }
 
 build_host() {
-  # With --tests, dev-dependencies are part of the build exactly as in test.sh's `cargo test
-  # --release --workspace`, so the crates both share (tract above all) are not built a second time
-  # with other features (proptest turns on bit-vec's default features, which tract depends on).
-  cargo build --quiet --release --workspace --lib --bins --tests
+  # With --tests and test.sh's features, dev-dependencies are part of the build exactly as in
+  # test.sh's `cargo test --release --workspace --features ...`, so the crates both share (tract
+  # above all, and the ember binary) are not built a second time with other features (proptest
+  # turns on bit-vec's default features, which tract depends on).
+  cargo build --quiet --release --workspace --lib --bins --tests --features ember-tests/models,ember-cli/models
 }
 
 # The library the Kotlin and Swift tests load: the mobile features (no tract, the built-in encoder),
@@ -186,8 +187,8 @@ c_aarch64
 timed "libember_ffi as the mobile libraries ship (no tract)" mobile_host
 kotlin
 timed "Swift test (XCTest, swift test)" swift
-timed "Android static libraries (build-android.sh --check)" bash scripts/build-android.sh --check
-timed "iOS static library (build-xcframework.sh --check)" bash scripts/build-xcframework.sh --check
+timed "Android static libraries (build-android.sh --check)" bash scripts/sdk/build-android.sh --check
+timed "iOS static library (build-xcframework.sh --check)" bash scripts/sdk/build-xcframework.sh --check
 print_times
 # Every step above exits the script on failure, so reaching here means all of them passed.
 echo "bindings: ${#SDK_TIMES[@]} passed, 0 failed"

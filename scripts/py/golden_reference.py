@@ -9,7 +9,7 @@ at all); as a self-check it also embeds everything as one padded batch and
 prints the max abs difference to stderr.
 
 Usage:
-  python scripts/golden_reference.py --model-dir models/paraphrase-MiniLM-L3-v2 \
+  python scripts/py/golden_reference.py --model-dir models/paraphrase-MiniLM-L3-v2 \
       --sentences tests/golden/sentences.txt --max-tokens 128 \
       --out tests/golden/paraphrase-MiniLM-L3-v2.json
 """
@@ -34,7 +34,7 @@ class Model:
         d = Path(model_dir)
         for f in ("model.onnx", "tokenizer.json", "ember-model.json"):
             if not (d / f).is_file():
-                die(f"missing {d / f} (run scripts/fetch-models.sh?)")
+                die(f"missing {d / f} (run scripts/fetch/fetch-models.sh?)")
         self.manifest = json.loads((d / "ember-model.json").read_text())
         self.max_tokens = max_tokens
         self.tok = Tokenizer.from_file(str(d / "tokenizer.json"))

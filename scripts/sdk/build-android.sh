@@ -9,7 +9,8 @@
 #!
 #! The stand-in link is the NDK's, minus the NDK: the same archive, section GC, only the C and UniFFI
 #! symbols exported (a version script, as rustc gives a cdylib), Android's packed relocations (which
-#! the full build asks for: minSdk 24), stripped; bionic, liblog and libunwind stay undefined (shared
+#! the full build asks for: minSdk 24), 16 KB page alignment (Android 15+; both builds, and both fail
+#! unless every LOAD segment of the library is 16 KB aligned), stripped; bionic, liblog and libunwind stay undefined (shared
 #! libraries on the device, or about 100 KB of libunwind in the real link).
 #!
 #! The library leaves tract out and runs Ember's built-in encoder (MOBILE_FEATURES in sdk-tools.sh;
@@ -18,7 +19,7 @@
 #! "z", fat LTO). The check fails when the default build is over the target.
 set -euo pipefail
 SDK_SCRIPT=build-android
-# shellcheck source=scripts/sdk-tools.sh
+# shellcheck source=scripts/sdk/sdk-tools.sh
 source "$(dirname "${BASH_SOURCE[0]}")/sdk-tools.sh"
 cd "$sdk_root"
 
@@ -44,7 +45,7 @@ check() {
       "${MOBILE_FEATURES[@]}"
   done
   # The size target is for arm64: link it as the NDK would and measure it.
-  measure aarch64-linux-android$API "target/aarch64-linux-android/release-small/libember_ffi.a" "$out/arm64-v8a"
+  measure aarch64-linux-android$API "$cargo_target/aarch64-linux-android/release-small/libember_ffi.a" "$out/arm64-v8a"
 }
 
 # Link the static library into the stand-in shared object, check its exports, and measure it.
@@ -55,7 +56,9 @@ measure() { # clang-target staticlib out-dir
   printf '{\n  global: ember_*; uniffi_ember_ffi_*; ffi_ember_ffi_*;\n  local: *;\n};\n' >"$map"
   clang --target="$clang_target" -fuse-ld=lld -shared -nostdlib -o "$so" \
     -Wl,--whole-archive "$lib" -Wl,--no-whole-archive -Wl,--version-script="$map" \
-    -Wl,--gc-sections -Wl,--as-needed -Wl,--pack-dyn-relocs=android -Wl,--strip-all -Wl,-soname,libember_ffi.so
+    -Wl,--gc-sections -Wl,--as-needed -Wl,--pack-dyn-relocs=android -Wl,--strip-all -Wl,-soname,libember_ffi.so \
+    "${ANDROID_PAGE_LDFLAGS[@]}"
+  check_16k_pages "$so"
   local exported bytes mib
   exported=$(llvm-nm -D --defined-only "$so" | grep -c -E ' T (ember_|uniffi_ember_ffi_)' || true)
   [ "$exported" -gt 60 ] || die "$so exports only $exported ember/uniffi functions"
@@ -85,13 +88,16 @@ full() {
     read -r abi target clang_target <<<"$row"
     args+=(-t "$abi")
     # Android's packed relocations (bionic reads them from API 23; minSdk is 24): 1 MB less for arm64.
+    # And 16 KB page alignment for Android 15+ (sdk-tools.sh), checked below.
     local t="${target^^}"
-    flags+=("CARGO_TARGET_${t//-/_}_RUSTFLAGS=-C link-arg=-Wl,--pack-dyn-relocs=android")
+    flags+=("CARGO_TARGET_${t//-/_}_RUSTFLAGS=-C link-arg=-Wl,--pack-dyn-relocs=android $ANDROID_PAGE_RUSTFLAGS")
   done
   timed "cargo ndk (release-small, ${#ABIS[@]} ABIs)" env PATH="$ndk_tools/bin:$PATH" "${flags[@]}" \
     cargo ndk "${args[@]}" --platform "$API" -o android/ember/src/main/jniLibs \
     build -p ember-ffi --profile release-small "${MOBILE_FEATURES[@]}"
   ls -l android/ember/src/main/jniLibs/*/libember_ffi.so >&2
+  local so
+  for so in android/ember/src/main/jniLibs/*/libember_ffi.so; do check_16k_pages "$so"; done
   timed "gradle assembleRelease" gradle -p android :ember:assembleRelease
   ls -l android/ember/build/outputs/aar/ >&2
 }

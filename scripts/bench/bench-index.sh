@@ -1,8 +1,8 @@
 #!/usr/bin/env bash
 #! Build an index of a BEIR dataset and measure it (docs/BENCHMARKS.md is made from this output).
-#! Usage: scripts/bench-index.sh DATASET_DIR OUT_DIR [QUERY_LIMIT] [extra `ember index` flags...]
+#! Usage: scripts/bench/bench-index.sh DATASET_DIR OUT_DIR [QUERY_LIMIT] [extra `ember index` flags...]
 set -euo pipefail
-cd "$(dirname "${BASH_SOURCE[0]}")/.."
+cd "$(dirname "${BASH_SOURCE[0]}")/../.."
 data=${1:?dataset folder with corpus.jsonl and queries.jsonl}
 out=${2:?output index folder}
 limit=${3:-300}

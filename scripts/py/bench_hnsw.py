@@ -2,7 +2,7 @@ r"""HNSW baselines: faiss and USearch on the same vectors Ember indexes.
 
 Embeds a BEIR-style corpus (each passage is `title + "\n" + text`, or just
 `text` when the title is empty, exactly as Ember's CLI does) and its queries
-with onnxruntime through scripts/golden_reference.py's `Model` (parity with
+with onnxruntime through scripts/py/golden_reference.py's `Model` (parity with
 Ember <= 1e-6), then compares, single-threaded:
 
   exact     numpy brute force (inner product); its top-10 is the ground truth
@@ -30,7 +30,7 @@ batches of --batch with --embed-threads onnxruntime threads (the only
 multi-threaded phase); everything else is pinned to one thread.
 
 Usage:
-  $(scripts/python-tools.sh) scripts/bench_hnsw.py \
+  $(scripts/py/python-tools.sh) scripts/py/bench_hnsw.py \
       --corpus ../shared/data/manpages/corpus.jsonl \
       --queries ../shared/data/manpages/queries.jsonl \
       --model-dir models/paraphrase-MiniLM-L3-v2 --max-tokens 128 \
@@ -97,7 +97,7 @@ class Embedder:
         onnx = d / "model.onnx"
         if not manifest.is_file() or not onnx.is_file():
             die(f"model dir {a.model_dir} is missing ember-model.json or model.onnx "
-                "(run scripts/fetch-models.sh?)")
+                "(run scripts/fetch/fetch-models.sh?)")
         self.model_key = f"{json.loads(manifest.read_text()).get('id', d.name)}|{onnx.stat().st_size}|{a.max_tokens}"
 
     def vectors(self, path, texts, kind):
@@ -283,7 +283,7 @@ def main():
     a = ap.parse_args()
     a.ef = [int(x) for x in a.ef.split(",") if x]
     if not Path(a.model_dir).is_dir():
-        die(f"model dir {a.model_dir} not found (run scripts/fetch-models.sh?)")
+        die(f"model dir {a.model_dir} not found (run scripts/fetch/fetch-models.sh?)")
 
     docs = read_jsonl(a.corpus, "corpus")
     queries = read_jsonl(a.queries, "queries")

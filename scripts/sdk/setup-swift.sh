@@ -4,7 +4,7 @@
 # Idempotent: a finished chroot carries a marker file and is left alone. Needs root (chroot).
 set -euo pipefail
 SDK_SCRIPT=setup-swift
-# shellcheck source=scripts/sdk-tools.sh
+# shellcheck source=scripts/sdk/sdk-tools.sh
 source "$(dirname "${BASH_SOURCE[0]}")/sdk-tools.sh"
 root="$sdk_root"
 SUITE=trixie

@@ -1,8 +1,8 @@
 #!/usr/bin/env python3
 """Build a BEIR-layout passage corpus from extracted Debian documentation packages.
 
-Called by scripts/make-debian-corpus.sh once the .debs are downloaded, verified
-against scripts/debian-corpus.lock and unpacked with `dpkg-deb -x` into
+Called by scripts/fetch/make-debian-corpus.sh once the .debs are downloaded, verified
+against scripts/fetch/debian-corpus.lock and unpacked with `dpkg-deb -x` into
 EXTRACT/<package>/.  Standard library only.
 
 Output (in OUT):

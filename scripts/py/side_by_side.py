@@ -1,11 +1,11 @@
-r"""One table from an Ember + HNSW side-by-side run (scripts/bench-side-by-side.sh).
+r"""One table from an Ember + HNSW side-by-side run (scripts/bench/bench-side-by-side.sh).
 
-Reads `ember eval --json` rows and `scripts/bench_hnsw.py --json` rows and prints a Markdown table,
+Reads `ember eval --json` rows and `scripts/py/bench_hnsw.py --json` rows and prints a Markdown table,
 each system sorted by recall: recall@3/@10 against exact search (both tie-aware), single-query search
 latency on one thread, the bytes each system holds in memory per passage, the bytes it keeps on flash
 per passage, and (Ember) the bytes it reads per query.
 
-Usage: python3 scripts/side_by_side.py EMBER.jsonl HNSW.jsonl
+Usage: python3 scripts/py/side_by_side.py EMBER.jsonl HNSW.jsonl
 """
 import json
 import sys

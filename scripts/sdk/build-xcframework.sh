@@ -8,7 +8,7 @@
 #! only the XCFramework (and the simulator and dynamic libraries) needs Xcode.
 set -euo pipefail
 SDK_SCRIPT=build-xcframework
-# shellcheck source=scripts/sdk-tools.sh
+# shellcheck source=scripts/sdk/sdk-tools.sh
 source "$(dirname "${BASH_SOURCE[0]}")/sdk-tools.sh"
 cd "$sdk_root"
 

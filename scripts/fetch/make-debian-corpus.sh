@@ -6,11 +6,11 @@
 #   data/debian-docs/queries.jsonl   {"_id","text"}, 500 section headings (not passages)
 #   data/debian-docs/qrels/test.tsv  query-id, corpus-id, score (a heading's own section)
 #
-# Usage: bash scripts/make-debian-corpus.sh [--min-passages 100000] [--update-lock]
+# Usage: bash scripts/fetch/make-debian-corpus.sh [--min-passages 100000] [--update-lock]
 #
 # Packages come only from Debian's archive through `apt-get download`, cached
 # in data/.debs/ (gitignored) and unpacked there with `dpkg-deb -x`.  Exact
-# versions and sha256 sums are pinned in scripts/debian-corpus.lock; every .deb
+# versions and sha256 sums are pinned in scripts/fetch/debian-corpus.lock; every .deb
 # is checked against it.  When the archive has moved on to a newer version (a
 # point release or security update), the pinned one can no longer be fetched:
 # re-run with --update-lock to pin the current versions and commit the lock.
@@ -19,13 +19,13 @@
 # matches; the same .debs always give a byte-identical corpus.jsonl.
 set -euo pipefail
 
-ROOT=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
-LOCK="$ROOT/scripts/debian-corpus.lock"
+ROOT=$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)
+LOCK="$ROOT/scripts/fetch/debian-corpus.lock"
 CACHE="$ROOT/data/.debs"
 OUT="$ROOT/data/debian-docs"
-HELPER="$ROOT/scripts/debian_corpus.py"
+HELPER="$ROOT/scripts/py/debian_corpus.py"
 
-# Output order of the corpus; scripts/debian_corpus.py knows where each
+# Output order of the corpus; scripts/py/debian_corpus.py knows where each
 # package keeps its documents.
 PACKAGES=(
   python3.11-doc
@@ -108,7 +108,7 @@ if [[ -f "$LOCK" && $UPDATE_LOCK -eq 0 ]]; then
     LOCK_SHA[$pkg]=$sha
   done < "$LOCK"
   for pkg in "${PACKAGES[@]}"; do
-    [[ -n "${LOCK_VER[$pkg]:-}" ]] || die "$pkg is not in $LOCK; refresh it: bash scripts/make-debian-corpus.sh --update-lock"
+    [[ -n "${LOCK_VER[$pkg]:-}" ]] || die "$pkg is not in $LOCK; refresh it: bash scripts/fetch/make-debian-corpus.sh --update-lock"
   done
 elif [[ ! -f "$LOCK" ]]; then
   echo "no lock file yet: pinning the archive's current versions in $LOCK"
@@ -134,7 +134,7 @@ for pkg in "${PACKAGES[@]}"; do
       if [[ $USE_LOCK -eq 1 ]]; then
         now=$(candidate "$pkg")
         die "cannot download locked $pkg=$ver (the archive now offers ${now:-no version})." \
-            "Refresh the lock: bash scripts/make-debian-corpus.sh --update-lock, then commit scripts/debian-corpus.lock"
+            "Refresh the lock: bash scripts/fetch/make-debian-corpus.sh --update-lock, then commit scripts/fetch/debian-corpus.lock"
       fi
       die "apt-get download $pkg=$ver failed"
     fi
@@ -167,8 +167,8 @@ done
 
 if [[ $USE_LOCK -eq 0 ]]; then
   {
-    echo "# Debian documentation packages behind data/debian-docs (scripts/make-debian-corpus.sh)."
-    echo "# package version sha256-of-.deb; refresh with: bash scripts/make-debian-corpus.sh --update-lock"
+    echo "# Debian documentation packages behind data/debian-docs (scripts/fetch/make-debian-corpus.sh)."
+    echo "# package version sha256-of-.deb; refresh with: bash scripts/fetch/make-debian-corpus.sh --update-lock"
     printf '%s\n' "${LOCK_LINES[@]}"
   } > "$LOCK.tmp"
   mv -- "$LOCK.tmp" "$LOCK"

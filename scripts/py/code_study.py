@@ -1,7 +1,7 @@
 r"""Code study: how well do compact codes rank the true neighbours, per byte? (docs/BENCHMARKS.md)
 
 Reads passage vectors from an `ember index --embeddings-cache` file and query vectors from a
-scripts/bench_hnsw.py `.npy` cache (same model), then, single-threaded with faiss-cpu, ranks every
+scripts/py/bench_hnsw.py `.npy` cache (same model), then, single-threaded with faiss-cpu, ranks every
 passage by each code's estimated inner product (brute force over the codes, no graph) and prints,
 for R in 20, 50, 100, 200, the fraction of each query's exact top-3 found in the code's top R.
 "Top 50" is the ceiling of Ember's rerank-50 step: the graph walk can only lose more.
@@ -13,7 +13,7 @@ Codes compared (bytes per passage, excluding shared tables):
   PCA-D 1 bit: RaBitQ's sign code and estimator in the top D principal directions (randomly
   rotated within them; numpy, not faiss): D / 8 + 4 bytes, the basis shared
 
-Usage: .tools/venv/bin/python scripts/code_study.py EMB_CACHE QUERIES_NPY [--queries N] [--train N]
+Usage: .tools/venv/bin/python scripts/py/code_study.py EMB_CACHE QUERIES_NPY [--queries N] [--train N]
 """
 
 import argparse
