@@ -5,6 +5,7 @@ pub mod embed;
 pub mod error;
 pub mod graph;
 pub mod index;
+pub mod keywords;
 pub mod quant;
 pub mod rng;
 pub mod store;

@@ -1,0 +1,208 @@
+//! BM25 scoring over a [`KeywordView`], and top-k selection with a bounded heap.
+//!
+//! `score(q, d) = Σ_t idf(t) · tf·(k1+1) / (tf + k1·(1 − b + b·|d|/avgdl))`, summed over the
+//! query's terms (a term given twice counts twice, as in Lucene and FTS5). N and avgdl are the
+//! index's as built: a passage deleted since (filtered out by `live`) still counts in them until
+//! the index is rebuilt, as in Lucene until a merge.
+
+use std::cmp::{Ordering, Reverse};
+use std::collections::BinaryHeap;
+
+use super::analyze::Analyzer;
+use super::postings::KeywordView;
+use crate::{Error, Result};
+
+/// How a term's rarity is weighted.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum Idf {
+    /// Lucene's `ln(1 + (N − n + 0.5)/(n + 0.5))`: always positive.
+    #[default]
+    Lucene,
+    /// SQLite FTS5's `ln((N − n + 0.5)/(n + 0.5))`, raised to 1e-6 where it would be ≤ 0 (terms in
+    /// more than half the passages). For comparing with FTS5's `bm25()`.
+    Fts5,
+}
+
+impl Idf {
+    /// The weight of a term found in `n` of `docs` passages.
+    pub fn weight(self, docs: u32, n: u32) -> f64 {
+        let (docs, n) = (f64::from(docs), f64::from(n));
+        let ratio = (docs - n + 0.5) / (n + 0.5);
+        match self {
+            Idf::Lucene => ratio.ln_1p(),
+            Idf::Fts5 => ratio.ln().max(1e-6),
+        }
+    }
+}
+
+/// BM25's parameters.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct Bm25Params {
+    /// Term-frequency saturation.
+    pub k1: f32,
+    /// Length normalization, 0 (none) to 1 (full).
+    pub b: f32,
+    /// The idf formula.
+    pub idf: Idf,
+}
+
+impl Default for Bm25Params {
+    fn default() -> Self {
+        Bm25Params { k1: 1.2, b: 0.75, idf: Idf::Lucene }
+    }
+}
+
+impl Bm25Params {
+    fn check(&self) -> Result<()> {
+        if !(self.k1.is_finite() && self.k1 >= 0.0 && self.b.is_finite() && (0.0..=1.0).contains(&self.b)) {
+            return Err(Error::InvalidArgument(format!("BM25 needs k1 >= 0 and 0 <= b <= 1, not {self:?}")));
+        }
+        Ok(())
+    }
+}
+
+/// A scored node; orders by score, then by lower node id first (so ties rank deterministically).
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct Scored {
+    /// The node.
+    pub node: u32,
+    /// Its score (higher is better).
+    pub score: f32,
+}
+
+impl Eq for Scored {}
+
+impl Ord for Scored {
+    fn cmp(&self, other: &Self) -> Ordering {
+        self.score.total_cmp(&other.score).then_with(|| other.node.cmp(&self.node))
+    }
+}
+
+impl PartialOrd for Scored {
+    fn partial_cmp(&self, other: &Self) -> Option<Ordering> {
+        Some(self.cmp(other))
+    }
+}
+
+/// The best `k` of `items`, best first, using a heap of `k` entries.
+pub fn top_k(items: impl IntoIterator<Item = Scored>, k: usize) -> Vec<Scored> {
+    if k == 0 {
+        return Vec::new();
+    }
+    let mut heap: BinaryHeap<Reverse<Scored>> = BinaryHeap::with_capacity(k + 1);
+    for s in items {
+        if heap.len() < k {
+            heap.push(Reverse(s));
+        } else if heap.peek().is_some_and(|w| s > w.0) {
+            heap.pop();
+            heap.push(Reverse(s));
+        }
+    }
+    let mut out: Vec<Scored> = heap.into_iter().map(|r| r.0).collect();
+    out.sort_unstable_by(|a, b| b.cmp(a));
+    out
+}
+
+impl KeywordView<'_> {
+    /// The `k` live passages scoring highest for `query`, best first; passages with no query term
+    /// are never returned. `live(node)` false hides a node (deleted, or filtered out).
+    pub fn search(
+        &self,
+        query: &str,
+        k: usize,
+        params: &Bm25Params,
+        live: &dyn Fn(u32) -> bool,
+    ) -> Result<Vec<Scored>> {
+        params.check()?;
+        let analyzer = Analyzer::new(self.analyzer_config());
+        let terms = analyzer.terms(query);
+        self.search_terms(&terms, k, params, live)
+    }
+
+    /// As [`KeywordView::search`], for terms already analyzed.
+    pub fn search_terms(
+        &self,
+        terms: &[String],
+        k: usize,
+        params: &Bm25Params,
+        live: &dyn Fn(u32) -> bool,
+    ) -> Result<Vec<Scored>> {
+        params.check()?;
+        if k == 0 || terms.is_empty() || self.doc_count() == 0 {
+            return Ok(Vec::new());
+        }
+        let avg = self.avg_len().max(f64::MIN_POSITIVE) as f32;
+        let (k1, b) = (params.k1, params.b);
+        // One accumulator per node id: term-at-a-time scoring touches each posting once.
+        let mut acc = vec![0f32; self.node_count() as usize];
+        let mut touched: Vec<u32> = Vec::new();
+        for term in terms {
+            let Some(mut list) = self.postings(term)? else { continue };
+            let idf = params.idf.weight(self.doc_count(), list.doc_freq()) as f32;
+            let w = idf * (k1 + 1.0);
+            while let Some((node, tf, len)) = list.next_posting()? {
+                let tf = tf as f32;
+                let norm = k1 * (1.0 - b + b * len as f32 / avg);
+                let slot = &mut acc[node as usize];
+                if *slot == 0.0 {
+                    touched.push(node);
+                }
+                // A zero contribution (k1 = 0 with idf = 0) would re-add the node; harmless.
+                *slot += w * tf / (tf + norm);
+            }
+        }
+        touched.sort_unstable();
+        touched.dedup();
+        Ok(top_k(
+            touched.into_iter().filter(|&n| live(n)).map(|n| Scored { node: n, score: acc[n as usize] }),
+            k,
+        ))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::keywords::KeywordIndex;
+
+    #[test]
+    fn top_k_orders_and_breaks_ties_by_node() {
+        let items =
+            [(3, 1.0), (1, 2.0), (2, 1.0), (7, 0.5), (0, 1.0)].map(|(node, score)| Scored { node, score });
+        let got: Vec<u32> = top_k(items, 3).iter().map(|s| s.node).collect();
+        assert_eq!(got, [1, 0, 2]);
+        assert!(top_k(items, 0).is_empty());
+        assert_eq!(top_k(items, 10).len(), 5);
+    }
+
+    #[test]
+    fn idf_formulas() {
+        let lucene = Idf::Lucene.weight(10, 2);
+        assert!((lucene - (1.0f64 + 8.5 / 2.5).ln()).abs() < 1e-12);
+        assert!((Idf::Fts5.weight(10, 2) - (8.5f64 / 2.5).ln()).abs() < 1e-12);
+        assert_eq!(Idf::Fts5.weight(10, 9), 1e-6);
+        assert!(Idf::Lucene.weight(10, 10) > 0.0);
+    }
+
+    #[test]
+    fn scores_by_hand_and_live_filter() {
+        let docs = [(0, "apple banana"), (1, "apple apple cherry cherry cherry"), (2, "banana")];
+        let idx = KeywordIndex::build(&docs, &Analyzer::default()).unwrap();
+        let view = idx.view();
+        let p = Bm25Params::default();
+        let hits = view.search("apple", 10, &p, &|_| true).unwrap();
+        // The shorter passage wins despite the lower tf: 1.114 against 1.103.
+        assert_eq!(hits.iter().map(|h| h.node).collect::<Vec<_>>(), [0, 1]);
+        let avg = 8.0f32 / 3.0;
+        let idf = (1.0f64 + 1.5 / 2.5).ln() as f32;
+        let want = |tf: f32, len: f32| idf * tf * 2.2 / (tf + 1.2 * (0.25 + 0.75 * len / avg));
+        assert!((hits[0].score - want(1.0, 2.0)).abs() < 1e-6);
+        assert!((hits[1].score - want(2.0, 5.0)).abs() < 1e-6);
+        let hits = view.search("apple", 10, &p, &|n| n != 1).unwrap();
+        assert_eq!(hits.iter().map(|h| h.node).collect::<Vec<_>>(), [0]);
+        assert!(view.search("durian", 10, &p, &|_| true).unwrap().is_empty());
+        assert!(view.search("", 10, &p, &|_| true).unwrap().is_empty());
+        let bad = Bm25Params { b: 2.0, ..p };
+        assert!(matches!(view.search("apple", 10, &bad, &|_| true), Err(Error::InvalidArgument(_))));
+    }
+}

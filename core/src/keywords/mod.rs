@@ -1,0 +1,15 @@
+//! Keyword search: an analyzer, a compact on-disk inverted index, BM25 ranking, and fusion of
+//! keyword and dense results.
+
+pub mod analyze;
+pub mod bm25;
+pub mod fuse;
+pub mod postings;
+
+#[cfg(test)]
+mod tests;
+
+pub use analyze::{Analyzer, AnalyzerConfig};
+pub use bm25::{top_k, Bm25Params, Idf, Scored};
+pub use fuse::{blend, rrf, Normalize};
+pub use postings::{KeywordFile, KeywordIndex, KeywordStats, KeywordView, Postings};
