@@ -131,32 +131,40 @@ impl KeywordView<'_> {
         if k == 0 || terms.is_empty() || self.doc_count() == 0 {
             return Ok(Vec::new());
         }
-        let avg = self.avg_len().max(f64::MIN_POSITIVE) as f32;
+        let inv_avg = (1.0 / self.avg_len().max(f64::MIN_POSITIVE)) as f32;
         let (k1, b) = (params.k1, params.b);
-        // One accumulator per node id: term-at-a-time scoring touches each posting once.
-        let mut acc = vec![0f32; self.node_count() as usize];
+        let nodes = self.node_count() as usize;
+        // One accumulator per node id: term-at-a-time scoring touches each posting once. The
+        // nodes hit are listed while few; past 1/16 of all nodes a scan of the accumulator is
+        // cheaper than sorting the list (a query of common words hits most of the index).
+        let mut acc = vec![0f32; nodes];
         let mut touched: Vec<u32> = Vec::new();
+        let mut listing = true;
         for term in terms {
             let Some(mut list) = self.postings(term)? else { continue };
             let idf = params.idf.weight(self.doc_count(), list.doc_freq()) as f32;
             let w = idf * (k1 + 1.0);
             while let Some((node, tf, len)) = list.next_posting()? {
                 let tf = tf as f32;
-                let norm = k1 * (1.0 - b + b * len as f32 / avg);
+                let norm = k1 * (1.0 - b + b * len as f32 * inv_avg);
                 let slot = &mut acc[node as usize];
-                if *slot == 0.0 {
+                if listing && *slot == 0.0 {
                     touched.push(node);
+                    listing = touched.len() <= nodes / 16;
                 }
-                // A zero contribution (k1 = 0 with idf = 0) would re-add the node; harmless.
                 *slot += w * tf / (tf + norm);
             }
         }
-        touched.sort_unstable();
-        touched.dedup();
-        Ok(top_k(
-            touched.into_iter().filter(|&n| live(n)).map(|n| Scored { node: n, score: acc[n as usize] }),
-            k,
-        ))
+        let hits = |n: u32| Scored { node: n, score: acc[n as usize] };
+        if listing {
+            // A zero contribution (idf 0 with k1 0) can list a node twice.
+            touched.sort_unstable();
+            touched.dedup();
+            Ok(top_k(touched.into_iter().filter(|&n| live(n)).map(hits), k))
+        } else {
+            let all = (0..nodes as u32).filter(|&n| acc[n as usize] > 0.0 && live(n));
+            Ok(top_k(all.map(hits), k))
+        }
     }
 }
 
