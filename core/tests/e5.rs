@@ -4,7 +4,8 @@
 
 use std::path::{Path, PathBuf};
 
-use ember_core::{E5Embedder, Embedder, EmbedderConfig};
+use ember_core::embed::E5Embedder;
+use ember_core::{Embedder, EmbedderConfig};
 
 fn workspace() -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR")).parent().unwrap().to_path_buf()

@@ -396,7 +396,7 @@ pub(crate) mod tests {
                 vocab: 12,
                 positions: 8,
                 pieces,
-                norm: vec![(0x09, vec![0x20]), (0xff21, vec![0x41]), (0x200b, vec![])],
+                norm: vec![(0x09, vec![0x20]), (0x200b, vec![]), (0xff21, vec![0x41])],
                 count_override: None,
             }
         }
