@@ -179,40 +179,68 @@ mod avx2 {
         let mut wexp = vec![0u8; TILE * cols];
         let mut dw = vec![0f32; TILE * nb];
         let mut scales = vec![0f32; TILE * nb];
-        let ones = _mm256_set1_epi16(1);
         let mut o = 0;
         while o < w.rows {
             let n = TILE.min(w.rows - o);
             unpack_tile(w, o, n, &mut wexp, &mut dw);
             for t in 0..a.rows {
-                let aq = &a.q[t * cols..(t + 1) * cols];
-                let ad = &a.d[t * nb..(t + 1) * nb];
-                let ads = &a.ds[t * nb..(t + 1) * nb];
-                let mut corr = [0f32; TILE];
-                for r in 0..n {
-                    for b in 0..nb {
-                        scales[r * nb + b] = dw[r * nb + b] * ad[b];
-                        corr[r] += dw[r * nb + b] * ads[b];
-                    }
-                }
-                let mut acc = [_mm256_setzero_ps(); TILE];
-                for b in 0..nb {
-                    // SAFETY: `aq` and each `wexp` row hold `cols` bytes; b * 32 + 32 <= cols.
-                    let av = unsafe { _mm256_loadu_si256(aq.as_ptr().add(b * BLOCK).cast()) };
+                // A full tile keeps its accumulators in registers (N is a constant).
+                let out = if n == TILE {
+                    tile::<TILE>(&wexp, &dw, &mut scales, a, t, cols)
+                } else {
+                    let mut out = [0f32; TILE];
                     for r in 0..n {
-                        let wv =
-                            unsafe { _mm256_loadu_si256(wexp.as_ptr().add(r * cols + b * BLOCK).cast()) };
-                        let p = _mm256_madd_epi16(_mm256_maddubs_epi16(wv, av), ones);
-                        let s = _mm256_set1_ps(scales[r * nb + b]);
-                        acc[r] = _mm256_fmadd_ps(_mm256_cvtepi32_ps(p), s, acc[r]);
+                        out[r] = tile::<1>(&wexp[r * cols..], &dw[r * nb..], &mut scales, a, t, cols)[0];
                     }
-                }
+                    out
+                };
                 for r in 0..n {
-                    y[t * w.rows + o + r] = bias[o + r] + hsum(acc[r]) - 8.0 * corr[r];
+                    y[t * w.rows + o + r] = bias[o + r] + out[r];
                 }
             }
             o += n;
         }
+    }
+
+    /// Dot products of token `t` with `N` unpacked weight rows.
+    #[target_feature(enable = "avx2,fma")]
+    fn tile<const N: usize>(
+        wexp: &[u8],
+        dw: &[f32],
+        scales: &mut [f32],
+        a: &Q8,
+        t: usize,
+        cols: usize,
+    ) -> [f32; TILE] {
+        let nb = cols / BLOCK;
+        let aq = &a.q[t * cols..(t + 1) * cols];
+        let ad = &a.d[t * nb..(t + 1) * nb];
+        let ads = &a.ds[t * nb..(t + 1) * nb];
+        let mut corr = [0f32; N];
+        for r in 0..N {
+            for b in 0..nb {
+                scales[r * nb + b] = dw[r * nb + b] * ad[b];
+                corr[r] += dw[r * nb + b] * ads[b];
+            }
+        }
+        assert!(wexp.len() >= N * cols && scales.len() >= N * nb, "tile operands too short");
+        let ones = _mm256_set1_epi16(1);
+        let mut acc = [_mm256_setzero_ps(); N];
+        for b in 0..nb {
+            // SAFETY: `aq` holds `cols` bytes and `wexp` N rows of `cols` (asserted); b*32+32 <= cols.
+            let av = unsafe { _mm256_loadu_si256(aq.as_ptr().add(b * BLOCK).cast()) };
+            for r in 0..N {
+                let wv = unsafe { _mm256_loadu_si256(wexp.as_ptr().add(r * cols + b * BLOCK).cast()) };
+                let p = _mm256_madd_epi16(_mm256_maddubs_epi16(wv, av), ones);
+                let s = _mm256_set1_ps(scales[r * nb + b]);
+                acc[r] = _mm256_fmadd_ps(_mm256_cvtepi32_ps(p), s, acc[r]);
+            }
+        }
+        let mut out = [0f32; TILE];
+        for r in 0..N {
+            out[r] = hsum(acc[r]) - 8.0 * corr[r];
+        }
+        out
     }
 }
 
