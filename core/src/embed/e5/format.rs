@@ -183,7 +183,7 @@ fn read_header(c: &mut Cursor<'_>) -> Result<Header, FormatError> {
     if !(eps > 0.0 && eps < 1e-2) {
         return invalid(format!("LayerNorm epsilon {eps} is not a small positive number"));
     }
-    if hidden % BLOCK != 0 || ffn % BLOCK != 0 || hidden % heads != 0 {
+    if !hidden.is_multiple_of(BLOCK) || !ffn.is_multiple_of(BLOCK) || !hidden.is_multiple_of(heads) {
         return unsupported(format!(
             "widths {hidden}/{ffn} are not multiples of {BLOCK}, or {heads} heads do not divide {hidden}"
         ));
@@ -275,7 +275,7 @@ fn read_directory(c: &mut Cursor<'_>, file_len: usize) -> Result<HashMap<String,
         let (offset, len) = (c.u64("tensor offset")?, c.u64("tensor length")?);
         let want = match dtype {
             Dtype::F32 => count.checked_mul(4),
-            Dtype::Q4 if count % BLOCK == 0 => (count / BLOCK).checked_mul(BLOCK_BYTES),
+            Dtype::Q4 if count.is_multiple_of(BLOCK) => (count / BLOCK).checked_mul(BLOCK_BYTES),
             Dtype::Q4 => return invalid(format!("tensor {name}: {count} values are not whole blocks")),
         };
         let (Ok(offset), Ok(len)) = (usize::try_from(offset), usize::try_from(len)) else {
@@ -550,10 +550,10 @@ pub(crate) mod tests {
         patch(&mut bytes, 8 + 4 * 4, 1_000_000);
         patch(&mut bytes, 4 + 4 + 7 * 4 + 4 + 4, 999_999);
         assert!(matches!(parse(&bytes), Err(FormatError::Invalid(m)) if m.contains("do not fit")));
-        for (field, v) in [(0, 8192), (1, 65), (5, 9000), (0, -1), (2, 5)] {
+        for (field, v) in [(0usize, 8192i32), (1, 65), (5, 9000), (0, -1), (2, 5)] {
             let mut bytes = Spec::default().build(5);
             let at = 8 + field * 4;
-            bytes[at..at + 4].copy_from_slice(&(v as i32).to_le_bytes());
+            bytes[at..at + 4].copy_from_slice(&v.to_le_bytes());
             assert!(matches!(parse(&bytes), Err(FormatError::Unsupported(_))), "field {field} = {v}");
         }
     }
