@@ -134,9 +134,11 @@ pub(crate) fn matmul(w: Q4<'_>, bias: &[f32], a: &Q8, y: &mut [f32]) {
     matmul_q8_scalar(w, bias, a, y)
 }
 
+#[cfg(target_arch = "x86_64")]
 /// Output rows computed together: each activation block is loaded once for all of them.
 const TILE: usize = 4;
 
+#[cfg(target_arch = "x86_64")]
 /// Unpack `TILE` weight rows to one nibble per byte (`wexp`) and their block scales (`dw`), once
 /// per tile, so the loop over tokens reads plain bytes.
 fn unpack_tile(w: Q4<'_>, o: usize, n: usize, wexp: &mut [u8], dw: &mut [f32]) {
