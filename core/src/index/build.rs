@@ -36,6 +36,7 @@ impl Passage {
 /// Whether and how full-precision vectors are kept beside the index.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "lowercase")]
+#[cfg_attr(feature = "clap", derive(clap::ValueEnum))]
 pub enum VectorStorage {
     /// No sidecar: exact distances come from recomputing embeddings.
     None,

@@ -17,6 +17,7 @@ const VERSION: u32 = 1;
 
 /// Element type of stored vectors.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[cfg_attr(feature = "clap", derive(clap::ValueEnum))]
 pub enum Precision {
     /// Half precision: 2 bytes per dimension.
     F16,
