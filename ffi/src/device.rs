@@ -1,10 +1,12 @@
 //! What the app tells Ember about the device, and what the device policy advises back.
 
+pub use ember_core::{DeviceState, Precision, VectorAction};
+
 use crate::EmberError;
 
 /// The device's state, fed to the policy behind `Mode::Auto` (set it with
 /// `EmberIndex.setDeviceState` whenever it changes; battery and charging events are enough).
-#[derive(Debug, Clone, Copy, PartialEq, Eq, uniffi::Record)]
+#[uniffi::remote(Record)]
 pub struct DeviceState {
     /// Battery charge in percent, 0 to 100.
     pub battery_percent: u8,
@@ -16,25 +18,19 @@ pub struct DeviceState {
     pub free_storage_bytes: u64,
 }
 
-impl DeviceState {
-    pub(crate) fn to_core(self) -> Result<ember_core::DeviceState, EmberError> {
-        if self.battery_percent > 100 {
-            return Err(EmberError::invalid(format!(
-                "battery_percent is {}, not 0 to 100",
-                self.battery_percent
-            )));
-        }
-        Ok(ember_core::DeviceState {
-            battery_percent: self.battery_percent,
-            charging: self.charging,
-            low_power_mode: self.low_power_mode,
-            free_storage_bytes: self.free_storage_bytes,
-        })
+/// A device state from the app, checked (core takes the battery level as given).
+pub(crate) fn checked(state: DeviceState) -> Result<DeviceState, EmberError> {
+    if state.battery_percent > 100 {
+        return Err(EmberError::invalid(format!(
+            "battery_percent is {}, not 0 to 100",
+            state.battery_percent
+        )));
     }
+    Ok(state)
 }
 
 /// What the device policy advises for the stored-vector sidecar.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, uniffi::Enum)]
+#[uniffi::remote(Enum)]
 pub enum VectorAction {
     /// Build it now (`materializeVectors`): charging, with ample free storage.
     Materialize,
@@ -44,18 +40,8 @@ pub enum VectorAction {
     Keep,
 }
 
-impl From<ember_core::VectorAction> for VectorAction {
-    fn from(a: ember_core::VectorAction) -> Self {
-        match a {
-            ember_core::VectorAction::Materialize => VectorAction::Materialize,
-            ember_core::VectorAction::Evict => VectorAction::Evict,
-            ember_core::VectorAction::Keep => VectorAction::Keep,
-        }
-    }
-}
-
 /// Element type of materialized vectors.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, uniffi::Enum)]
+#[uniffi::remote(Enum)]
 pub enum Precision {
     /// 2 bytes per dimension (the recall of f32 in our measurements, half the storage).
     F16,
@@ -63,19 +49,10 @@ pub enum Precision {
     F32,
 }
 
-impl From<Precision> for ember_core::Precision {
-    fn from(p: Precision) -> Self {
-        match p {
-            Precision::F16 => ember_core::Precision::F16,
-            Precision::F32 => ember_core::Precision::F32,
-        }
-    }
-}
-
 /// The policy's advice for the index's sidecar, given the last device state (`None` before any).
 pub(crate) fn vectors_advice(index: &ember_core::Index) -> Option<VectorAction> {
     let device = index.device_state()?;
     let has = index.sidecar_status().is_ok();
     let bytes = index.sidecar_bytes(ember_core::Precision::F16);
-    Some(index.policy().vector_action(&device, has, bytes).0.into())
+    Some(index.policy().vector_action(&device, has, bytes).0)
 }

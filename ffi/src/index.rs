@@ -151,7 +151,7 @@ impl EmberIndex {
         let open = self.open_state()?;
         let bridge = open.model("materializing vectors")?.bridge();
         with_task(progress, cancel, |task| {
-            bridge.finish(open.index.materialize_vectors(&bridge, precision.into(), task))
+            bridge.finish(open.index.materialize_vectors(&bridge, precision, task))
         })
     }
 
@@ -285,7 +285,7 @@ impl EmberIndex {
     /// Tell the device policy about the battery, charging, low-power mode and free storage; `Auto`
     /// searches follow it, and search reports carry its advice on stored vectors.
     pub fn set_device_state(&self, state: DeviceState) -> Result<(), EmberError> {
-        Ok(self.open_state()?.index.set_device_state(state.to_core()?)?)
+        Ok(self.open_state()?.index.set_device_state(crate::device::checked(state)?)?)
     }
 
     /// Build the stored-vector sidecar (for `StoredRerank`) by re-embedding every passage, without
@@ -323,7 +323,7 @@ impl EmberIndex {
 
     /// Sizes and counts.
     pub fn stats(&self) -> Result<IndexStats, EmberError> {
-        Ok(self.open_state()?.index.stats().map_err(EmberError::from)?.into())
+        Ok(self.open_state()?.index.stats()?)
     }
 
     /// Every live passage id, in the index's internal order.

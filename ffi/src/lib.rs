@@ -24,7 +24,7 @@ pub use passage::{MetadataValue, Passage};
 pub use progress::{CancellationToken, ProgressListener};
 pub use records::{
     Durability, EmbedderConfig, IndexConfig, IndexStats, Mode, OpenOptions, SearchHit, SearchOptions,
-    SearchReport, VectorStorage,
+    SearchReport, Sections, VectorStorage,
 };
 
 uniffi::setup_scaffolding!("ember");

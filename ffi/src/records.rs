@@ -1,14 +1,21 @@
-//! Plain records that cross the boundary, mirrored from `ember-core` with lossless conversions.
+//! The records and enums that cross the boundary. Core's plain types cross as they are, declared
+//! here with `#[uniffi::remote]`; the few records whose shape differs across the boundary (a
+//! filter as text, `u32` counts) are adapters with one conversion each.
 //!
-//! They mirror rather than derive on core's types because core stays free of `uniffi`; when core
-//! grows a `uniffi` feature these become `#[cfg_attr(feature = "uniffi", derive(uniffi::Record))]`.
+//! Remote rather than `#[derive]` in core behind a feature: UniFFI's library mode writes one
+//! Kotlin file per crate, each with its own public `RustBuffer` and converters, so core's types
+//! could not share the `org.example.ember` package with the rest. A remote declaration is checked
+//! by the compiler against core's definition (every field and variant, by name and type), so it
+//! cannot drift; it adds no Rust type and no conversion.
 
-use std::collections::HashMap;
+use std::collections::{BTreeMap, HashMap};
+
+pub use ember_core::{IndexStats, Mode, SearchHit, VectorStorage};
 
 use crate::{EmberError, VectorAction};
 
 /// How a search gets exact scores for its best candidates.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, uniffi::Enum)]
+#[uniffi::remote(Enum)]
 pub enum Mode {
     /// Stored vectors if the index has them, else recompute when an embedder is given, else codes.
     Auto,
@@ -20,29 +27,8 @@ pub enum Mode {
     CodesOnly,
 }
 
-impl From<Mode> for ember_core::Mode {
-    fn from(m: Mode) -> Self {
-        match m {
-            Mode::Auto => ember_core::Mode::Auto,
-            Mode::Recompute => ember_core::Mode::Recompute,
-            Mode::StoredRerank => ember_core::Mode::StoredRerank,
-            Mode::CodesOnly => ember_core::Mode::CodesOnly,
-        }
-    }
-}
-
-impl From<ember_core::Mode> for Mode {
-    fn from(m: ember_core::Mode) -> Self {
-        match m {
-            ember_core::Mode::Auto => Mode::Auto,
-            ember_core::Mode::Recompute => Mode::Recompute,
-            ember_core::Mode::StoredRerank => Mode::StoredRerank,
-            ember_core::Mode::CodesOnly => Mode::CodesOnly,
-        }
-    }
-}
-
-/// Search knobs. The defaults (k 10, beam 512, rerank 50) are core's measured defaults.
+/// Search knobs. The defaults (k 10, beam 512, rerank 50) are core's measured defaults
+/// (`ember_core::SearchOptions::DEFAULT_*`; UniFFI takes literals only, a test keeps them equal).
 #[derive(Debug, Clone, PartialEq, Eq, uniffi::Record)]
 pub struct SearchOptions {
     /// How exact scores are obtained.
@@ -71,7 +57,7 @@ impl Default for SearchOptions {
 impl From<ember_core::SearchOptions> for SearchOptions {
     fn from(o: ember_core::SearchOptions) -> Self {
         SearchOptions {
-            mode: o.mode.into(),
+            mode: o.mode,
             k: clamp_u32(o.k),
             beam: clamp_u32(o.beam),
             rerank: clamp_u32(o.rerank),
@@ -86,7 +72,7 @@ impl SearchOptions {
     pub(crate) fn to_core(&self) -> Result<ember_core::SearchOptions, EmberError> {
         Ok(ember_core::SearchOptions {
             k: self.k as usize,
-            mode: self.mode.into(),
+            mode: self.mode,
             beam: self.beam as usize,
             rerank: self.rerank as usize,
             filter: self.filter.as_deref().map(ember_core::Filter::parse).transpose()?,
@@ -95,7 +81,7 @@ impl SearchOptions {
 }
 
 /// One search result.
-#[derive(Debug, Clone, PartialEq, uniffi::Record)]
+#[uniffi::remote(Record)]
 pub struct SearchHit {
     /// The app's passage id.
     pub id: String,
@@ -139,8 +125,8 @@ impl SearchReport {
         vectors_advice: Option<VectorAction>,
     ) -> Self {
         SearchReport {
-            hits: r.hits.into_iter().map(|h| SearchHit { id: h.id, score: h.score }).collect(),
-            mode: r.mode.into(),
+            hits: r.hits,
+            mode: r.mode,
             reason: r.reason,
             reembedded: r.reembedded as u64,
             cache_hits: r.cache_hits as u64,
@@ -154,8 +140,18 @@ impl SearchReport {
     }
 }
 
+/// Bytes per section of an index, by name (a `Map` in Kotlin, a dictionary in Swift).
+pub type Sections = BTreeMap<String, u64>;
+
+// UniFFI maps are `HashMap`s; core keeps its sections sorted (for `ember info`).
+uniffi::custom_type!(Sections, HashMap<String, u64>, {
+    remote,
+    lower: |s| s.into_iter().collect(),
+    try_lift: |m| Ok(m.into_iter().collect()),
+});
+
 /// Sizes and counts of an index.
-#[derive(Debug, Clone, PartialEq, Eq, uniffi::Record)]
+#[uniffi::remote(Record)]
 pub struct IndexStats {
     /// Number of live passages.
     pub passages: u64,
@@ -176,31 +172,13 @@ pub struct IndexStats {
     /// The compressed text store's size.
     pub text_store_bytes: u64,
     /// Bytes per section, by name.
-    pub sections: HashMap<String, u64>,
+    pub sections: Sections,
     /// The embedding model the index was built with.
     pub model: String,
 }
 
-impl From<ember_core::IndexStats> for IndexStats {
-    fn from(s: ember_core::IndexStats) -> Self {
-        IndexStats {
-            passages: s.passages,
-            deleted: s.deleted,
-            pending_ops: s.pending_ops,
-            generation: s.generation,
-            dim: s.dim,
-            text_bytes: s.text_bytes,
-            index_bytes: s.index_bytes,
-            sidecar_bytes: s.sidecar_bytes,
-            text_store_bytes: s.text_store_bytes,
-            sections: s.sections.into_iter().collect(),
-            model: s.model,
-        }
-    }
-}
-
 /// Whether full-precision vectors are kept beside the index (for `StoredRerank`).
-#[derive(Debug, Clone, Copy, PartialEq, Eq, uniffi::Enum)]
+#[uniffi::remote(Enum)]
 pub enum VectorStorage {
     /// No sidecar: exact scores come from recomputing embeddings (smallest).
     None,
@@ -226,7 +204,12 @@ pub struct IndexConfig {
 
 impl Default for IndexConfig {
     fn default() -> Self {
-        IndexConfig { vectors: VectorStorage::None, embed_chunk: 256, max_tokens: None }
+        let d = ember_core::IndexConfig::default();
+        IndexConfig {
+            vectors: d.vectors,
+            embed_chunk: clamp_u32(d.embed_chunk),
+            max_tokens: d.max_tokens.map(clamp_u32),
+        }
     }
 }
 
@@ -236,11 +219,7 @@ impl IndexConfig {
             return Err(EmberError::invalid("embed_chunk must be at least 1"));
         }
         Ok(ember_core::IndexConfig {
-            vectors: match self.vectors {
-                VectorStorage::None => ember_core::VectorStorage::None,
-                VectorStorage::F16 => ember_core::VectorStorage::F16,
-                VectorStorage::F32 => ember_core::VectorStorage::F32,
-            },
+            vectors: self.vectors,
             embed_chunk: self.embed_chunk as usize,
             max_tokens: self.max_tokens.map(|t| t as usize),
             ..ember_core::IndexConfig::default()
@@ -341,4 +320,77 @@ impl From<EmbedderConfig> for ember_core::EmbedderConfig {
 
 fn clamp_u32(n: usize) -> u32 {
     u32::try_from(n).unwrap_or(u32::MAX)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// The literal of `#[uniffi(default = ...)]` on `field` of `record` in this file's source.
+    fn uniffi_default(record: &str, field: &str) -> String {
+        let src = include_str!("records.rs");
+        let body = &src[src.find(&format!("pub struct {record} {{")).unwrap()..];
+        let body = &body[..body.find("\n}").unwrap()];
+        let lines: Vec<&str> = body.lines().map(str::trim).collect();
+        let at = lines.iter().position(|l| l.starts_with(&format!("pub {field}:"))).unwrap();
+        let attr = lines[..at].iter().rev().find(|l| l.starts_with("#[uniffi(default")).unwrap();
+        attr.trim_start_matches("#[uniffi(default = ").trim_end_matches(")]").to_owned()
+    }
+
+    // UniFFI's `default =` takes literals only: these keep the Kotlin and Swift defaults equal to
+    // core's (the Rust and C defaults are core's by construction).
+    #[test]
+    fn uniffi_defaults_are_cores() {
+        use ember_core::SearchOptions as Core;
+        assert_eq!(uniffi_default("SearchOptions", "k"), Core::DEFAULT_K.to_string());
+        assert_eq!(uniffi_default("SearchOptions", "beam"), Core::DEFAULT_BEAM.to_string());
+        assert_eq!(uniffi_default("SearchOptions", "rerank"), Core::DEFAULT_RERANK.to_string());
+        let s = Core::default();
+        assert_eq!((s.k, s.beam, s.rerank), (Core::DEFAULT_K, Core::DEFAULT_BEAM, Core::DEFAULT_RERANK));
+        assert_eq!(s.mode, Mode::Auto);
+        assert!(s.filter.is_none());
+
+        let i = ember_core::IndexConfig::default();
+        assert_eq!(uniffi_default("IndexConfig", "embed_chunk"), i.embed_chunk.to_string());
+        assert_eq!(uniffi_default("IndexConfig", "max_tokens"), "None");
+        assert!(i.max_tokens.is_none());
+
+        let o = ember_core::OpenOptions::default();
+        assert_eq!(uniffi_default("OpenOptions", "read_only"), o.read_only.to_string());
+        assert_eq!(uniffi_default("OpenOptions", "cache_bytes"), o.cache_bytes.to_string());
+        assert_eq!(uniffi_default("OpenOptions", "auto_commit_bytes"), o.auto_commit_bytes.to_string());
+
+        let e = ember_core::EmbedderConfig::default();
+        assert_eq!(uniffi_default("EmbedderConfig", "threads"), e.threads.to_string());
+        assert_eq!(uniffi_default("EmbedderConfig", "batch_size"), e.batch_size.to_string());
+        assert_eq!(uniffi_default("EmbedderConfig", "max_tokens"), "None");
+        assert!(e.max_tokens.is_none());
+    }
+
+    #[test]
+    fn rust_defaults_are_cores() {
+        let s = SearchOptions::default().to_core().unwrap();
+        let c = ember_core::SearchOptions::default();
+        assert_eq!(s, c);
+        assert_eq!(IndexConfig::default().to_core().unwrap(), ember_core::IndexConfig::default());
+        let o = OpenOptions::default().to_core().unwrap();
+        let d = ember_core::OpenOptions::default();
+        assert_eq!(
+            (o.read_only, o.cache_bytes, o.auto_commit_bytes),
+            (d.read_only, d.cache_bytes, d.auto_commit_bytes)
+        );
+        assert_eq!(o.durability, d.durability);
+    }
+
+    #[test]
+    fn sections_cross_as_a_map_and_come_back_sorted() {
+        use uniffi::{Lift, Lower};
+        let mut m = Sections::new();
+        m.insert("graph".into(), 3);
+        m.insert("codes".into(), 7);
+        let buf = <Sections as Lower<crate::UniFfiTag>>::lower(m.clone());
+        let back = <Sections as Lift<crate::UniFfiTag>>::try_lift(buf).unwrap();
+        assert_eq!(back, m);
+        assert_eq!(back.keys().collect::<Vec<_>>(), ["codes", "graph"]);
+    }
 }

@@ -5,9 +5,9 @@ use std::collections::HashMap;
 use std::path::{Path, PathBuf};
 use std::time::Instant;
 
-use ember_core::{Embedder, EmbedderConfig, Index, OnnxEmbedder, SearchOptions};
+use ember_core::{Embedder, EmbedderConfig, Index, Mode, OnnxEmbedder, SearchOptions};
 
-use super::{CliMode, CliResult};
+use super::CliResult;
 use crate::corpus::read_jsonl;
 
 #[derive(Debug, clap::Args)]
@@ -24,16 +24,16 @@ pub struct Args {
     #[arg(long)]
     qrels: Option<PathBuf>,
     /// Hits per query.
-    #[arg(short, default_value_t = 10)]
+    #[arg(short, default_value_t = SearchOptions::DEFAULT_K)]
     k: usize,
     /// Modes to measure (comma-separated).
     #[arg(long, value_enum, value_delimiter = ',', default_value = "auto")]
-    mode: Vec<CliMode>,
-    /// Beam widths to measure (comma-separated).
-    #[arg(long, value_delimiter = ',', default_value = "128")]
+    mode: Vec<Mode>,
+    /// Beam widths to measure (comma-separated; default: the search default).
+    #[arg(long, value_delimiter = ',', default_values_t = [SearchOptions::DEFAULT_BEAM])]
     beam: Vec<usize>,
-    /// Rerank counts to measure (comma-separated).
-    #[arg(long, value_delimiter = ',', default_value = "32")]
+    /// Rerank counts to measure (comma-separated; default: the search default).
+    #[arg(long, value_delimiter = ',', default_values_t = [SearchOptions::DEFAULT_RERANK])]
     rerank: Vec<usize>,
     /// Use only the first N queries (0 = all).
     #[arg(long, default_value_t = 0)]
@@ -133,7 +133,7 @@ pub fn run(args: Args) -> CliResult {
         for &beam in &args.beam {
             for &rerank in &args.rerank {
                 index.set_cache_bytes(args.cache_bytes)?;
-                let opts = SearchOptions { k: args.k, mode: mode.into(), beam, rerank, filter: None };
+                let opts = SearchOptions { k: args.k, mode, beam, rerank, filter: None };
                 let mut r = [0f64; 3];
                 let mut id_r3 = 0f64;
                 let (mut ndcg, mut judged) = (0f64, 0usize);

@@ -26,7 +26,7 @@ pub struct Args {
     max_tokens: Option<usize>,
     /// Full-precision vectors kept beside the index for stored-rerank search.
     #[arg(long, value_enum, default_value = "none")]
-    vectors: Vectors,
+    vectors: VectorStorage,
     /// Threads for embedding.
     #[arg(long, default_value_t = 2)]
     threads: usize,
@@ -51,13 +51,6 @@ pub struct Args {
     /// Benchmarking aid: reuse (or save) passage embeddings in this file, keyed by model and texts.
     #[arg(long)]
     embeddings_cache: Option<PathBuf>,
-}
-
-#[derive(Debug, Clone, Copy, clap::ValueEnum)]
-enum Vectors {
-    None,
-    F16,
-    F32,
 }
 
 #[derive(serde::Serialize)]
@@ -86,11 +79,7 @@ pub fn run(args: Args) -> CliResult {
         },
         code_dims: args.code_dims,
         code_bits: args.code_bits,
-        vectors: match args.vectors {
-            Vectors::None => VectorStorage::None,
-            Vectors::F16 => VectorStorage::F16,
-            Vectors::F32 => VectorStorage::F32,
-        },
+        vectors: args.vectors,
         max_tokens: Some(embedder.max_tokens()),
         ..IndexConfig::default()
     };

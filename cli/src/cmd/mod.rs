@@ -16,26 +16,29 @@ pub mod vectors;
 /// A CLI failure: one line for stderr.
 pub type CliResult = Result<(), Box<dyn std::error::Error>>;
 
-/// `--mode` on the command line.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
-pub enum CliMode {
-    /// Stored vectors if present, else recompute.
-    Auto,
-    /// Re-embed candidates.
-    Recompute,
-    /// Read candidates' stored vectors.
-    Stored,
-    /// Codes only.
-    Codes,
-}
+#[cfg(test)]
+mod tests {
+    use clap::ValueEnum;
+    use ember_core::{Mode, Precision, VectorStorage};
 
-impl From<CliMode> for ember_core::Mode {
-    fn from(m: CliMode) -> Self {
-        match m {
-            CliMode::Auto => ember_core::Mode::Auto,
-            CliMode::Recompute => ember_core::Mode::Recompute,
-            CliMode::Stored => ember_core::Mode::StoredRerank,
-            CliMode::Codes => ember_core::Mode::CodesOnly,
+    fn names<T: ValueEnum>() -> Vec<String> {
+        T::value_variants()
+            .iter()
+            .filter_map(ValueEnum::to_possible_value)
+            .map(|p| p.get_name().to_owned())
+            .collect()
+    }
+
+    /// The values of `--mode`, `--vectors` and `--precision` are a public contract (README); they
+    /// now come from core's enums, so a renamed variant must not change them.
+    #[test]
+    fn option_values_are_the_documented_ones() {
+        assert_eq!(names::<Mode>(), ["auto", "recompute", "stored", "codes"]);
+        assert_eq!(names::<VectorStorage>(), ["none", "f16", "f32"]);
+        assert_eq!(names::<Precision>(), ["f16", "f32"]);
+        // `--json` output names the mode with `Mode::name`: the same word the option takes.
+        for m in Mode::value_variants() {
+            assert_eq!(m.to_possible_value().map(|p| p.get_name().to_owned()).as_deref(), Some(m.name()));
         }
     }
 }

@@ -3,10 +3,10 @@
 use std::path::PathBuf;
 
 use ember_core::{
-    DeviceState, Embedder, EmbedderConfig, Filter, Index, OnnxEmbedder, OpenOptions, SearchOptions,
+    DeviceState, Embedder, EmbedderConfig, Filter, Index, Mode, OnnxEmbedder, OpenOptions, SearchOptions,
 };
 
-use super::{CliMode, CliResult};
+use super::CliResult;
 use crate::corpus::read_jsonl;
 
 #[derive(Debug, clap::Args)]
@@ -23,19 +23,19 @@ pub struct Args {
     #[arg(long)]
     queries: Option<PathBuf>,
     /// Hits per query.
-    #[arg(short, default_value_t = 10)]
+    #[arg(short, default_value_t = SearchOptions::DEFAULT_K)]
     k: usize,
     /// How exact distances are obtained.
     #[arg(long, value_enum, default_value = "auto")]
-    mode: CliMode,
+    mode: Mode,
     /// Token limit (default: the one the index was built with).
     #[arg(long)]
     max_tokens: Option<usize>,
     /// Beam width of the graph search.
-    #[arg(long, default_value_t = SearchOptions::default().beam)]
+    #[arg(long, default_value_t = SearchOptions::DEFAULT_BEAM)]
     beam: usize,
     /// Candidates given exact scores.
-    #[arg(long, default_value_t = SearchOptions::default().rerank)]
+    #[arg(long, default_value_t = SearchOptions::DEFAULT_RERANK)]
     rerank: usize,
     /// Threads for embedding the query and any recomputed passages.
     #[arg(long, default_value_t = 2)]
@@ -120,8 +120,7 @@ pub fn run(args: Args) -> CliResult {
         (None, Some(path)) => read_jsonl(path)?.into_iter().map(|r| (r.id, r.text)).collect(),
         (None, None) => return Err("give --query TEXT or --queries FILE".into()),
     };
-    let opts =
-        SearchOptions { k: args.k, mode: args.mode.into(), beam: args.beam, rerank: args.rerank, filter };
+    let opts = SearchOptions { k: args.k, mode: args.mode, beam: args.beam, rerank: args.rerank, filter };
     for (id, text) in &queries {
         let (report, embed_ms) = index.search_text(text, &embedder, &opts)?;
         if args.json {

@@ -14,12 +14,6 @@ enum Action {
     Evict,
 }
 
-#[derive(Debug, Clone, Copy, clap::ValueEnum)]
-enum Width {
-    F16,
-    F32,
-}
-
 #[derive(Debug, clap::Args)]
 pub struct Args {
     /// Index directory.
@@ -32,7 +26,7 @@ pub struct Args {
     model: Option<PathBuf>,
     /// Element type of stored vectors.
     #[arg(long, value_enum, default_value = "f16")]
-    precision: Width,
+    precision: Precision,
     /// Threads for embedding.
     #[arg(long, default_value_t = 2)]
     threads: usize,
@@ -55,17 +49,13 @@ pub fn run(args: Args) -> CliResult {
                     ..Default::default()
                 },
             )?;
-            let precision = match args.precision {
-                Width::F16 => Precision::F16,
-                Width::F32 => Precision::F32,
-            };
             index.check_model(embedder.model_id())?;
             index.commit()?;
             let bar = crate::progress::bar(index.stats()?.passages, "materializing");
             let progress = |done: u64, _total: u64| bar.set_position(done);
             index.materialize_vectors(
                 &embedder,
-                precision,
+                args.precision,
                 &Task { progress: Some(&progress), cancel: None },
             )?;
             bar.finish_and_clear();

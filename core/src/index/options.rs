@@ -13,6 +13,7 @@ use crate::store::{RealStorage, Storage};
 /// Whether and how full-precision vectors are kept beside the index.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "lowercase")]
+#[cfg_attr(feature = "clap", derive(clap::ValueEnum))]
 pub enum VectorStorage {
     /// No sidecar: exact distances come from recomputing embeddings.
     None,
@@ -80,6 +81,7 @@ impl Default for IndexConfig {
 
 /// Element type of stored vectors.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[cfg_attr(feature = "clap", derive(clap::ValueEnum))]
 pub enum Precision {
     /// Half precision: 2 bytes per dimension.
     F16,
@@ -146,14 +148,17 @@ impl Default for OpenOptions {
 /// How exact distances are obtained.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
 #[serde(rename_all = "snake_case")]
+#[cfg_attr(feature = "clap", derive(clap::ValueEnum))]
 pub enum Mode {
     /// Stored vectors if present, else recompute if an embedder is given, else codes only.
     Auto,
     /// Re-embed the candidates' text (storage-lean).
     Recompute,
     /// Read the candidates' vectors from the sidecar (compute-lean).
+    #[cfg_attr(feature = "clap", value(name = "stored"))]
     StoredRerank,
     /// Rank by code estimates alone (lowest power, lower recall).
+    #[cfg_attr(feature = "clap", value(name = "codes"))]
     CodesOnly,
 }
 
@@ -184,11 +189,25 @@ pub struct SearchOptions {
     pub filter: Option<Filter>,
 }
 
+impl SearchOptions {
+    /// Hits returned by default.
+    pub const DEFAULT_K: usize = 10;
+    /// Default beam width. Measured on 10k Debian-doc passages: beam 512 + rerank 50 reach
+    /// recall@3 0.958; beam 256 gives 0.933 in about 60% of the time (docs/BENCHMARKS.md).
+    pub const DEFAULT_BEAM: usize = 512;
+    /// Default number of candidates given an exact score.
+    pub const DEFAULT_RERANK: usize = 50;
+}
+
 impl Default for SearchOptions {
     fn default() -> Self {
-        // Measured on 10k Debian-doc passages: beam 512 + rerank 50 reach recall@3 0.958; beam 256
-        // gives 0.933 in about 60% of the time (docs/BENCHMARKS.md).
-        SearchOptions { k: 10, mode: Mode::Auto, beam: 512, rerank: 50, filter: None }
+        SearchOptions {
+            k: Self::DEFAULT_K,
+            mode: Mode::Auto,
+            beam: Self::DEFAULT_BEAM,
+            rerank: Self::DEFAULT_RERANK,
+            filter: None,
+        }
     }
 }
 

@@ -3,7 +3,7 @@
 use super::index::{index_entry, CIndex};
 use super::task::{EmberTask, Resolved};
 use super::{flag, guard, EmberResult};
-use crate::{DeviceState, EmberError, Precision};
+use crate::{DeviceState, EmberError, Precision, VectorAction};
 
 /// The device's state, for the policy behind `EMBER_MODE_AUTO`.
 #[repr(C)]
@@ -42,6 +42,17 @@ pub enum EmberVectorAction {
     Evict = 2,
     /// Leave it as it is.
     Keep = 3,
+}
+
+impl From<Option<VectorAction>> for EmberVectorAction {
+    fn from(a: Option<VectorAction>) -> Self {
+        match a {
+            None => EmberVectorAction::None,
+            Some(VectorAction::Materialize) => EmberVectorAction::Materialize,
+            Some(VectorAction::Evict) => EmberVectorAction::Evict,
+            Some(VectorAction::Keep) => EmberVectorAction::Keep,
+        }
+    }
 }
 
 /// Tell the device policy about the battery, charging, low-power mode and free storage.

@@ -7,7 +7,7 @@ use super::device::EmberVectorAction;
 use super::handles::Registry;
 use super::index::{index_entry, CIndex};
 use super::{guard, guard_value, guard_void, out_arg, slice_arg, str_arg, EmberResult};
-use crate::{EmberError, Mode, SearchOptions, SearchReport, VectorAction};
+use crate::{EmberError, Mode, SearchOptions, SearchReport};
 
 /// Search results (opaque), best first. Free them with `ember_search_results_free`.
 #[derive(Debug)]
@@ -290,12 +290,7 @@ pub unsafe extern "C" fn ember_search_results_info(
             embed_ms: rep.embed_ms,
             search_ms: rep.search_ms,
             scanned: rep.scanned,
-            vectors_advice: match rep.vectors_advice {
-                None => EmberVectorAction::None,
-                Some(VectorAction::Materialize) => EmberVectorAction::Materialize,
-                Some(VectorAction::Evict) => EmberVectorAction::Evict,
-                Some(VectorAction::Keep) => EmberVectorAction::Keep,
-            },
+            vectors_advice: rep.vectors_advice.into(),
         };
         Ok(())
     })

@@ -2096,7 +2096,7 @@ public struct IndexStats: Equatable, Hashable {
     /**
      * Bytes per section, by name.
      */
-    public var sections: [String: UInt64]
+    public var sections: Sections
     /**
      * The embedding model the index was built with.
      */
@@ -2134,7 +2134,7 @@ public struct IndexStats: Equatable, Hashable {
          */textStoreBytes: UInt64, 
         /**
          * Bytes per section, by name.
-         */sections: [String: UInt64], 
+         */sections: Sections, 
         /**
          * The embedding model the index was built with.
          */model: String) {
@@ -2176,7 +2176,7 @@ public struct FfiConverterTypeIndexStats: FfiConverterRustBuffer {
                 indexBytes: FfiConverterUInt64.read(from: &buf), 
                 sidecarBytes: FfiConverterUInt64.read(from: &buf), 
                 textStoreBytes: FfiConverterUInt64.read(from: &buf), 
-                sections: FfiConverterDictionaryStringUInt64.read(from: &buf), 
+                sections: FfiConverterTypeSections.read(from: &buf), 
                 model: FfiConverterString.read(from: &buf)
         )
     }
@@ -2191,7 +2191,7 @@ public struct FfiConverterTypeIndexStats: FfiConverterRustBuffer {
         FfiConverterUInt64.write(value.indexBytes, into: &buf)
         FfiConverterUInt64.write(value.sidecarBytes, into: &buf)
         FfiConverterUInt64.write(value.textStoreBytes, into: &buf)
-        FfiConverterDictionaryStringUInt64.write(value.sections, into: &buf)
+        FfiConverterTypeSections.write(value.sections, into: &buf)
         FfiConverterString.write(value.model, into: &buf)
     }
 }
@@ -2453,7 +2453,8 @@ public func FfiConverterTypeSearchHit_lower(_ value: SearchHit) -> RustBuffer {
 
 
 /**
- * Search knobs. The defaults (k 10, beam 512, rerank 50) are core's measured defaults.
+ * Search knobs. The defaults (k 10, beam 512, rerank 50) are core's measured defaults
+ * (`ember_core::SearchOptions::DEFAULT_*`; UniFFI takes literals only, a test keeps them equal).
  */
 public struct SearchOptions: Equatable, Hashable {
     /**
@@ -4138,6 +4139,46 @@ fileprivate struct FfiConverterDictionaryStringTypeMetadataValue: FfiConverterRu
         return dict
     }
 }
+
+
+public typealias Sections = [String: UInt64]
+
+#if swift(>=5.8)
+@_documentation(visibility: private)
+#endif
+public struct FfiConverterTypeSections: FfiConverter {
+    public static func read(from buf: inout (data: Data, offset: Data.Index)) throws -> Sections {
+        return try FfiConverterDictionaryStringUInt64.read(from: &buf)
+    }
+
+    public static func write(_ value: Sections, into buf: inout [UInt8]) {
+        return FfiConverterDictionaryStringUInt64.write(value, into: &buf)
+    }
+
+    public static func lift(_ value: RustBuffer) throws -> Sections {
+        return try FfiConverterDictionaryStringUInt64.lift(value)
+    }
+
+    public static func lower(_ value: Sections) -> RustBuffer {
+        return FfiConverterDictionaryStringUInt64.lower(value)
+    }
+}
+
+
+#if swift(>=5.8)
+@_documentation(visibility: private)
+#endif
+public func FfiConverterTypeSections_lift(_ value: RustBuffer) throws -> Sections {
+    return try FfiConverterTypeSections.lift(value)
+}
+
+#if swift(>=5.8)
+@_documentation(visibility: private)
+#endif
+public func FfiConverterTypeSections_lower(_ value: Sections) -> RustBuffer {
+    return FfiConverterTypeSections.lower(value)
+}
+
 /**
  * The Ember version this library was built from.
  */

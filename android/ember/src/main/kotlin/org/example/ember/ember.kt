@@ -3497,7 +3497,7 @@ data class IndexStats (
     /**
      * Bytes per section, by name.
      */
-    var `sections`: Map<kotlin.String, kotlin.ULong>
+    var `sections`: Sections
     , 
     /**
      * The embedding model the index was built with.
@@ -3528,7 +3528,7 @@ public object FfiConverterTypeIndexStats: FfiConverterRustBuffer<IndexStats> {
             FfiConverterULong.read(buf),
             FfiConverterULong.read(buf),
             FfiConverterULong.read(buf),
-            FfiConverterMapStringULong.read(buf),
+            FfiConverterTypeSections.read(buf),
             FfiConverterString.read(buf),
         )
     }
@@ -3543,7 +3543,7 @@ public object FfiConverterTypeIndexStats: FfiConverterRustBuffer<IndexStats> {
             FfiConverterULong.allocationSize(value.`indexBytes`) +
             FfiConverterULong.allocationSize(value.`sidecarBytes`) +
             FfiConverterULong.allocationSize(value.`textStoreBytes`) +
-            FfiConverterMapStringULong.allocationSize(value.`sections`) +
+            FfiConverterTypeSections.allocationSize(value.`sections`) +
             FfiConverterString.allocationSize(value.`model`)
     )
 
@@ -3557,7 +3557,7 @@ public object FfiConverterTypeIndexStats: FfiConverterRustBuffer<IndexStats> {
             FfiConverterULong.write(value.`indexBytes`, buf)
             FfiConverterULong.write(value.`sidecarBytes`, buf)
             FfiConverterULong.write(value.`textStoreBytes`, buf)
-            FfiConverterMapStringULong.write(value.`sections`, buf)
+            FfiConverterTypeSections.write(value.`sections`, buf)
             FfiConverterString.write(value.`model`, buf)
     }
 }
@@ -3732,7 +3732,8 @@ public object FfiConverterTypeSearchHit: FfiConverterRustBuffer<SearchHit> {
 
 
 /**
- * Search knobs. The defaults (k 10, beam 512, rerank 50) are core's measured defaults.
+ * Search knobs. The defaults (k 10, beam 512, rerank 50) are core's measured defaults
+ * (`ember_core::SearchOptions::DEFAULT_*`; UniFFI takes literals only, a test keeps them equal).
  */
 data class SearchOptions (
     /**
@@ -5456,6 +5457,11 @@ public object FfiConverterMapStringTypeMetadataValue: FfiConverterRustBuffer<Map
         }
     }
 }
+
+
+
+public typealias Sections = Map<kotlin.String, kotlin.ULong>
+public typealias FfiConverterTypeSections = FfiConverterMapStringULong
         /**
          * The Ember version this library was built from.
          */ fun `version`(): kotlin.String {
