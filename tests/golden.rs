@@ -1,4 +1,5 @@
-//! Golden embeddings: Ember's vectors against onnxruntime's (scripts/golden_reference.py).
+//! Golden embeddings: Ember's vectors against onnxruntime's (scripts/golden_reference.py), and for
+//! safetensors checkpoints against a numpy float64 forward pass (scripts/golden_reference_l6.py).
 #![allow(clippy::panic, clippy::expect_used, clippy::unwrap_used)]
 
 use ember_core::{Embedder, EmbedderConfig, OnnxEmbedder};
@@ -73,6 +74,18 @@ fn l3_heldout_matches_onnxruntime() {
 #[test]
 fn l6_int8_heldout_matches_onnxruntime() {
     check("all-MiniLM-L6-v2-int8", "heldout-all-MiniLM-L6-v2-int8.json", EmbedderConfig::default());
+}
+
+/// fp32 all-MiniLM-L6-v2 from model.safetensors (the built-in encoder even with tract on) against
+/// an independent numpy float64 forward pass (scripts/golden_reference_l6.py), at its 256 tokens.
+#[test]
+fn l6_safetensors_matches_numpy_reference() {
+    for reference in ["all-MiniLM-L6-v2.json", "heldout-all-MiniLM-L6-v2.json"] {
+        for threads in [1, 2] {
+            let config = EmbedderConfig { max_tokens: None, threads, batch_size: 1 };
+            check("all-MiniLM-L6-v2", reference, config);
+        }
+    }
 }
 
 /// Padding inside a batch and splitting work over threads must not change any vector.

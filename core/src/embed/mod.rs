@@ -8,7 +8,7 @@ mod onnx;
 mod onnx_pb;
 mod pool;
 
-pub use manifest::{Manifest, MANIFEST_FILE};
+pub use manifest::{Manifest, Weights, MANIFEST_FILE};
 pub use onnx::{EmbedderConfig, OnnxEmbedder};
 
 use crate::Result;
