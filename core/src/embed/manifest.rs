@@ -9,7 +9,22 @@ use crate::{Error, Result};
 /// The manifest's file name inside a model directory.
 pub const MANIFEST_FILE: &str = "ember-model.json";
 
-/// How to run one model directory (`model.onnx` + `tokenizer.json` + this manifest).
+/// Which file holds the weights, and in what form.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize)]
+pub enum Weights {
+    /// `model.onnx`: run by tract, or by the built-in encoder for f32 BERT-family exports.
+    #[default]
+    #[serde(rename = "onnx")]
+    Onnx,
+    /// `model.safetensors` (+ optional `config.json`): a BERT-family checkpoint, built-in encoder.
+    #[serde(rename = "safetensors")]
+    Safetensors,
+    /// Reserved for the 4-bit multilingual-e5 weights.
+    #[serde(rename = "e5-q4")]
+    E5Q4,
+}
+
+/// How to run one model directory (weights + `tokenizer.json` + this manifest).
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct Manifest {
@@ -32,7 +47,16 @@ pub struct Manifest {
     /// The model's input names, for documentation; inputs are matched by name at load.
     #[serde(default)]
     pub inputs: Vec<String>,
-    /// sha256 of model.onnx as fetched (checked by scripts/fetch/fetch-models.sh, not at load).
+    /// Which weights file the directory holds (`"onnx"` when absent).
+    #[serde(default)]
+    pub weights: Weights,
+    /// Text put before each query, e.g. `"query: "` for e5 models.
+    #[serde(default)]
+    pub query_prefix: String,
+    /// Text put before each indexed passage, e.g. `"passage: "` for e5 models.
+    #[serde(default)]
+    pub passage_prefix: String,
+    /// sha256 of the weights file as fetched (checked by scripts/fetch/fetch-models.sh, not at load).
     #[serde(default)]
     pub model_sha256: Option<String>,
 }
@@ -68,5 +92,38 @@ impl Manifest {
             return Err(Error::Manifest { path, detail: "dim and max_tokens must be positive".into() });
         }
         Ok(Some(m))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn parse(json: &str) -> serde_json::Result<Manifest> {
+        serde_json::from_str(json)
+    }
+
+    #[test]
+    fn old_manifests_load_with_onnx_weights_and_no_prefixes() {
+        let m = parse(r#"{"id":"m","dim":384,"max_tokens":128,"pooling":"mean","normalize":true}"#).unwrap();
+        assert_eq!((m.weights, m.query_prefix.as_str(), m.passage_prefix.as_str()), (Weights::Onnx, "", ""));
+    }
+
+    #[test]
+    fn weights_and_prefixes_parse() {
+        for (name, want) in
+            [("onnx", Weights::Onnx), ("safetensors", Weights::Safetensors), ("e5-q4", Weights::E5Q4)]
+        {
+            let m = parse(&format!(
+                r#"{{"id":"m","dim":8,"weights":"{name}","query_prefix":"query: ","passage_prefix":"passage: "}}"#
+            ))
+            .unwrap();
+            assert_eq!(
+                (m.weights, m.query_prefix.as_str(), m.passage_prefix.as_str()),
+                (want, "query: ", "passage: ")
+            );
+        }
+        assert!(parse(r#"{"id":"m","dim":8,"weights":"gguf"}"#).is_err());
+        assert!(parse(r#"{"id":"m","dim":8,"query_prefx":"q: "}"#).is_err(), "unknown fields stay denied");
     }
 }

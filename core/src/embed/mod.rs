@@ -10,7 +10,7 @@ mod onnx_pb;
 mod pool;
 
 pub use e5::{E5Embedder, E5_MODEL_FILE, PASSAGE_PREFIX, QUERY_PREFIX};
-pub use manifest::{Manifest, MANIFEST_FILE};
+pub use manifest::{Manifest, Weights, MANIFEST_FILE};
 pub use onnx::{EmbedderConfig, OnnxEmbedder};
 
 use crate::Result;

@@ -20,8 +20,8 @@ use tract_onnx::tract_core::internal::TDim;
 
 #[cfg(feature = "tract")]
 use super::batch::{self, Batch};
-use super::bert::{Bert, LoadError};
-use super::manifest::Manifest;
+use super::bert::{Bert, Config, LoadError};
+use super::manifest::{Manifest, Weights};
 use super::pool::mean_pool;
 use super::Embedder;
 use crate::{Error, Result};
@@ -87,6 +87,8 @@ pub struct OnnxEmbedder {
     #[cfg_attr(not(feature = "tract"), allow(dead_code))] // the built-in encoder runs one text per call
     batch_size: usize,
     normalize: bool,
+    /// The manifest's query and passage prefixes (empty when it has none).
+    prefixes: (String, String),
     tokenizer: Tokenizer,
     engine: Engine,
     /// Worker threads when `threads > 1`: batches run in parallel on it, or one batch's matmuls do.
@@ -105,7 +107,9 @@ impl std::fmt::Debug for OnnxEmbedder {
 
 impl OnnxEmbedder {
     /// Load `dir/model.onnx`, `dir/tokenizer.json` and the optional `dir/ember-model.json`; run it
-    /// with tract, or with the built-in encoder in builds without the `tract` feature.
+    /// with tract, or with the built-in encoder in builds without the `tract` feature. A directory
+    /// with `model.safetensors` instead (or a manifest saying `"weights": "safetensors"`) always
+    /// runs the built-in encoder, with heads and epsilon from its `config.json` if present.
     pub fn load(dir: impl AsRef<Path>, config: &EmbedderConfig) -> Result<Self> {
         Self::load_with(dir.as_ref(), config, cfg!(feature = "tract"))
     }
@@ -132,14 +136,24 @@ impl OnnxEmbedder {
             return Err(Error::InvalidArgument("threads and batch size must be at least 1".into()));
         }
         let tokenizer = load_tokenizer(&dir.join("tokenizer.json"), max_tokens)?;
-        let model_path = dir.join("model.onnx");
+        let weights = manifest.as_ref().map_or(Weights::Onnx, |m| m.weights);
+        let safetensors = weights == Weights::Safetensors
+            || (!dir.join("model.onnx").exists() && dir.join("model.safetensors").is_file());
+        if weights == Weights::E5Q4 {
+            return Err(Error::UnsupportedModel("e5-q4 weights are not supported yet".into()));
+        }
+        let model_path = dir.join(if safetensors { "model.safetensors" } else { "model.onnx" });
         let bytes = read_required(&model_path, "model file")?;
         let fingerprint = xxhash_rust::xxh3::xxh3_64(&bytes);
-        let (engine, dim) = if tract {
+        let (engine, dim) = if safetensors {
+            let config = read_config(&dir.join("config.json"))?;
+            load_native(&model_path, max_tokens, || Bert::from_safetensors(&bytes, &config))?
+        } else if tract {
             load_tract(&model_path, &bytes, manifest.as_ref())?
         } else {
-            load_native(&model_path, &bytes, max_tokens)?
+            load_native(&model_path, max_tokens, || Bert::from_onnx(&bytes))?
         };
+        drop(bytes);
         let name = manifest
             .as_ref()
             .map(|m| m.id.clone())
@@ -155,10 +169,16 @@ impl OnnxEmbedder {
             max_tokens,
             batch_size: config.batch_size,
             normalize: manifest.as_ref().is_none_or(|m| m.normalize),
+            prefixes: manifest.map(|m| (m.query_prefix, m.passage_prefix)).unwrap_or_default(),
             tokenizer,
             engine,
             pool: thread_pool(config.threads)?,
         })
+    }
+
+    /// The text to put before each query and before each passage, from the manifest.
+    pub fn prefixes(&self) -> (&str, &str) {
+        (&self.prefixes.0, &self.prefixes.1)
     }
 
     /// The token limit in force (special tokens included).
@@ -328,8 +348,12 @@ fn load_tract(_: &Path, _: &[u8], _: Option<&Manifest>) -> Result<(Engine, usize
 }
 
 /// The built-in encoder, checked against the token limit in force.
-fn load_native(path: &Path, bytes: &[u8], max_tokens: usize) -> Result<(Engine, usize)> {
-    let bert = guard(|| Bert::from_onnx(bytes))
+fn load_native(
+    path: &Path,
+    max_tokens: usize,
+    read: impl FnOnce() -> std::result::Result<Bert, LoadError>,
+) -> Result<(Engine, usize)> {
+    let bert = guard(read)
         .map_err(|detail| Error::InvalidModel { path: path.to_path_buf(), detail })?
         .map_err(|e| match e {
             LoadError::Unreadable(detail) => Error::InvalidModel { path: path.to_path_buf(), detail },
@@ -442,6 +466,24 @@ fn load_tokenizer(path: &Path, max_tokens: usize) -> Result<Tokenizer> {
     tok.with_truncation(Some(trunc)).map_err(|e| err(e.to_string()))?;
     tok.with_padding(None);
     Ok(tok)
+}
+
+/// A checkpoint's optional `config.json` (default settings when absent), bounded before reading.
+fn read_config(path: &Path) -> Result<Config> {
+    const MAX_CONFIG: u64 = 1 << 20;
+    let invalid = |detail: String| Error::InvalidModel { path: path.to_path_buf(), detail };
+    match std::fs::metadata(path) {
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(Config::default()),
+        Err(e) => return Err(Error::io("reading", path, e)),
+        Ok(m) if m.len() > MAX_CONFIG => {
+            return Err(invalid(format!("{} bytes (limit {MAX_CONFIG})", m.len())))
+        }
+        Ok(_) => {}
+    }
+    let bytes = read_required(path, "config file")?;
+    Config::parse(&bytes).map_err(|e| match e {
+        LoadError::Unreadable(d) | LoadError::Unsupported(d) => invalid(d),
+    })
 }
 
 fn read_required(path: &Path, what: &'static str) -> Result<Vec<u8>> {
