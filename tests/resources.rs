@@ -15,7 +15,7 @@ use ember_core::{
     Embedder, Error, Index, IndexConfig, Mode, OpenOptions, Passage, Precision, SearchOptions, Task,
     VectorStorage,
 };
-use ember_tests::{copy_dir, live_state, read_only, synthetic_passages, temp_dir, HashEmbedder, State};
+use ember_tests::{copy_dir, live_state, read_only, synthetic_passages, temp_dir, HashEmbedder};
 
 fn chmod(path: &Path, mode: u32) {
     std::fs::set_permissions(path, std::fs::Permissions::from_mode(mode)).unwrap();
