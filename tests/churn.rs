@@ -8,19 +8,10 @@ use std::collections::HashMap;
 use ember_core::{
     Embedder, EmbedderConfig, Index, IndexConfig, Mode, OnnxEmbedder, Passage, SearchOptions, VectorStorage,
 };
-use ember_tests::{l3, shared_data, temp_dir};
+use ember_tests::{l3, read_jsonl, shared_data, temp_dir};
 
 const PASSAGES: usize = 1000;
 const QUERIES: usize = 150;
-
-fn read(path: &std::path::Path) -> Vec<HashMap<String, String>> {
-    std::fs::read_to_string(path)
-        .unwrap()
-        .lines()
-        .filter(|l| !l.trim().is_empty())
-        .map(|l| serde_json::from_str(l).unwrap())
-        .collect()
-}
 
 /// Mean recall@10 (ties count) of `index` against exact search over `live`.
 fn recall(index: &Index, live: &[usize], corpus: &[Vec<f32>], ids: &[String], queries: &[Vec<f32>]) -> f64 {
@@ -45,7 +36,7 @@ fn recall(index: &Index, live: &[usize], corpus: &[Vec<f32>], ids: &[String], qu
 fn recall_after_half_churn_matches_a_fresh_build() {
     let data = shared_data("manpages");
     let embedder = OnnxEmbedder::load(l3(), &EmbedderConfig { threads: 2, ..Default::default() }).unwrap();
-    let passages: Vec<Passage> = read(&data.join("corpus.jsonl"))
+    let passages: Vec<Passage> = read_jsonl(&data.join("corpus.jsonl"))
         .into_iter()
         .take(PASSAGES)
         .map(|r| {
@@ -54,8 +45,11 @@ fn recall_after_half_churn_matches_a_fresh_build() {
             Passage::new(r["_id"].clone(), if title.is_empty() { text } else { format!("{title}\n{text}") })
         })
         .collect();
-    let queries: Vec<String> =
-        read(&data.join("queries.jsonl")).into_iter().take(QUERIES).map(|r| r["text"].clone()).collect();
+    let queries: Vec<String> = read_jsonl(&data.join("queries.jsonl"))
+        .into_iter()
+        .take(QUERIES)
+        .map(|r| r["text"].clone())
+        .collect();
     let corpus = embedder.embed(&passages.iter().map(|p| p.text.as_str()).collect::<Vec<_>>()).unwrap();
     let qvecs = embedder.embed(&queries.iter().map(String::as_str).collect::<Vec<_>>()).unwrap();
     let ids: Vec<String> = passages.iter().map(|p| p.id.clone()).collect();

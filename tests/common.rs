@@ -1,6 +1,9 @@
-//! Shared helpers for Ember's integration tests: where the fetched models and bundled data live.
+//! The support library shared by Ember's integration tests (tests/*.rs, cli/tests/*.rs, the
+//! examples): where the fetched models and bundled data live, a model-free embedder, synthetic
+//! passages, scratch directories and small index helpers.
 #![allow(clippy::panic, clippy::expect_used, clippy::unwrap_used)]
 
+use std::collections::HashMap;
 use std::path::{Path, PathBuf};
 
 pub mod damage;
@@ -28,11 +31,30 @@ pub fn l3() -> PathBuf {
     model_dir("paraphrase-MiniLM-L3-v2")
 }
 
+/// A fresh directory `name` holding copies of `files` from the L3 model, for a test to break.
+pub fn l3_copy(name: &str, files: &[&str]) -> PathBuf {
+    let dir = empty_temp_dir(name);
+    for f in files {
+        std::fs::copy(l3().join(f), dir.join(f)).unwrap();
+    }
+    dir
+}
+
 /// A BEIR dataset folder from `../shared/data`, or a failing test that says where it should be.
 pub fn shared_data(name: &str) -> PathBuf {
     let dir = workspace().join("..").join("shared").join("data").join(name);
     assert!(dir.join("corpus.jsonl").is_file(), "dataset {name} is missing at {}", dir.display());
     dir
+}
+
+/// The records of a JSON-lines file (a BEIR corpus or query file), blank lines skipped.
+pub fn read_jsonl(path: &Path) -> Vec<HashMap<String, String>> {
+    std::fs::read_to_string(path)
+        .unwrap()
+        .lines()
+        .filter(|l| !l.trim().is_empty())
+        .map(|l| serde_json::from_str(l).unwrap())
+        .collect()
 }
 
 /// Largest absolute component difference between two equally shaped sets of vectors.
@@ -117,6 +139,13 @@ pub fn temp_dir(name: &str) -> PathBuf {
     dir
 }
 
+/// A fresh, empty temporary directory for one test (created).
+pub fn empty_temp_dir(name: &str) -> PathBuf {
+    let dir = temp_dir(name);
+    std::fs::create_dir_all(&dir).unwrap();
+    dir
+}
+
 /// Replace `to` with a flat copy of the files in `from` (an index directory has no subfolders).
 pub fn copy_dir(from: &Path, to: &Path) {
     let _ = std::fs::remove_dir_all(to);
@@ -125,4 +154,24 @@ pub fn copy_dir(from: &Path, to: &Path) {
         let f = f.unwrap();
         std::fs::copy(f.path(), to.join(f.file_name())).unwrap();
     }
+}
+
+/// What an index holds, as sorted (id, text) pairs: compared before and after an operation.
+pub type State = Vec<(String, String)>;
+
+/// The live passages of `index` as a [`State`].
+pub fn live_state(index: &ember_core::Index) -> State {
+    let mut s = index.live_texts().unwrap();
+    s.sort();
+    s
+}
+
+/// Options to open an index read-only (a test's builder may still hold the writer lock).
+pub fn read_only() -> ember_core::OpenOptions {
+    ember_core::OpenOptions { read_only: true, ..ember_core::OpenOptions::default() }
+}
+
+/// Open `dir` read-only.
+pub fn open_read_only(dir: &Path) -> ember_core::Result<ember_core::Index> {
+    ember_core::Index::open_with(dir, read_only())
 }

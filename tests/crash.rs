@@ -11,15 +11,7 @@ use std::sync::Arc;
 
 use ember_core::store::{Fault, FaultyStorage};
 use ember_core::{Error, Index, IndexConfig, OpenOptions, Passage, Task, Value, VectorStorage};
-use ember_tests::{copy_dir, synthetic_passages, temp_dir, HashEmbedder};
-
-type State = Vec<(String, String)>;
-
-fn state(index: &Index) -> State {
-    let mut s = index.live_texts().unwrap();
-    s.sort();
-    s
-}
+use ember_tests::{copy_dir, live_state, synthetic_passages, temp_dir, HashEmbedder, State};
 
 /// Two starting points: a fresh index (no log yet), and one with a sidecar and a log holding an
 /// add, an update and a delete.
@@ -59,11 +51,11 @@ fn expected(template: &Path, e: &HashEmbedder, op: Op) -> (State, State) {
     let dir = temp_dir(&format!("{}-expected", template.display()).replace(['/', '\\'], "_"));
     copy_dir(template, &dir);
     let index = Index::open(&dir).unwrap();
-    let old = state(&index);
+    let old = live_state(&index);
     op(&index, e).unwrap();
-    let new = state(&index);
+    let new = live_state(&index);
     drop(index);
-    assert_eq!(state(&Index::open(&dir).unwrap()), new);
+    assert_eq!(live_state(&Index::open(&dir).unwrap()), new);
     (old, new)
 }
 
@@ -91,7 +83,7 @@ fn crash_at_every_write_and_sync_reopens_to_old_or_new() {
                 storage.power_loss().unwrap();
                 let index = Index::open(&dir)
                     .unwrap_or_else(|err| panic!("{name}: crash at op {n}: reopen failed: {err}"));
-                let got = state(&index);
+                let got = live_state(&index);
                 if acked {
                     assert_eq!(got, new, "{name}: crash at op {n}: acknowledged change lost");
                 } else {
@@ -102,7 +94,7 @@ fn crash_at_every_write_and_sync_reopens_to_old_or_new() {
                     .add(&[Passage::new("after-crash", "recovered index takes writes")], &e, &Task::none())
                     .unwrap();
                 drop(index);
-                assert!(state(&Index::open(&dir).unwrap()).iter().any(|(id, _)| id == "after-crash"));
+                assert!(live_state(&Index::open(&dir).unwrap()).iter().any(|(id, _)| id == "after-crash"));
                 if !crashed {
                     break;
                 }
@@ -126,7 +118,7 @@ fn after_power_loss(template: &Path, e: &HashEmbedder, op: Op, n: u64) -> State 
     assert!(matches!(op(&index, e), Err(Error::OutOfSpace { .. })), "no-space at op {n} is not repeatable");
     drop(index);
     storage.power_loss().unwrap();
-    state(&Index::open(&dir).unwrap())
+    live_state(&Index::open(&dir).unwrap())
 }
 
 #[test]
@@ -154,14 +146,14 @@ fn disk_full_at_every_write_is_typed_and_loses_nothing() {
                 let result = op(&index, &e);
                 let done = storage.ops() <= n;
                 match result {
-                    Ok(()) => assert_eq!(state(&index), new, "{name}: no-space at op {n}"),
+                    Ok(()) => assert_eq!(live_state(&index), new, "{name}: no-space at op {n}"),
                     Err(Error::OutOfSpace { .. }) => {
-                        assert_eq!(state(&index), old, "{name}: no-space at op {n}: memory changed");
+                        assert_eq!(live_state(&index), old, "{name}: no-space at op {n}: memory changed");
                         // Everything acknowledged before is on disk right now: a reader opening
                         // the directory beside the failed writer sees exactly the old state.
                         let ro = OpenOptions { read_only: true, ..OpenOptions::default() };
                         assert_eq!(
-                            state(&Index::open_with(&dir, ro).unwrap()),
+                            live_state(&Index::open_with(&dir, ro).unwrap()),
                             old,
                             "{name}: no-space at op {n}: acknowledged passages missing on disk"
                         );
@@ -175,13 +167,13 @@ fn disk_full_at_every_write_is_typed_and_loses_nothing() {
                         // The disk has room again: the same handle retries and succeeds.
                         op(&index, &e)
                             .unwrap_or_else(|err| panic!("{name}: retry after no-space at op {n}: {err}"));
-                        assert_eq!(state(&index), new);
+                        assert_eq!(live_state(&index), new);
                     }
                     Err(other) => panic!("{name}: no-space at op {n} gave {other}"),
                 }
                 drop(index);
                 assert_eq!(
-                    state(&Index::open(&dir).unwrap()),
+                    live_state(&Index::open(&dir).unwrap()),
                     new,
                     "{name}: no-space at op {n}: reopened state"
                 );

@@ -4,17 +4,11 @@
 use std::path::Path;
 
 use ember_core::{Embedder, EmbedderConfig, Error, OnnxEmbedder};
-use ember_tests::l3;
+use ember_tests::{l3, l3_copy};
 
 /// A scratch copy of the L3 model directory that a test may break.
 fn scratch_copy(name: &str) -> std::path::PathBuf {
-    let dir = std::env::temp_dir().join(format!("ember-embed-errors-{}-{name}", std::process::id()));
-    let _ = std::fs::remove_dir_all(&dir);
-    std::fs::create_dir_all(&dir).unwrap();
-    for f in ["model.onnx", "tokenizer.json", "ember-model.json"] {
-        std::fs::copy(l3().join(f), dir.join(f)).unwrap();
-    }
-    dir
+    l3_copy(&format!("embed-errors-{name}"), &["model.onnx", "tokenizer.json", "ember-model.json"])
 }
 
 fn load(dir: &Path) -> Result<OnnxEmbedder, Error> {

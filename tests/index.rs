@@ -5,7 +5,7 @@
 use ember_core::store::{SectionKind, Segment, SegmentWriter};
 use ember_core::Task;
 use ember_core::{Embedder, Error, Index, IndexConfig, Mode, SearchOptions, VectorStorage};
-use ember_tests::{synthetic_passages, temp_dir, HashEmbedder};
+use ember_tests::{open_read_only, synthetic_passages, temp_dir, HashEmbedder};
 
 fn build(name: &str, n: usize, vectors: VectorStorage) -> (std::path::PathBuf, Index, HashEmbedder) {
     let dir = temp_dir(name);
@@ -36,7 +36,7 @@ fn round_trip_and_every_mode() {
         assert!((a.score - b.score).abs() < 2e-3, "{a:?} {b:?}");
     }
     // Reopening gives identical results.
-    let again = ro(&dir).unwrap();
+    let again = open_read_only(&dir).unwrap();
     assert_eq!(again.search(&q, Some(&e), &opts(Mode::StoredRerank, 5)).unwrap().hits, stored.hits);
     assert_eq!(again.stats().unwrap(), index.stats().unwrap());
     // Auto picks the sidecar when present.
@@ -137,11 +137,6 @@ fn sidecar_path(dir: &std::path::Path) -> std::path::PathBuf {
     segment_path(dir).to_string_lossy().replace("segment-", "vectors-").into()
 }
 
-/// Open read-only: the test's builder still holds the writer lock.
-fn ro(dir: &std::path::Path) -> ember_core::Result<Index> {
-    Index::open_with(dir, ember_core::OpenOptions { read_only: true, ..Default::default() })
-}
-
 #[test]
 fn damaged_segments_give_typed_errors() {
     let (dir, _index, _e) = build("damaged", 200, VectorStorage::None);
@@ -150,14 +145,14 @@ fn damaged_segments_give_typed_errors() {
     // Truncation anywhere.
     for cut in [0, 10, 63, 64, good.len() / 2, good.len() - 17, good.len() - 1] {
         replace(&path, &good[..cut]);
-        assert!(matches!(ro(&dir), Err(Error::Corrupt(_))), "cut at {cut}");
+        assert!(matches!(open_read_only(&dir), Err(Error::Corrupt(_))), "cut at {cut}");
     }
     // A flipped bit in every 97th byte.
     for i in (0..good.len()).step_by(97) {
         let mut bad = good.clone();
         bad[i] ^= 0x10;
         replace(&path, &bad);
-        match ro(&dir) {
+        match open_read_only(&dir) {
             Err(Error::Corrupt(_)) | Err(Error::IncompatibleVersion { .. }) => {}
             Ok(_) => {
                 // Only alignment padding is outside every checksum.
@@ -169,15 +164,15 @@ fn damaged_segments_give_typed_errors() {
     let mut bad = good.clone();
     bad[0] = b'X';
     replace(&path, &bad);
-    assert!(matches!(ro(&dir), Err(Error::Corrupt(_))));
+    assert!(matches!(open_read_only(&dir), Err(Error::Corrupt(_))));
     let mut bad = good.clone();
     bad[8] = 2; // major = 2 (little-endian u16 at offset 8)
     replace(&path, &bad);
-    assert!(matches!(ro(&dir), Err(Error::IncompatibleVersion { found: 2, supported: 1 })));
+    assert!(matches!(open_read_only(&dir), Err(Error::IncompatibleVersion { found: 2, supported: 1 })));
     replace(&path, &good);
-    assert!(ro(&dir).is_ok());
+    assert!(open_read_only(&dir).is_ok());
     // No index at all.
-    assert!(matches!(ro(&temp_dir("nothing-here")), Err(Error::Missing { .. })));
+    assert!(matches!(open_read_only(&temp_dir("nothing-here")), Err(Error::Missing { .. })));
     // Opened for writing, a folder that is not an index (or does not exist) is `Missing` too, and
     // is left as it was: no LOCK file appears in it.
     let folder = temp_dir("not-an-index");
@@ -206,7 +201,7 @@ fn consistent_checksums_with_bad_contents() {
             w.add(kind, body);
         }
         replace(&path, &w.to_bytes());
-        ro(&dir)
+        open_read_only(&dir)
     };
     // Edges pointing outside the graph: every edge byte set to a large varint-terminating value.
     let edges: Vec<u8> = good.section(SectionKind::GraphEdges).unwrap().iter().map(|_| 0x7f).collect();
@@ -243,7 +238,7 @@ fn sidecar_problems_disable_stored_mode_only() {
     let last = bytes.len() - 1;
     bytes[last] ^= 1;
     replace(&side, &bytes);
-    let index = ro(&dir).unwrap();
+    let index = open_read_only(&dir).unwrap();
     assert!(index.sidecar_status().unwrap_err().contains("checksum"));
     let q = e.embed(&["flash storage"]).unwrap().remove(0);
     assert!(index.search(&q, Some(&e), &opts(Mode::StoredRerank, 3)).is_err());
@@ -256,7 +251,7 @@ fn sidecar_problems_disable_stored_mode_only() {
     let config = IndexConfig { code_dims: 32, vectors: VectorStorage::F16, ..IndexConfig::default() };
     Index::build(&dir2, &e, &other, &config, &Task::none()).unwrap();
     replace(&side, &std::fs::read(sidecar_path(&dir2)).unwrap());
-    assert!(ro(&dir).unwrap().sidecar_status().unwrap_err().contains("stale"));
+    assert!(open_read_only(&dir).unwrap().sidecar_status().unwrap_err().contains("stale"));
 }
 
 #[test]
@@ -264,12 +259,12 @@ fn rebuild_replaces_atomically() {
     let (dir, first, e) = build("rebuild", 50, VectorStorage::None);
     drop(first);
     // A reader keeps serving the old segment after a rebuild replaces it.
-    let first = ro(&dir).unwrap();
+    let first = open_read_only(&dir).unwrap();
     let config = IndexConfig { code_dims: 32, ..IndexConfig::default() };
     let second = Index::build(&dir, &e, &synthetic_passages(80), &config, &Task::none()).unwrap();
     assert_eq!(first.len(), 50);
     assert_eq!(second.len(), 80);
-    assert_eq!(ro(&dir).unwrap().len(), 80);
+    assert_eq!(open_read_only(&dir).unwrap().len(), 80);
     let segments = std::fs::read_dir(&dir)
         .unwrap()
         .filter(|e| e.as_ref().unwrap().file_name().to_string_lossy().starts_with("segment-"));

@@ -21,7 +21,7 @@ use ember_tests::damage::{
     open_and_use, repair_segment, repair_sidecar, reseal_header, InPlace, Layout, Outcome, Watchdog, ENTRY,
     FOOTER, HEADER, SIDECAR_HEADER,
 };
-use ember_tests::{synthetic_passages, temp_dir, HashEmbedder};
+use ember_tests::{open_read_only, synthetic_passages, temp_dir, HashEmbedder};
 
 /// Records the largest single allocation made by the current thread while tracking is on.
 struct Tracking;
@@ -640,7 +640,7 @@ fn damaged_sidecar_only_disables_stored_mode() {
     let e = HashEmbedder::new(64);
     let q = ember_core::Embedder::embed(&e, &["battery"]).unwrap().remove(0);
     let light = |case: &str| {
-        let index = ro_open(&f.dir).unwrap_or_else(|e| panic!("{case}: {e}"));
+        let index = open_read_only(&f.dir).unwrap_or_else(|e| panic!("{case}: {e}"));
         assert!(index.sidecar_status().is_err(), "{case}: sidecar accepted");
         let opts = SearchOptions { k: 3, mode: Mode::StoredRerank, ..SearchOptions::default() };
         assert!(matches!(index.search(&q, Some(&e), &opts), Err(Error::InvalidArgument(_))), "{case}");
@@ -750,13 +750,13 @@ fn bad_current_files_are_refused() {
     }
     // CURRENT a directory; CURRENT missing; a segment name that is a directory.
     std::fs::remove_file(&current).unwrap();
-    assert!(matches!(ro_open(&f.dir), Err(Error::Missing { .. })));
+    assert!(matches!(open_read_only(&f.dir), Err(Error::Missing { .. })));
     std::fs::create_dir(&current).unwrap();
-    assert!(matches!(ro_open(&f.dir), Err(Error::Corrupt(_))));
+    assert!(matches!(open_read_only(&f.dir), Err(Error::Corrupt(_))));
     std::fs::remove_dir(&current).unwrap();
     std::fs::create_dir(f.dir.join("segment-dir")).unwrap();
     std::fs::write(&current, "segment-dir").unwrap();
-    let r = ro_open(&f.dir);
+    let r = open_read_only(&f.dir);
     assert!(matches!(r, Err(Error::Corrupt(_) | Error::Io { .. })), "{r:?}");
     // Surrounding whitespace is tolerated: the name is trimmed.
     std::fs::write(&current, format!("\n  {name}  \n")).unwrap();
@@ -778,7 +778,7 @@ fn special_files_are_refused_not_waited_on() {
     assert!(status.success(), "mkfifo failed");
     watchdog.tick();
     std::fs::write(f.dir.join("CURRENT"), "segment-fifo.ember").unwrap();
-    let r = ro_open(&f.dir);
+    let r = open_read_only(&f.dir);
     assert!(matches!(r, Err(Error::Corrupt(_))), "{r:?}");
     // The sidecar as a FIFO: refused, the index opens without it.
     f.restore();
@@ -793,7 +793,7 @@ fn special_files_are_refused_not_waited_on() {
     let link = f.dir.join("segment-zero.ember");
     std::os::unix::fs::symlink("/dev/zero", &link).unwrap();
     std::fs::write(f.dir.join("CURRENT"), "segment-zero.ember").unwrap();
-    let r = ro_open(&f.dir);
+    let r = open_read_only(&f.dir);
     assert!(matches!(r, Err(Error::Corrupt(_))), "{r:?}");
 }
 
@@ -813,9 +813,4 @@ fn fuzz_crashes_stay_fixed() {
         }
     }
     assert!(replayed > 0, "no fuzz regression inputs found under {}", root.display());
-}
-
-/// Open read-only: the malformed-file checks only read, and may run while a handle is open.
-fn ro_open(dir: &std::path::Path) -> ember_core::Result<Index> {
-    Index::open_with(dir, ember_core::OpenOptions { read_only: true, ..Default::default() })
 }

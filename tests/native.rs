@@ -3,7 +3,7 @@
 #![allow(clippy::panic, clippy::expect_used, clippy::unwrap_used)]
 
 use ember_core::{Embedder, EmbedderConfig, Error, OnnxEmbedder};
-use ember_tests::{l3, max_abs_diff, model_dir, temp_dir};
+use ember_tests::{l3, l3_copy, max_abs_diff, model_dir};
 
 #[test]
 fn built_in_encoder_matches_tract() {
@@ -28,11 +28,7 @@ fn quantized_model_is_unsupported_not_wrong() {
 
 #[test]
 fn damaged_model_is_a_typed_error() {
-    let dir = temp_dir("native-damaged");
-    std::fs::create_dir_all(&dir).unwrap();
-    for f in ["tokenizer.json", "ember-model.json"] {
-        std::fs::copy(l3().join(f), dir.join(f)).unwrap();
-    }
+    let dir = l3_copy("native-damaged", &["tokenizer.json", "ember-model.json"]);
     let bytes = std::fs::read(l3().join("model.onnx")).unwrap();
     for (what, content) in [
         ("truncated", bytes[..bytes.len() / 2].to_vec()),

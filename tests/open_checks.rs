@@ -9,17 +9,13 @@ use std::path::{Path, PathBuf};
 use std::time::{Duration, Instant};
 
 use ember_core::store::{encode_ids, SectionKind};
-use ember_core::{Error, Index, IndexConfig, OpenOptions, Passage, Task, VectorStorage};
+use ember_core::{Error, Index, IndexConfig, Passage, Task, VectorStorage};
 use ember_tests::damage::{open_and_use, rewrite_segment, Watchdog};
-use ember_tests::{synthetic_passages, temp_dir, HashEmbedder};
+use ember_tests::{read_only, synthetic_passages, temp_dir, HashEmbedder};
 
 /// Refusals of crafted headers must take well under a second: the rotation of 1,024 dimensions,
 /// the largest accepted, takes about 0.2 s here, and a claim refused before it takes microseconds.
 const FAST: Duration = Duration::from_millis(100);
-
-fn ro() -> OpenOptions {
-    OpenOptions { read_only: true, ..OpenOptions::default() }
-}
 
 /// An index of `n` synthetic passages (64 dimensions) in a fresh directory; its segment's path.
 fn fixture(name: &str, n: usize) -> (PathBuf, PathBuf) {
@@ -159,7 +155,7 @@ fn quantizer_claims_are_refused_before_the_rotation() {
         std::fs::write(&empty_segment, &good_empty).unwrap();
         std::fs::write(s, craft()).unwrap();
         let start = Instant::now();
-        let r = Index::open_with(d, ro());
+        let r = Index::open_with(d, read_only());
         let took = start.elapsed();
         println!("open_checks: quantizer: {what}: {} in {:.3} ms", describe(&r), took.as_secs_f64() * 1e3);
         assert!(matches!(r, Err(Error::Corrupt(_))), "{what}: {}", describe(&r));
@@ -170,7 +166,7 @@ fn quantizer_claims_are_refused_before_the_rotation() {
     watchdog.tick();
     std::fs::write(&empty_segment, consistent_dims(&empty_segment, 1024)).unwrap();
     let start = Instant::now();
-    let r = Index::open_with(&empty_dir, ro());
+    let r = Index::open_with(&empty_dir, read_only());
     println!(
         "open_checks: quantizer: empty index of 1,024 dimensions (largest accepted): {} in {:.0} ms",
         describe(&r),
@@ -202,7 +198,7 @@ fn graph_node_count_must_match_the_passages() {
         })
         .unwrap();
         std::fs::write(&segment, image).unwrap();
-        let r = Index::open_with(&dir, ro());
+        let r = Index::open_with(&dir, read_only());
         println!("open_checks: graph header claims {claim} nodes for 200 passages: {}", describe(&r));
         assert!(matches!(r, Err(Error::Corrupt(_))), "claim {claim}: {}", describe(&r));
         refused += 1;
@@ -224,7 +220,7 @@ fn graph_node_count_must_match_the_passages() {
 fn live_ids_must_be_unique() {
     let (dir, segment) = fixture("open-dup-ids", 200);
     let good = std::fs::read(&segment).unwrap();
-    let ids: Vec<String> = Index::open_with(&dir, ro()).unwrap().ids().unwrap();
+    let ids: Vec<String> = Index::open_with(&dir, read_only()).unwrap().ids().unwrap();
     // Internal order is the locality order, not p0, p1, ...: duplicate by position.
     let with_dups = |pairs: &[(usize, usize)]| -> Vec<u8> {
         let mut dup = ids.clone();
@@ -237,7 +233,7 @@ fn live_ids_must_be_unique() {
     let mut refused = 0;
     for pairs in [vec![(0, 1)], vec![(5, 199)], vec![(17, 16)], vec![(3, 100), (4, 101)]] {
         std::fs::write(&segment, with_dups(&pairs)).unwrap();
-        let r = Index::open_with(&dir, ro());
+        let r = Index::open_with(&dir, read_only());
         println!("open_checks: ids: live passages {pairs:?} share an id: {}", describe(&r));
         assert!(matches!(r, Err(Error::Corrupt(_))), "{pairs:?}: {}", describe(&r));
         refused += 1;
@@ -249,7 +245,7 @@ fn live_ids_must_be_unique() {
     index.update(&[Passage::new(ids[7].clone(), "graph flash battery")], &e, &Task::none()).unwrap();
     index.commit().unwrap();
     drop(index);
-    let index = Index::open_with(&dir, ro()).unwrap();
+    let index = Index::open_with(&dir, read_only()).unwrap();
     assert_eq!(index.len(), 200);
     assert_eq!(index.get(&ids[7]).unwrap().unwrap().text, "graph flash battery");
     println!(
@@ -284,36 +280,36 @@ fn current_and_log_must_be_regular_files() {
     std::fs::remove_file(&current).unwrap();
     mkfifo(&current);
     watchdog.tick();
-    check("CURRENT is a FIFO (read-only open)", Index::open_with(&dir, ro()));
+    check("CURRENT is a FIFO (read-only open)", Index::open_with(&dir, read_only()));
     watchdog.tick();
     check("CURRENT is a FIFO (read-write open)", Index::open(&dir));
     std::fs::remove_file(&current).unwrap();
     // A symlink to a device, a directory, a huge file.
     std::os::unix::fs::symlink("/dev/zero", &current).unwrap();
     watchdog.tick();
-    check("CURRENT is a symlink to /dev/zero", Index::open_with(&dir, ro()));
+    check("CURRENT is a symlink to /dev/zero", Index::open_with(&dir, read_only()));
     std::fs::remove_file(&current).unwrap();
     std::fs::create_dir(&current).unwrap();
-    check("CURRENT is a directory", Index::open_with(&dir, ro()));
+    check("CURRENT is a directory", Index::open_with(&dir, read_only()));
     std::fs::remove_dir(&current).unwrap();
     let mut huge = name.clone().into_bytes();
     huge.resize(64 << 20, b' ');
     std::fs::write(&current, &huge).unwrap();
     let start = Instant::now();
-    check("CURRENT is 64 MiB (a valid name, then spaces)", Index::open_with(&dir, ro()));
+    check("CURRENT is 64 MiB (a valid name, then spaces)", Index::open_with(&dir, read_only()));
     assert!(start.elapsed() < FAST, "a huge CURRENT must be refused by its size, not read");
     std::fs::write(&current, &name).unwrap();
     // The log as a FIFO and as a device.
     let wal = dir.join("wal-000001.log");
     mkfifo(&wal);
     watchdog.tick();
-    check("the log is a FIFO (read-only open)", Index::open_with(&dir, ro()));
+    check("the log is a FIFO (read-only open)", Index::open_with(&dir, read_only()));
     watchdog.tick();
     check("the log is a FIFO (read-write open)", Index::open(&dir));
     std::fs::remove_file(&wal).unwrap();
     std::os::unix::fs::symlink("/dev/zero", &wal).unwrap();
     watchdog.tick();
-    check("the log is a symlink to /dev/zero", Index::open_with(&dir, ro()));
+    check("the log is a symlink to /dev/zero", Index::open_with(&dir, read_only()));
     std::fs::remove_file(&wal).unwrap();
     // A FIFO where a partial sidecar would be: materializing removes it, never opens it.
     let index = Index::open(&dir).unwrap();

@@ -6,19 +6,10 @@ use std::collections::HashMap;
 
 use ember_core::Task;
 use ember_core::{Embedder, EmbedderConfig, Index, IndexConfig, Mode, OnnxEmbedder, Passage, SearchOptions};
-use ember_tests::{l3, shared_data, temp_dir};
+use ember_tests::{l3, read_jsonl, shared_data, temp_dir};
 
 const PASSAGES: usize = 1000;
 const QUERIES: usize = 150;
-
-fn read(path: &std::path::Path) -> Vec<HashMap<String, String>> {
-    std::fs::read_to_string(path)
-        .unwrap()
-        .lines()
-        .filter(|l| !l.trim().is_empty())
-        .map(|l| serde_json::from_str(l).unwrap())
-        .collect()
-}
 
 /// Share of the top `k` hits whose exact score reaches the true k-th best score (ties count:
 /// the man pages hold identical alias passages, and any of them is a correct answer).
@@ -31,7 +22,7 @@ fn recall_at(got: &[f32], truth: &[f32], k: usize) -> f64 {
 fn recall_against_brute_force_in_every_mode() {
     let data = shared_data("manpages");
     let embedder = OnnxEmbedder::load(l3(), &EmbedderConfig { threads: 2, ..Default::default() }).unwrap();
-    let passages: Vec<Passage> = read(&data.join("corpus.jsonl"))
+    let passages: Vec<Passage> = read_jsonl(&data.join("corpus.jsonl"))
         .into_iter()
         .take(PASSAGES)
         .map(|r| {
@@ -40,8 +31,11 @@ fn recall_against_brute_force_in_every_mode() {
             Passage::new(r["_id"].clone(), if title.is_empty() { text } else { format!("{title}\n{text}") })
         })
         .collect();
-    let queries: Vec<String> =
-        read(&data.join("queries.jsonl")).into_iter().take(QUERIES).map(|r| r["text"].clone()).collect();
+    let queries: Vec<String> = read_jsonl(&data.join("queries.jsonl"))
+        .into_iter()
+        .take(QUERIES)
+        .map(|r| r["text"].clone())
+        .collect();
 
     let dir = temp_dir("recall");
     let config = IndexConfig {

@@ -15,19 +15,7 @@ use ember_core::{
     Embedder, Error, Index, IndexConfig, Mode, OpenOptions, Passage, Precision, SearchOptions, Task,
     VectorStorage,
 };
-use ember_tests::{copy_dir, synthetic_passages, temp_dir, HashEmbedder};
-
-type State = Vec<(String, String)>;
-
-fn state(index: &Index) -> State {
-    let mut s = index.live_texts().unwrap();
-    s.sort();
-    s
-}
-
-fn ro() -> OpenOptions {
-    OpenOptions { read_only: true, ..OpenOptions::default() }
-}
+use ember_tests::{copy_dir, live_state, read_only, synthetic_passages, temp_dir, HashEmbedder};
 
 fn chmod(path: &Path, mode: u32) {
     std::fs::set_permissions(path, std::fs::Permissions::from_mode(mode)).unwrap();
@@ -71,15 +59,15 @@ fn read_only_scenario() {
     // Acknowledged changes still in the log, not yet in a segment.
     index.add(&more(60, 70), &e, &Task::none()).unwrap();
     index.delete(&["p3".into(), "p61".into()]).unwrap();
-    let acked = state(&index);
+    let acked = live_state(&index);
     drop(index);
 
     // 1. A read-only directory and files: a read-write open is refused as ReadOnly (not a generic
     //    I/O error, not a silent fallback); a read-only open works and sees everything acknowledged.
     set_writable(&dir, false);
     assert_read_only("read-write open of a 0555 directory with 0444 files", Index::open(&dir).map(|_| ()));
-    let reader = Index::open_with(&dir, ro()).unwrap();
-    assert_eq!(state(&reader), acked, "read-only open lost acknowledged passages");
+    let reader = Index::open_with(&dir, read_only()).unwrap();
+    assert_eq!(live_state(&reader), acked, "read-only open lost acknowledged passages");
     let q = e.embed(&["battery flash storage"]).unwrap().remove(0);
     let opts = SearchOptions { k: 5, mode: Mode::Recompute, ..SearchOptions::default() };
     assert_eq!(reader.search(&q, Some(&e), &opts).unwrap().hits.len(), 5);
@@ -99,27 +87,27 @@ fn read_only_scenario() {
         Index::build(&sub, &e, &synthetic_passages(5), &IndexConfig::default(), &Task::none()).map(|_| ()),
     );
     set_writable(&dir, true);
-    assert_eq!(state(&Index::open(&dir).unwrap()), acked);
+    assert_eq!(live_state(&Index::open(&dir).unwrap()), acked);
 
     // 2. Writable at open, read-only later (a volume remounted read-only): every write is ReadOnly,
     //    memory is unchanged, and once writable again the same handle works and nothing is lost.
     let index = Index::open(&dir).unwrap();
     set_writable(&dir, false);
     assert_read_only("add after the directory turned read-only", index.add(&more(70, 75), &e, &Task::none()));
-    assert_eq!(state(&index), acked, "a refused add changed what searches see");
+    assert_eq!(live_state(&index), acked, "a refused add changed what searches see");
     assert_read_only("delete after the directory turned read-only", index.delete(&["p5".into()]));
     assert_read_only("commit after the directory turned read-only", index.commit());
     assert_read_only(
         "materialize after the directory turned read-only",
         index.materialize_vectors(&e, Precision::F16, &Task::none()),
     );
-    assert_eq!(state(&index), acked);
+    assert_eq!(live_state(&index), acked);
     set_writable(&dir, true);
     index.add(&more(70, 75), &e, &Task::none()).unwrap();
     index.commit().unwrap();
-    let after = state(&index);
+    let after = live_state(&index);
     drop(index);
-    assert_eq!(state(&Index::open(&dir).unwrap()), after);
+    assert_eq!(live_state(&Index::open(&dir).unwrap()), after);
     assert_eq!(after.len(), acked.len() + 5);
     let _ = std::fs::remove_dir_all(&dir);
 }
@@ -194,9 +182,9 @@ fn read_only_file_system_at_every_write() {
         let expect_dir = temp_dir("resources-rofs-expected");
         copy_dir(&template, &expect_dir);
         let index = Index::open(&expect_dir).unwrap();
-        let old = state(&index);
+        let old = live_state(&index);
         op(&index, &e).unwrap();
-        let new = state(&index);
+        let new = live_state(&index);
         drop(index);
         let dir = temp_dir("resources-rofs-run");
         let mut n = 0u64;
@@ -209,14 +197,14 @@ fn read_only_file_system_at_every_write() {
             let result = op(&index, &e);
             let reached = storage.ops() > n;
             match &result {
-                Ok(()) => assert_eq!(state(&index), new, "{name}: read-only from op {n}"),
+                Ok(()) => assert_eq!(live_state(&index), new, "{name}: read-only from op {n}"),
                 Err(Error::ReadOnly { .. }) => {
-                    assert_eq!(state(&index), old, "{name}: read-only from op {n}: memory changed")
+                    assert_eq!(live_state(&index), old, "{name}: read-only from op {n}: memory changed")
                 }
                 Err(other) => panic!("{name}: read-only from op {n} gave {other}"),
             }
             drop(index);
-            let got = state(&Index::open_with(&dir, ro()).unwrap());
+            let got = live_state(&Index::open_with(&dir, read_only()).unwrap());
             if result.is_ok() {
                 assert_eq!(got, new, "{name}: read-only from op {n}: acknowledged change lost");
             } else {
@@ -299,9 +287,9 @@ fn files_deleted_or_replaced_while_open() {
     let config = IndexConfig { vectors: VectorStorage::F16, ..IndexConfig::default() };
     let dir = temp_dir("resources-replaced");
     drop(Index::build(&dir, &e, &synthetic_passages(200), &config, &Task::none()).unwrap());
-    let reader = Index::open_with(&dir, ro()).unwrap();
+    let reader = Index::open_with(&dir, read_only()).unwrap();
     let baseline = searches(&reader, &e, true);
-    let baseline_state = state(&reader);
+    let baseline_state = live_state(&reader);
 
     // Another index renamed over the files, one at a time (as a sync tool or a restore would).
     let other = temp_dir("resources-replaced-other");
@@ -310,14 +298,14 @@ fn files_deleted_or_replaced_while_open() {
         .map(|p| Passage::new(format!("o-{}", p.id), p.text.clone()))
         .collect();
     drop(Index::build(&other, &e, &other_passages, &config, &Task::none()).unwrap());
-    let other_state = state(&Index::open_with(&other, ro()).unwrap());
+    let other_state = live_state(&Index::open_with(&other, read_only()).unwrap());
     for name in ["segment-000001.ember", "vectors-000001.ember", "CURRENT"] {
         std::fs::copy(other.join(name), dir.join(format!(".{name}.incoming"))).unwrap();
         std::fs::rename(dir.join(format!(".{name}.incoming")), dir.join(name)).unwrap();
         assert_eq!(searches(&reader, &e, true), baseline, "searches changed after {name} was replaced");
     }
-    let fresh = Index::open_with(&dir, ro()).unwrap();
-    assert_eq!(state(&fresh), other_state, "a fresh open must see the new files");
+    let fresh = Index::open_with(&dir, read_only()).unwrap();
+    assert_eq!(live_state(&fresh), other_state, "a fresh open must see the new files");
     assert!(fresh.sidecar_status().is_ok());
     drop(fresh);
     // Only the segment replaced again (the old sidecar stays): the sidecar no longer matches, the
@@ -326,7 +314,7 @@ fn files_deleted_or_replaced_while_open() {
     drop(Index::build(&mine, &e, &synthetic_passages(80), &config, &Task::none()).unwrap());
     std::fs::copy(mine.join("segment-000001.ember"), dir.join(".incoming")).unwrap();
     std::fs::rename(dir.join(".incoming"), dir.join("segment-000001.ember")).unwrap();
-    let fresh = Index::open_with(&dir, ro()).unwrap();
+    let fresh = Index::open_with(&dir, read_only()).unwrap();
     assert_eq!(fresh.len(), 80);
     assert!(fresh.sidecar_status().is_err(), "a sidecar of another segment was accepted");
     let q = e.embed(&["battery"]).unwrap().remove(0);
@@ -341,8 +329,8 @@ fn files_deleted_or_replaced_while_open() {
         std::fs::remove_file(f.unwrap().path()).unwrap();
     }
     assert_eq!(searches(&reader, &e, true), baseline, "searches changed after the files were deleted");
-    assert_eq!(state(&reader), baseline_state);
-    let r = Index::open_with(&dir, ro());
+    assert_eq!(live_state(&reader), baseline_state);
+    let r = Index::open_with(&dir, read_only());
     assert!(matches!(r, Err(Error::Missing { .. })), "{:?}", r.map(|_| ()));
     println!("resources: replaced: all files deleted: the open handle searches on; a fresh open is Missing");
 
@@ -374,7 +362,7 @@ fn files_deleted_or_replaced_while_open() {
     ];
     published.check(&dir, "build");
     for (step, run) in &steps {
-        let r = Index::open_with(&dir, ro()).unwrap();
+        let r = Index::open_with(&dir, read_only()).unwrap();
         let stored = r.sidecar_status().is_ok();
         let answers = searches(&r, &e, stored);
         readers.push((r, answers, stored));
@@ -383,13 +371,17 @@ fn files_deleted_or_replaced_while_open() {
         for (k, (r, answers, stored)) in readers.iter().enumerate() {
             assert_eq!(&searches(r, &e, *stored), answers, "after {step}: reader {k} changed its answers");
         }
-        let fresh = Index::open_with(&dir, ro()).unwrap();
-        assert_eq!(state(&fresh), state(&writer), "after {step}: a fresh open disagrees with the writer");
+        let fresh = Index::open_with(&dir, read_only()).unwrap();
+        assert_eq!(
+            live_state(&fresh),
+            live_state(&writer),
+            "after {step}: a fresh open disagrees with the writer"
+        );
     }
     // A torn append, cut by the next writer that opens: the log is truncated in place, but logs
     // are read whole, never mapped, so the readers (which map segments and sidecars) are unaffected.
     writer.add(&more(120, 125), &e, &Task::none()).unwrap();
-    let expected = state(&writer);
+    let expected = live_state(&writer);
     drop(writer);
     let wal = std::fs::read_dir(&dir)
         .unwrap()
@@ -402,7 +394,7 @@ fn files_deleted_or_replaced_while_open() {
     drop(torn);
     let writer = Index::open(&dir).unwrap();
     assert_eq!(std::fs::metadata(&wal).unwrap().len(), whole, "the torn tail was not cut");
-    assert_eq!(state(&writer), expected);
+    assert_eq!(live_state(&writer), expected);
     published.check(&dir, "torn tail cut");
     for (k, (r, answers, stored)) in readers.iter().enumerate() {
         assert_eq!(&searches(r, &e, *stored), answers, "after the torn tail was cut: reader {k} changed");
@@ -458,7 +450,7 @@ fn tiny_cache_in_recompute_mode() {
             OpenOptions { read_only: true, cache_bytes: budget, ..OpenOptions::default() },
         )
         .unwrap();
-        let set = Index::open_with(&dir, ro()).unwrap();
+        let set = Index::open_with(&dir, read_only()).unwrap();
         set.set_cache_bytes(budget).unwrap();
         for (how, index) in [("OpenOptions::cache_bytes", &opened), ("set_cache_bytes", &set)] {
             let (hits, reembedded, cache_hits) = run(index, Mode::Recompute);

@@ -70,9 +70,30 @@ fn main() -> ExitCode {
     };
     match result {
         Ok(()) => ExitCode::SUCCESS,
+        // The reader closed our stdout (`ember ids DIR | head -1`): stop quietly with success, as
+        // Unix tools do. Rust ignores SIGPIPE, so the closed pipe arrives here as an EPIPE error
+        // rather than killing the process; nothing else the CLI writes to can raise it.
+        Err(e) if broken_pipe(e.as_ref()) => ExitCode::SUCCESS,
         Err(e) => {
             eprintln!("ember: error: {e}");
             ExitCode::from(1)
         }
     }
+}
+
+/// Whether `e`, or an error it wraps, is a write to a closed pipe.
+fn broken_pipe(e: &(dyn std::error::Error + 'static)) -> bool {
+    let mut next = Some(e);
+    while let Some(err) = next {
+        let kind = match (err.downcast_ref::<std::io::Error>(), err.downcast_ref::<serde_json::Error>()) {
+            (Some(io), _) => Some(io.kind()),
+            (_, Some(json)) => json.io_error_kind(),
+            _ => None,
+        };
+        if kind == Some(std::io::ErrorKind::BrokenPipe) {
+            return true;
+        }
+        next = err.source();
+    }
+    false
 }

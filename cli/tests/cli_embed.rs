@@ -1,18 +1,10 @@
 //! The `ember embed` contract and its error behaviour, through the real binary.
 #![allow(clippy::panic, clippy::expect_used, clippy::unwrap_used)]
 
-use std::path::{Path, PathBuf};
+use std::path::PathBuf;
 use std::process::{Command, Output, Stdio};
 
-fn workspace() -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR")).parent().unwrap().to_path_buf()
-}
-
-fn l3() -> PathBuf {
-    let dir = workspace().join("models/paraphrase-MiniLM-L3-v2");
-    assert!(dir.join("model.onnx").is_file(), "run `bash scripts/fetch/fetch-models.sh` first");
-    dir
-}
+use ember_tests::{l3, l3_copy};
 
 fn ember(args: &[&str], stdin: Option<&str>) -> Output {
     let mut child = Command::new(env!("CARGO_BIN_EXE_ember"))
@@ -87,13 +79,7 @@ fn embed_from_file_with_options() {
 }
 
 fn broken_model_dir(name: &str, keep: &[&str]) -> PathBuf {
-    let dir = std::env::temp_dir().join(format!("ember-cli-{}-{name}", std::process::id()));
-    let _ = std::fs::remove_dir_all(&dir);
-    std::fs::create_dir_all(&dir).unwrap();
-    for f in keep {
-        std::fs::copy(l3().join(f), dir.join(f)).unwrap();
-    }
-    dir
+    l3_copy(&format!("cli-{name}"), keep)
 }
 
 #[test]

@@ -4,17 +4,13 @@
 
 use std::collections::HashSet;
 use std::io::{BufRead, BufReader, Write};
-use std::path::{Path, PathBuf};
+use std::path::Path;
 use std::process::{Command, Output, Stdio};
 
-fn workspace() -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR")).parent().unwrap().to_path_buf()
-}
+use ember_tests::{empty_temp_dir, shared_data};
 
 fn l3() -> String {
-    let dir = workspace().join("models/paraphrase-MiniLM-L3-v2");
-    assert!(dir.join("model.onnx").is_file(), "run `bash scripts/fetch/fetch-models.sh` first");
-    dir.to_string_lossy().into_owned()
+    ember_tests::l3().to_string_lossy().into_owned()
 }
 
 fn ember(args: &[&str]) -> Output {
@@ -27,16 +23,9 @@ fn ok(args: &[&str]) -> String {
     String::from_utf8(out.stdout).unwrap()
 }
 
-fn temp(name: &str) -> PathBuf {
-    let dir = std::env::temp_dir().join(format!("ember-cli-{}-{name}", std::process::id()));
-    let _ = std::fs::remove_dir_all(&dir);
-    std::fs::create_dir_all(&dir).unwrap();
-    dir
-}
-
 /// A BEIR corpus of `n` man-page passages starting at `from`, ids prefixed, with metadata.
 fn corpus(dir: &Path, name: &str, prefix: &str, from: usize, n: usize) -> String {
-    let src = workspace().join("../shared/data/manpages/corpus.jsonl");
+    let src = shared_data("manpages").join("corpus.jsonl");
     let text = std::fs::read_to_string(&src).unwrap_or_else(|_| panic!("missing {}", src.display()));
     let path = dir.join(name);
     let mut f = std::fs::File::create(&path).unwrap();
@@ -56,7 +45,7 @@ fn ids(dir: &str) -> HashSet<String> {
 
 #[test]
 fn add_delete_compact_vectors_and_filtered_search() {
-    let tmp = temp("living");
+    let tmp = empty_temp_dir("cli-living");
     let model = l3();
     let dir = tmp.join("index").to_string_lossy().into_owned();
     let base = corpus(&tmp, "base.jsonl", "m", 0, 60);
@@ -164,7 +153,7 @@ fn add_delete_compact_vectors_and_filtered_search() {
 /// always reopens.
 #[test]
 fn kill_9_never_loses_an_acknowledged_id() {
-    let tmp = temp("kill9");
+    let tmp = empty_temp_dir("cli-kill9");
     let model = l3();
     let dir = tmp.join("index").to_string_lossy().into_owned();
     let base = corpus(&tmp, "base.jsonl", "b", 0, 30);

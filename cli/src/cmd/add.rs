@@ -72,7 +72,7 @@ pub fn run(args: Args) -> CliResult {
     index.commit()?;
     if let Some(b) = bar {
         b.finish_and_clear();
-        println!("added {} passages to {}", passages.len(), args.dir.display());
+        outln!("added {} passages to {}", passages.len(), args.dir.display())?;
     }
     Ok(())
 }

@@ -79,12 +79,16 @@ pub fn run(args: Args) -> CliResult {
                     passages_per_s: texts.len() as f64 / secs,
                 };
                 if args.json {
-                    println!("{}", serde_json::to_string(&row)?);
+                    outln!("{}", serde_json::to_string(&row)?)?;
                 } else {
-                    println!(
+                    outln!(
                         "max_tokens {:>3}  threads {}  batch {:>2}  mean tokens {:>5.1}  {:>7.1} passages/s",
-                        row.max_tokens, row.threads, row.batch, row.mean_tokens, row.passages_per_s
-                    );
+                        row.max_tokens,
+                        row.threads,
+                        row.batch,
+                        row.mean_tokens,
+                        row.passages_per_s
+                    )?;
                 }
             }
         }

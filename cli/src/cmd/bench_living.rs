@@ -124,6 +124,6 @@ pub fn run(args: Args) -> CliResult {
         "durability": if args.buffered { "buffered" } else { "sync" },
         "threads": std::thread::available_parallelism().map_or(0, |n| n.get()),
     });
-    println!("{line}");
+    outln!("{line}")?;
     Ok(())
 }

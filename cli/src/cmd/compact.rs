@@ -21,16 +21,16 @@ pub fn run(args: Args) -> CliResult {
     index.compact(&Task::none())?;
     let after = index.stats()?;
     if args.json {
-        println!("{}", serde_json::to_string(&after)?);
+        outln!("{}", serde_json::to_string(&after)?)?;
     } else {
-        println!(
+        outln!(
             "compacted {}: {} live passages, {} deleted dropped; index {} → {} bytes",
             args.dir.display(),
             after.passages,
             before.deleted,
             before.index_bytes,
             after.index_bytes
-        );
+        )?;
     }
     Ok(())
 }

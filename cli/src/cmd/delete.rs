@@ -32,9 +32,9 @@ pub fn run(args: Args) -> CliResult {
     let deleted = index.delete(&ids)?;
     index.commit()?;
     if args.json {
-        println!("{}", serde_json::json!({ "deleted": deleted }));
+        outln!("{}", serde_json::json!({ "deleted": deleted }))?;
     } else {
-        println!("deleted {deleted} of {} ids", ids.len());
+        outln!("deleted {deleted} of {} ids", ids.len())?;
     }
     Ok(())
 }

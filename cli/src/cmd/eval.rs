@@ -190,14 +190,14 @@ pub fn run(args: Args) -> CliResult {
                     passages: stats.passages,
                 };
                 if args.json {
-                    println!("{}", serde_json::to_string(&row)?);
+                    outln!("{}", serde_json::to_string(&row)?)?;
                 } else {
-                    println!(
+                    outln!(
                         "{:<9} beam {:>4} rerank {:>3}: R@1 {:.3} R@3 {:.3} R@10 {:.3} nDCG@10 {} search p50 {:.3} ms p95 {:.3} ms elapsed p50 {:.1} ms re-embedded {:.1}",
                         row.mode, beam, rerank, row.recall1, row.recall3, row.recall10,
                         row.ndcg10.map_or("-".into(), |v| format!("{v:.3}")),
                         row.search_ms_p50, row.search_ms_p95, row.elapsed_ms_p50, row.reembedded_mean
-                    );
+                    )?;
                 }
             }
         }

@@ -117,9 +117,9 @@ pub fn run(args: Args) -> CliResult {
         build_ms: start.elapsed().as_secs_f64() * 1e3,
     };
     if args.json {
-        println!("{}", serde_json::to_string(&summary)?);
+        outln!("{}", serde_json::to_string(&summary)?)?;
     } else {
-        println!(
+        outln!(
             "indexed {} passages into {} in {:.1} s: index {} bytes = {:.1}% of {} text bytes",
             summary.passages,
             args.out.display(),
@@ -127,7 +127,7 @@ pub fn run(args: Args) -> CliResult {
             summary.index_bytes,
             summary.index_ratio * 100.0,
             summary.text_bytes
-        );
+        )?;
     }
     Ok(())
 }

@@ -19,22 +19,21 @@ pub fn run(args: Args) -> CliResult {
     let index = Index::open_with(&args.dir, OpenOptions { read_only: true, ..OpenOptions::default() })?;
     let stats = index.stats()?;
     if args.json {
-        println!("{}", serde_json::to_string(&stats)?);
+        outln!("{}", serde_json::to_string(&stats)?)?;
     } else {
-        println!(
+        outln!(
             "passages      {} ({} deleted, {} logged operations)",
-            stats.passages, stats.deleted, stats.pending_ops
-        );
-        println!("model         {} ({} dims)", stats.model, stats.dim);
-        println!(
-            "text          {} bytes (stored compressed in {})",
-            stats.text_bytes, stats.text_store_bytes
-        );
+            stats.passages,
+            stats.deleted,
+            stats.pending_ops
+        )?;
+        outln!("model         {} ({} dims)", stats.model, stats.dim)?;
+        outln!("text          {} bytes (stored compressed in {})", stats.text_bytes, stats.text_store_bytes)?;
         let pct = 100.0 * stats.index_bytes as f64 / stats.text_bytes.max(1) as f64;
-        println!("index         {} bytes ({pct:.1}% of the text)", stats.index_bytes);
-        println!("vectors       {} bytes", stats.sidecar_bytes);
+        outln!("index         {} bytes ({pct:.1}% of the text)", stats.index_bytes)?;
+        outln!("vectors       {} bytes", stats.sidecar_bytes)?;
         for (name, bytes) in &stats.sections {
-            println!("  {name:<14}{bytes}");
+            outln!("  {name:<14}{bytes}")?;
         }
     }
     Ok(())

@@ -1,5 +1,15 @@
 //! One module per `ember` subcommand.
 
+/// `println!` that returns the write's `io::Result` instead of panicking: a closed stdout (the
+/// reader of `ember ... | head` exited) must end the command quietly (see `main`), not with a
+/// "failed printing to stdout" panic.
+macro_rules! outln {
+    ($($arg:tt)*) => {{
+        use std::io::Write as _;
+        writeln!(std::io::stdout().lock(), $($arg)*)
+    }};
+}
+
 pub mod add;
 pub mod bench;
 pub mod bench_living;

@@ -138,16 +138,16 @@ pub fn run(args: Args) -> CliResult {
                 scanned: report.scanned,
                 vectors_advice: advice,
             };
-            println!("{}", serde_json::to_string(&line)?);
+            outln!("{}", serde_json::to_string(&line)?)?;
         } else {
-            println!(
+            outln!(
                 "{id}: {text}  [{} mode, {} re-embedded, {:.1} ms]",
                 report.mode.name(),
                 report.reembedded,
                 embed_ms + report.search_ms
-            );
+            )?;
             for (rank, hit) in report.hits.iter().enumerate() {
-                println!("  {:>2}. {:.4}  {}", rank + 1, hit.score, hit.id);
+                outln!("  {:>2}. {:.4}  {}", rank + 1, hit.score, hit.id)?;
             }
         }
     }

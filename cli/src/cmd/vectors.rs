@@ -37,7 +37,7 @@ pub fn run(args: Args) -> CliResult {
     match args.action {
         Action::Evict => {
             index.evict_vectors()?;
-            println!("evicted the vectors of {}", args.dir.display());
+            outln!("evicted the vectors of {}", args.dir.display())?;
         }
         Action::Materialize => {
             let model = args.model.as_ref().ok_or("materialize needs --model")?;
@@ -59,11 +59,11 @@ pub fn run(args: Args) -> CliResult {
                 &Task { progress: Some(&progress), cancel: None },
             )?;
             bar.finish_and_clear();
-            println!(
+            outln!(
                 "materialized {} bytes of vectors in {}",
                 index.stats()?.sidecar_bytes,
                 args.dir.display()
-            );
+            )?;
         }
     }
     Ok(())
