@@ -29,13 +29,13 @@ pub use embedder::{
     ember_embedder_new_onnx, ember_embedder_options_default, CEmbedder, EmberEmbedFn, EmberEmbedderOptions,
 };
 pub use index::{
-    ember_index_close, ember_index_create, ember_index_model_id, ember_index_open,
+    ember_index_close, ember_index_create, ember_index_get, ember_index_model_id, ember_index_open,
     ember_index_options_default, ember_index_stats, ember_open_options_default, CIndex, EmberDurability,
     EmberIndexOptions, EmberIndexStats, EmberOpenOptions, EmberVectorStorage,
 };
 pub use passage::{
-    ember_index_get, ember_stored_passage_free, ember_stored_passage_view, CStoredPassage,
-    EmberMetadataEntry, EmberPassage, EmberValue, EmberValueKind,
+    ember_stored_passage_free, ember_stored_passage_view, CStoredPassage, EmberMetadataEntry, EmberPassage,
+    EmberValue, EmberValueKind,
 };
 pub use search::{
     ember_index_search, ember_index_search_vector, ember_search_options_default, ember_search_results_free,

@@ -2,7 +2,6 @@
 
 use std::collections::HashMap;
 use std::ffi::{c_char, CString};
-use std::sync::Arc;
 
 use super::handles::Registry;
 use super::{guard, guard_void, out_arg, slice_arg, str_arg, EmberResult};
