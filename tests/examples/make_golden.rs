@@ -38,7 +38,7 @@ fn passages(from: usize, n: usize) -> Vec<Passage> {
             let i = from + i;
             let mut meta = Metadata::new();
             meta.insert("section".into(), Value::Int((i % 3) as i64));
-            meta.insert("even".into(), Value::Bool(i % 2 == 0));
+            meta.insert("even".into(), Value::Bool(i.is_multiple_of(2)));
             meta.insert("name".into(), Value::Str(format!("page-{i}")));
             meta.insert("weight".into(), Value::Float(i as f64 / 4.0));
             p.metadata = meta;
