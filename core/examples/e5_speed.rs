@@ -7,7 +7,8 @@ use ember_core::{Embedder, EmbedderConfig};
 
 fn main() {
     let dir = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../models/multilingual-e5-small");
-    let m = E5Embedder::load(dir, &EmbedderConfig::default()).expect("models/multilingual-e5-small (fetch it first)");
+    let m = E5Embedder::load(dir, &EmbedderConfig::default())
+        .expect("models/multilingual-e5-small (fetch it first)");
 
     let words: Vec<&str> =
         "semantic search finds passages by meaning rather than by exact words, on the device"
