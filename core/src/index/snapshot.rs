@@ -24,15 +24,9 @@ pub(crate) struct IdMap {
 }
 
 impl IdMap {
-    /// The live ids of a freshly loaded segment.
+    /// The live ids of a freshly loaded segment (mapped once, at load).
     fn of_base(base: &Base) -> IdMap {
-        let mut ids = HashMap::with_capacity(base.len());
-        for (i, id) in base.ids().all().into_iter().enumerate() {
-            if base.flags.get(i).is_none_or(|f| f & DELETED == 0) {
-                ids.insert(id, i as u32);
-            }
-        }
-        IdMap { base: Arc::new(ids), changed: Arc::default() }
+        IdMap { base: Arc::clone(&base.live_ids), changed: Arc::default() }
     }
 
     /// The node of a live id.

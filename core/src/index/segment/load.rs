@@ -1,5 +1,6 @@
 //! Loading a segment: map the file and validate every section before anything is used.
 
+use std::collections::HashMap;
 use std::path::Path;
 use std::sync::{Arc, Mutex};
 
@@ -26,6 +27,8 @@ pub(crate) struct Base {
     pub generation: u64,
     /// Embeddings recomputed for this numbering; shared by segments that keep it (commits).
     pub cache: Arc<Mutex<EmbeddingCache>>,
+    /// Live ids → node, as the segment has them (validated unique at load).
+    pub live_ids: Arc<HashMap<String, u32>>,
 }
 
 impl Base {
@@ -68,13 +71,13 @@ impl Base {
             Some(_) => return Err(Error::Corrupt("flags section has the wrong size".into())),
             None => Vec::new(),
         };
-        check_unique_live_ids(&ids, &flags)?;
+        let live_ids = Arc::new(unique_live_ids(&ids, &flags)?);
         let metadata = match segment.optional_section(SectionKind::Metadata)? {
             Some(m) => metadata::decode_section(m, n)?,
             None => Vec::new(),
         };
         let quantizer = Quantizer::from_bytes(quantizer_bytes)?;
-        Ok(Base { segment, meta, quantizer, text, entry, metadata, flags, generation, cache })
+        Ok(Base { segment, meta, quantizer, text, entry, metadata, flags, generation, cache, live_ids })
     }
 
     pub fn len(&self) -> usize {
@@ -112,15 +115,16 @@ fn n_u32(n: usize) -> Result<u32> {
 /// Two live passages with one id would make updates and deletes ambiguous (each id maps to one
 /// node). Deleted passages may share an id with a live one: a committed update keeps the old
 /// version as a tombstone until `compact`.
-fn check_unique_live_ids(ids: &IdsView<'_>, flags: &[u8]) -> Result<()> {
-    let mut seen = std::collections::HashSet::with_capacity(ids.len());
+/// The map of live ids → node is built here, once per segment, and shared by every snapshot on it.
+fn unique_live_ids(ids: &IdsView<'_>, flags: &[u8]) -> Result<HashMap<String, u32>> {
+    let mut live = HashMap::with_capacity(ids.len());
     for (i, id) in ids.all().into_iter().enumerate() {
         let deleted = flags.get(i).is_some_and(|f| f & DELETED != 0);
-        if !deleted && !seen.insert(id) {
+        if !deleted && live.insert(id, i as u32).is_some() {
             return Err(Error::Corrupt(format!("ids: passage {i} repeats a live id")));
         }
     }
-    Ok(())
+    Ok(live)
 }
 
 /// The node count in the graph header (bytes 4..8 of the blocks section).
