@@ -3,7 +3,8 @@
 set -euo pipefail
 cd "$(dirname "${BASH_SOURCE[0]}")/.."
 
-step() { printf '\n== %s\n' "$*"; }
+# Each step prints the minutes:seconds since the start, so a CI log shows where the time went.
+step() { printf '\n== [%d:%02d] %s\n' $((SECONDS / 60)) $((SECONDS % 60)) "$*"; }
 
 step "models (sha256-checked)"
 bash scripts/fetch/fetch-models.sh
@@ -29,3 +30,5 @@ bash scripts/check/fuzz.sh 60
 
 step "SDK surfaces: header and bindings up to date, C (x86_64, aarch64), Kotlin, Swift, Android, iOS"
 bash scripts/sdk/test-bindings.sh
+
+step "done"
