@@ -9,7 +9,7 @@ use std::cmp::{Ordering, Reverse};
 use std::collections::BinaryHeap;
 
 use super::analyze::Analyzer;
-use super::postings::KeywordView;
+use super::postings::{KeywordView, Postings};
 use crate::{Error, Result};
 
 /// How a term's rarity is weighted.
@@ -120,6 +120,14 @@ impl KeywordView<'_> {
     }
 
     /// As [`KeywordView::search`], for terms already analyzed.
+    ///
+    /// Document-at-a-time with block-max MaxScore (Turtle and Flood 1995; Ding and Suel 2011):
+    /// terms are ordered by their best possible contribution, and once the k-th best score is
+    /// known, terms whose bounds together stay below it cannot lift a passage alone, so only the
+    /// others ("essential") propose candidates; the rest are looked up per candidate, skipping
+    /// whole blocks, and dropped as soon as the candidate's score plus their bounds falls short.
+    /// Results are exactly an exhaustive scoring's: each passage's score is summed in query-term
+    /// order, as a term-at-a-time pass would.
     pub fn search_terms(
         &self,
         terms: &[String],
@@ -133,39 +141,142 @@ impl KeywordView<'_> {
         }
         let inv_avg = (1.0 / self.avg_len().max(f64::MIN_POSITIVE)) as f32;
         let (k1, b) = (params.k1, params.b);
-        let nodes = self.node_count() as usize;
-        // One accumulator per node id: term-at-a-time scoring touches each posting once. The
-        // nodes hit are listed while few; past 1/16 of all nodes a scan of the accumulator is
-        // cheaper than sorting the list (a query of common words hits most of the index).
-        let mut acc = vec![0f32; nodes];
-        let mut touched: Vec<u32> = Vec::new();
-        let mut listing = true;
-        for term in terms {
+        let contribution = move |w: f32, tf: u32, len: u32| {
+            w * tf as f32 / (tf as f32 + k1 * (1.0 - b + b * len as f32 * inv_avg))
+        };
+
+        // One cursor per distinct term; a term given twice counts twice (its query positions).
+        let mut cursors: Vec<Cursor<'_>> = Vec::new();
+        for (at, term) in terms.iter().enumerate() {
+            if let Some(c) = cursors.iter_mut().find(|c| terms[c.positions[0]] == *term) {
+                c.positions.push(at);
+                continue;
+            }
             let Some(mut list) = self.postings(term)? else { continue };
-            let idf = params.idf.weight(self.doc_count(), list.doc_freq()) as f32;
-            let w = idf * (k1 + 1.0);
-            while let Some((node, tf, len)) = list.next_posting()? {
-                let tf = tf as f32;
-                let norm = k1 * (1.0 - b + b * len as f32 * inv_avg);
-                let slot = &mut acc[node as usize];
-                if listing && *slot == 0.0 {
-                    touched.push(node);
-                    listing = touched.len() <= nodes / 16;
+            let w = params.idf.weight(self.doc_count(), list.doc_freq()) as f32 * (k1 + 1.0);
+            let best = list.block_bounds().map(|(tf, len)| contribution(w, tf, len)).fold(0.0f32, f32::max);
+            let current = list.next_posting()?;
+            cursors.push(Cursor { list, w, best, current, positions: vec![at] });
+        }
+        for c in &mut cursors {
+            c.best *= c.positions.len() as f32;
+        }
+        // Ascending by bound; `below[i]` bounds what cursors 0..i can add together.
+        cursors.sort_by(|a, b| a.best.total_cmp(&b.best));
+        let mut below = vec![0f32; cursors.len() + 1];
+        for (i, c) in cursors.iter().enumerate() {
+            below[i + 1] = below[i] + c.best;
+        }
+
+        let mut heap: BinaryHeap<Reverse<Scored>> = BinaryHeap::with_capacity(k + 1);
+        // The k-th best score so far (none until k passages are held).
+        let mut threshold = f32::NEG_INFINITY;
+        // Cursors before this one are non-essential.
+        let mut first_essential = 0usize;
+        let mut parts = vec![0f32; terms.len()];
+        loop {
+            let Some(node) = cursors[first_essential..].iter().filter_map(|c| c.current.map(|p| p.0)).min()
+            else {
+                break;
+            };
+            parts.fill(0.0);
+            let mut partial = 0.0f32;
+            for c in &mut cursors[first_essential..] {
+                if let Some((n, tf, len)) = c.current.filter(|p| p.0 == node) {
+                    partial += c.add(contribution(c.w, tf, len), &mut parts);
+                    c.current = c.list.next_posting()?;
+                    debug_assert!(n == node);
                 }
-                *slot += w * tf / (tf + norm);
+            }
+            if !live(node) {
+                continue;
+            }
+            let mut pruned = false;
+            for i in (0..first_essential).rev() {
+                let c = &mut cursors[i];
+                let m = c.positions.len() as f32;
+                // What this term can still add: exact when its cursor is on the node, the block's
+                // bound when the node may lie ahead in a block, nothing past it or at the end.
+                let here = match c.current {
+                    None => 0.0,
+                    Some((n, _, _)) if n > node => 0.0,
+                    Some((_, tf, len)) if c.current.is_some_and(|p| p.0 == node) => {
+                        contribution(c.w, tf, len) * m
+                    }
+                    Some(_) if !c.list.skip_to_block(node) => {
+                        c.current = None;
+                        0.0
+                    }
+                    Some(_) => {
+                        let (tf, len) = c.list.current_bounds();
+                        contribution(c.w, tf, len) * m
+                    }
+                };
+                if falls_short(partial + below[i] + here, threshold) {
+                    pruned = true;
+                    break;
+                }
+                if c.current.is_some_and(|p| p.0 < node) {
+                    c.current = c.list.advance(node)?;
+                }
+                if let Some((_, tf, len)) = c.current.filter(|p| p.0 == node) {
+                    partial += c.add(contribution(c.w, tf, len), &mut parts);
+                }
+            }
+            if pruned {
+                continue;
+            }
+            let hit = Scored { node, score: parts.iter().fold(0.0f32, |a, &p| a + p) };
+            if heap.len() < k {
+                heap.push(Reverse(hit));
+            } else if heap.peek().is_some_and(|w| hit > w.0) {
+                heap.pop();
+                heap.push(Reverse(hit));
+            }
+            if heap.len() == k {
+                threshold = heap.peek().map_or(f32::NEG_INFINITY, |w| w.0.score);
+                while first_essential < cursors.len() && falls_short(below[first_essential + 1], threshold) {
+                    first_essential += 1;
+                }
+                if first_essential == cursors.len() {
+                    break;
+                }
             }
         }
-        let hits = |n: u32| Scored { node: n, score: acc[n as usize] };
-        if listing {
-            // A zero contribution (idf 0 with k1 0) can list a node twice.
-            touched.sort_unstable();
-            touched.dedup();
-            Ok(top_k(touched.into_iter().filter(|&n| live(n)).map(hits), k))
-        } else {
-            let all = (0..nodes as u32).filter(|&n| acc[n as usize] > 0.0 && live(n));
-            Ok(top_k(all.map(hits), k))
-        }
+        let mut out: Vec<Scored> = heap.into_iter().map(|r| r.0).collect();
+        out.sort_unstable_by(|a, b| b.cmp(a));
+        Ok(out)
     }
+}
+
+/// One query term's postings as search reads them.
+struct Cursor<'a> {
+    list: Postings<'a>,
+    /// idf · (k1 + 1).
+    w: f32,
+    /// The most this term can add to any passage (all its query positions).
+    best: f32,
+    /// The entry the cursor is on: (node, tf, length).
+    current: Option<(u32, u32, u32)>,
+    /// Where the term stands in the query (more than one if given twice).
+    positions: Vec<usize>,
+}
+
+impl Cursor<'_> {
+    /// Record the term's contribution at each of its positions; returns their sum.
+    fn add(&self, c: f32, parts: &mut [f32]) -> f32 {
+        for &p in &self.positions {
+            parts[p] = c;
+        }
+        c * self.positions.len() as f32
+    }
+}
+
+/// Whether a passage bounded by `bound` cannot beat `threshold`. A passage that only ties the
+/// k-th best loses (it has the higher node id), so "not above" prunes; the slack covers rounding
+/// between a bound and a score summed in another order.
+fn falls_short(bound: f32, threshold: f32) -> bool {
+    bound * (1.0 + 1e-5) + 1e-30 <= threshold
 }
 
 #[cfg(test)]

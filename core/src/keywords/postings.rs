@@ -14,7 +14,13 @@
 //! - dict blocks: a u32 offset into dict per block.
 //! - postings: per term, per node in increasing order, `varint(gap << 1 | (tf == 1))`, then
 //!   `varint(tf - 2)` when tf > 1; the gap is the node id for the first entry and
-//!   `node - previous - 1` after it.
+//!   `node - previous - 1` after it. A list of more than [`SKIP_BLOCK`] entries is cut into blocks
+//!   of that many and starts with a skip table, per block: `varint(last node − previous block's
+//!   last node)` (the first: its last node), `varint(body bytes)`, `varint(max tf − 1)`,
+//!   `varint(min length)`. Search skips whole blocks by their last node and bounds a block's best
+//!   score by its max tf and min length (block-max MaxScore, [`super::bm25`]); a shorter list is
+//!   read once at open of the query to get the same bound, so the ~half of all terms found in one
+//!   passage pay nothing for it.
 //!
 //! Opening checks the header, the table, every section's xxh3, every dictionary entry (order,
 //! bounds, postings offsets adding up exactly). Postings are decoded lazily, per query term, with
@@ -34,13 +40,15 @@ use crate::{Error, Result};
 /// File magic of a keyword index.
 pub const MAGIC: [u8; 8] = *b"EMBERKWD";
 /// Incompatible layout changes bump the major version; readers refuse unknown majors.
-pub const FORMAT_MAJOR: u16 = 1;
+pub const FORMAT_MAJOR: u16 = 2;
 /// Compatible additions bump the minor version.
 pub const FORMAT_MINOR: u16 = 0;
 const ENDIAN_MARK: u32 = 0x0102_0304;
 const ALIGN: usize = 64;
 /// Terms per front-coded dictionary block.
 pub const BLOCK: usize = 16;
+/// Postings per skip block; longer lists start with a skip table (module docs).
+pub const SKIP_BLOCK: u32 = 128;
 const SECTIONS: usize = 4;
 const TABLE_START: usize = 64;
 const DATA_START: usize = TABLE_START + SECTIONS * std::mem::size_of::<SectionEntry>();
@@ -213,7 +221,7 @@ impl KeywordIndex {
         let mut prev: &[u8] = &[];
         for (k, (term, id)) in terms.iter().enumerate() {
             let start = postings.len();
-            encode_list(&mut postings, &lists[*id as usize]);
+            encode_list(&mut postings, &lists[*id as usize], &norms);
             let term = term.as_bytes();
             let shared = if k % BLOCK == 0 {
                 let offset = u32::try_from(dict.len())
@@ -374,15 +382,7 @@ impl<'a> KeywordView<'a> {
                         .checked_add(e.len)
                         .and_then(|end| post.get(start..end))
                         .ok_or_else(|| corrupt("postings out of bounds"))?;
-                    return Ok(Some(Postings {
-                        bytes,
-                        pos: 0,
-                        left: e.df,
-                        df: e.df,
-                        next_min: 0,
-                        node_count: self.layout.node_count,
-                        norms: self.norms(),
-                    }));
+                    return Postings::new(bytes, e.df, self.layout.node_count, self.norms()).map(Some);
                 }
                 std::cmp::Ordering::Greater => return Ok(None),
             }
@@ -408,15 +408,7 @@ impl<'a> KeywordView<'a> {
             while pos < end {
                 let e = read_entry(dict, &mut pos, &[]).ok_or_else(|| corrupt("dictionary entry"))?;
                 let bytes = post.get(at..at + e.len).ok_or_else(|| corrupt("postings out of bounds"))?;
-                let mut list = Postings {
-                    bytes,
-                    pos: 0,
-                    left: e.df,
-                    df: e.df,
-                    next_min: 0,
-                    node_count: self.layout.node_count,
-                    norms: self.norms(),
-                };
+                let mut list = Postings::new(bytes, e.df, self.layout.node_count, self.norms())?;
                 while list.next_posting()?.is_some() {}
                 at += e.len;
             }
@@ -453,12 +445,29 @@ fn read_entry<'a>(dict: &'a [u8], pos: &mut usize, prev: &[u8]) -> Option<Entry<
     Some(Entry { shared, suffix, df, len })
 }
 
-/// One term's postings, decoded as they are read.
+/// One skip block of a postings list.
+#[derive(Debug, Clone, Copy)]
+struct Block {
+    /// Its last node id.
+    last: u32,
+    /// Where its body ends in the list's bytes.
+    end: usize,
+    /// Bounds of its entries, for the block's best score.
+    max_tf: u32,
+    min_len: u32,
+}
+
+/// One term's postings, decoded as they are read, with whole blocks skipped on request.
 #[derive(Debug, Clone)]
 pub struct Postings<'a> {
     bytes: &'a [u8],
-    pos: usize,
+    blocks: Vec<Block>,
+    /// The block being read, and its entries not read yet.
+    block: usize,
     left: u32,
+    pos: usize,
+    /// Where the first block's entries begin (after the skip table).
+    start: usize,
     df: u32,
     /// The smallest node id the next entry may have.
     next_min: u64,
@@ -466,35 +475,181 @@ pub struct Postings<'a> {
     norms: &'a [u8],
 }
 
-impl Postings<'_> {
+impl<'a> Postings<'a> {
+    fn new(bytes: &'a [u8], df: u32, node_count: u32, norms: &'a [u8]) -> Result<Postings<'a>> {
+        let mut list = Postings {
+            bytes,
+            blocks: Vec::new(),
+            block: 0,
+            left: 0,
+            pos: 0,
+            start: 0,
+            df,
+            next_min: 0,
+            node_count,
+            norms,
+        };
+        if df > SKIP_BLOCK {
+            list.read_skip_table()?;
+        } else {
+            // One block: read it once for its bounds (and its checks), then rewind.
+            let mut block = Block { last: 0, end: bytes.len(), max_tf: u32::MAX, min_len: 0 };
+            list.blocks.push(block);
+            list.left = df;
+            let (mut max_tf, mut min_len) = (0, u32::MAX);
+            while let Some((node, tf, len)) = list.next_posting()? {
+                block.last = node;
+                max_tf = max_tf.max(tf);
+                min_len = min_len.min(len);
+            }
+            block.max_tf = max_tf;
+            block.min_len = min_len;
+            list.blocks[0] = block;
+            list.rewind();
+        }
+        Ok(list)
+    }
+
+    fn read_skip_table(&mut self) -> Result<()> {
+        let bad = || corrupt("postings skip table damaged");
+        let count = self.df.div_ceil(SKIP_BLOCK) as usize;
+        // Every skip entry takes at least 4 bytes: bound the count by the bytes before allocating.
+        if count > self.bytes.len() / 4 {
+            return Err(bad());
+        }
+        let mut raw = Vec::with_capacity(count);
+        let (mut last, mut body) = (0u64, 0usize);
+        for b in 0..count {
+            let delta = varint::get(self.bytes, &mut self.pos).ok_or_else(bad)?;
+            let len = varint::get(self.bytes, &mut self.pos)
+                .and_then(|l| usize::try_from(l).ok())
+                .ok_or_else(bad)?;
+            let max_tf =
+                varint::get(self.bytes, &mut self.pos).and_then(|t| t.checked_add(1)).ok_or_else(bad)?;
+            let min_len = varint::get(self.bytes, &mut self.pos).ok_or_else(bad)?;
+            if (b > 0 && delta == 0) || len == 0 {
+                return Err(bad());
+            }
+            last = last.checked_add(delta).filter(|&l| l < u64::from(self.node_count)).ok_or_else(bad)?;
+            body = body.checked_add(len).ok_or_else(bad)?;
+            let max_tf = u32::try_from(max_tf).map_err(|_| bad())?;
+            let min_len = u32::try_from(min_len).map_err(|_| bad())?;
+            raw.push(Block { last: last as u32, end: body, max_tf, min_len });
+        }
+        let start = self.pos;
+        if start.checked_add(body) != Some(self.bytes.len()) {
+            return Err(corrupt("postings skip table does not match the list"));
+        }
+        for b in &mut raw {
+            b.end += start;
+        }
+        self.start = start;
+        self.blocks = raw;
+        self.rewind();
+        Ok(())
+    }
+
+    /// Back to the first entry (after the skip table).
+    fn rewind(&mut self) {
+        self.block = 0;
+        self.left = self.block_len(0);
+        self.next_min = 0;
+        self.pos = self.start;
+    }
+
+    fn block_len(&self, b: usize) -> u32 {
+        match b + 1 < self.blocks.len() {
+            true => SKIP_BLOCK,
+            false => self.df - SKIP_BLOCK * (self.blocks.len() as u32 - 1),
+        }
+    }
+
     /// How many passages have the term.
     pub fn doc_freq(&self) -> u32 {
         self.df
     }
 
+    /// The (max tf, min length) bounds of every block, in order.
+    pub fn block_bounds(&self) -> impl Iterator<Item = (u32, u32)> + '_ {
+        self.blocks.iter().map(|b| (b.max_tf, b.min_len))
+    }
+
+    /// The (max tf, min length) bounds of the block being read (of the last block at the end).
+    pub fn current_bounds(&self) -> (u32, u32) {
+        let b = &self.blocks[self.block.min(self.blocks.len() - 1)];
+        (b.max_tf, b.min_len)
+    }
+
+    /// Move to the block that may hold `target` without decoding the blocks before it; the next
+    /// entry read is then the first of that block (or the current one's next, if `target` is in
+    /// it). Returns false when no block holds a node >= `target`.
+    pub fn skip_to_block(&mut self, target: u32) -> bool {
+        while self.block < self.blocks.len() && self.blocks[self.block].last < target {
+            let done = self.blocks[self.block];
+            self.block += 1;
+            self.pos = done.end;
+            self.next_min = u64::from(done.last) + 1;
+            if self.block < self.blocks.len() {
+                self.left = self.block_len(self.block);
+            } else {
+                self.left = 0;
+            }
+        }
+        self.block < self.blocks.len()
+    }
+
+    /// The first entry whose node is >= `target`, skipping whole blocks below it.
+    pub fn advance(&mut self, target: u32) -> Result<Option<(u32, u32, u32)>> {
+        if !self.skip_to_block(target) {
+            return Ok(None);
+        }
+        while let Some(p) = self.next_posting()? {
+            if p.0 >= target {
+                return Ok(Some(p));
+            }
+        }
+        Ok(None)
+    }
+
     /// The next (node, term frequency, passage length), or `None` at the end of the list.
     pub fn next_posting(&mut self) -> Result<Option<(u32, u32, u32)>> {
         if self.left == 0 {
-            return match self.pos == self.bytes.len() {
-                true => Ok(None),
-                false => Err(corrupt("postings list longer than its count")),
-            };
+            if self.block >= self.blocks.len() {
+                return Ok(None);
+            }
+            let done = self.blocks[self.block];
+            if self.pos != done.end || (self.next_min != u64::from(done.last) + 1 && self.df > SKIP_BLOCK) {
+                return Err(corrupt("postings block does not end where its skip entry says"));
+            }
+            self.block += 1;
+            if self.block == self.blocks.len() {
+                return Ok(None);
+            }
+            self.left = self.block_len(self.block);
         }
         let bad = || corrupt("postings list damaged");
+        let block = self.blocks[self.block];
         let word = varint::get(self.bytes, &mut self.pos).ok_or_else(bad)?;
         let node = self.next_min.checked_add(word >> 1).ok_or_else(bad)?;
-        if node >= u64::from(self.node_count) {
+        if node >= u64::from(self.node_count) || (self.df > SKIP_BLOCK && node > u64::from(block.last)) {
             return Err(corrupt("posting names a node past the end"));
         }
         let tf = match word & 1 {
             1 => 1,
             _ => varint::get(self.bytes, &mut self.pos).and_then(|t| t.checked_add(2)).ok_or_else(bad)?,
         };
+        if self.pos > block.end {
+            return Err(bad());
+        }
         let at = node as usize * 2;
         let len = u32::from(u16::from_le_bytes([self.norms[at], self.norms[at + 1]]));
         // A saturated length can be below the true frequency; anything else is damage.
         if tf > u64::from(len) && len != u32::from(u16::MAX) {
             return Err(corrupt("term frequency above the passage length"));
+        }
+        // The block's bounds are what search prunes by: an entry outside them is damage.
+        if tf > u64::from(block.max_tf) || len < block.min_len {
+            return Err(corrupt("posting outside its block's bounds"));
         }
         self.left -= 1;
         self.next_min = node + 1;
@@ -502,16 +657,37 @@ impl Postings<'_> {
     }
 }
 
-fn encode_list(out: &mut Vec<u8>, list: &[(u32, u32)]) {
-    let mut next_min = 0u64;
-    for &(node, tf) in list {
-        let gap = u64::from(node) - next_min;
-        varint::put(out, gap << 1 | u64::from(tf == 1));
-        if tf > 1 {
-            varint::put(out, u64::from(tf) - 2);
+/// Encode one term's list (module docs); `norms` gives each node's stored length.
+fn encode_list(out: &mut Vec<u8>, list: &[(u32, u32)], norms: &[u16]) {
+    let body = |out: &mut Vec<u8>, entries: &[(u32, u32)], mut next_min: u64| {
+        for &(node, tf) in entries {
+            let gap = u64::from(node) - next_min;
+            varint::put(out, gap << 1 | u64::from(tf == 1));
+            if tf > 1 {
+                varint::put(out, u64::from(tf) - 2);
+            }
+            next_min = u64::from(node) + 1;
         }
-        next_min = u64::from(node) + 1;
+    };
+    if list.len() <= SKIP_BLOCK as usize {
+        body(out, list, 0);
+        return;
     }
+    let mut bodies = Vec::new();
+    let mut prev_last: Option<u64> = None;
+    for chunk in list.chunks(SKIP_BLOCK as usize) {
+        let start = bodies.len();
+        body(&mut bodies, chunk, prev_last.map_or(0, |l| l + 1));
+        let last = u64::from(chunk[chunk.len() - 1].0);
+        let max_tf = chunk.iter().map(|e| e.1).max().unwrap_or(1);
+        let min_len = chunk.iter().map(|e| norms[e.0 as usize]).min().unwrap_or(0);
+        varint::put(out, last - prev_last.unwrap_or(0));
+        varint::put(out, (bodies.len() - start) as u64);
+        varint::put(out, u64::from(max_tf) - 1);
+        varint::put(out, u64::from(min_len));
+        prev_last = Some(last);
+    }
+    out.extend_from_slice(&bodies);
 }
 
 fn assemble(
