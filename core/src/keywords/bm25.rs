@@ -174,11 +174,8 @@ impl KeywordView<'_> {
         // Cursors before this one are non-essential.
         let mut first_essential = 0usize;
         let mut parts = vec![0f32; terms.len()];
-        loop {
-            let Some(node) = cursors[first_essential..].iter().filter_map(|c| c.current.map(|p| p.0)).min()
-            else {
-                break;
-            };
+        while let Some(node) = cursors[first_essential..].iter().filter_map(|c| c.current.map(|p| p.0)).min()
+        {
             parts.fill(0.0);
             let mut partial = 0.0f32;
             for c in &mut cursors[first_essential..] {
