@@ -724,7 +724,11 @@ impl Run {
                         unsafe {
                             assert_eq!(ember_stored_passage_view(out, &mut view), EmberResult::Ok);
                             assert_eq!(CStr::from_ptr(view.id).to_str().ok(), Some(id.as_str()));
-                            let meta = std::slice::from_raw_parts(view.metadata, view.metadata_len);
+                            // The header allows NULL with length 0, which `from_raw_parts` does not.
+                            let meta = match view.metadata_len {
+                                0 => &[],
+                                n => std::slice::from_raw_parts(view.metadata, n),
+                            };
                             assert!(meta.iter().all(|e| !CStr::from_ptr(e.key).to_bytes().is_empty()));
                         }
                         self.stored.push(out);
