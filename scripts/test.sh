@@ -9,6 +9,12 @@ step() { printf '\n== [%d:%02d] %s\n' $((SECONDS / 60)) $((SECONDS % 60)) "$*"; 
 step "models (sha256-checked)"
 bash scripts/fetch/fetch-models.sh
 
+# The SDK step's tools (apt packages, the Swift chroot, Kotlin, cbindgen) install meanwhile; their
+# log is printed when the SDK step starts.
+mkdir -p target
+bash scripts/sdk/test-bindings.sh --tools >target/sdk-tools.log 2>&1 &
+tools_pid=$!
+
 step "format"
 cargo fmt --all -- --check
 
@@ -29,6 +35,10 @@ step "fuzz (every target 60 s; docs/reliability.md)"
 bash scripts/check/fuzz.sh 60
 
 step "SDK surfaces: header and bindings up to date, C (x86_64, aarch64), Kotlin, Swift, Android, iOS"
+tools_rc=0
+wait "$tools_pid" || tools_rc=$?
+cat target/sdk-tools.log
+[ "$tools_rc" = 0 ] || { echo "test.sh: installing the SDK tools failed ($tools_rc), log above" >&2; exit 1; }
 bash scripts/sdk/test-bindings.sh
 
 step "done"

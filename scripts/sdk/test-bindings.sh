@@ -15,8 +15,11 @@ SDK_SCRIPT=test-bindings
 source "$(dirname "${BASH_SOURCE[0]}")/sdk-tools.sh"
 cd "$sdk_root"
 
-update=false
+update=false tools_only=false
 [ "${1:-}" = --update ] && update=true
+# --tools: install the tools only (scripts/test.sh runs this in the background during the Rust
+# build: apt, debootstrap and downloads wait on the network and the disk, not on the CPU).
+[ "${1:-}" = --tools ] && tools_only=true
 
 out="$sdk_root/target/sdk"
 model="$sdk_root/models/paraphrase-MiniLM-L3-v2"
@@ -183,6 +186,10 @@ swift() {
 }
 
 timed "tools (apt, rustup targets, cbindgen, Kotlin, Swift)" tools
+if $tools_only; then
+  print_times
+  exit 0
+fi
 timed "libember_ffi + ember-bindgen (release)" build_host
 timed "generated header and bindings up to date" generated
 timed "C test + example, x86_64" c_x86_64
