@@ -16,7 +16,8 @@ const QUERIES: usize = 150;
 /// Mean recall@10 (ties count) of `index` against exact search over `live`.
 fn recall(index: &Index, live: &[usize], corpus: &[Vec<f32>], ids: &[String], queries: &[Vec<f32>]) -> f64 {
     let position: HashMap<&str, usize> = ids.iter().enumerate().map(|(i, id)| (id.as_str(), i)).collect();
-    let opts = SearchOptions { k: 10, mode: Mode::StoredRerank, beam: 64, rerank: 30, filter: None };
+    let opts =
+        SearchOptions { k: 10, mode: Mode::StoredRerank, beam: 64, rerank: 30, ..SearchOptions::default() };
     let mut sum = 0.0;
     for q in queries {
         let mut truth: Vec<f32> = live.iter().map(|&i| ember_core::distance::dot(&corpus[i], q)).collect();

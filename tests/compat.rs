@@ -105,6 +105,7 @@ fn check(golden: &Path, scratch: &Path) {
             beam: 128,
             rerank: 128,
             filter: filter.map(|f| Filter::parse(f).unwrap()),
+            ..SearchOptions::default()
         };
         let v = e.embed(&[query]).unwrap().pop().unwrap();
         let report =

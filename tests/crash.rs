@@ -6,11 +6,15 @@
 //! still usable.
 #![allow(clippy::panic, clippy::expect_used, clippy::unwrap_used)]
 
+use std::collections::BTreeSet;
 use std::path::Path;
 use std::sync::Arc;
 
+use ember_core::keywords::AnalyzerConfig;
 use ember_core::store::{Fault, FaultyStorage};
-use ember_core::{Error, Index, IndexConfig, OpenOptions, Passage, Task, Value, VectorStorage};
+use ember_core::{
+    Error, Index, IndexConfig, OpenOptions, Passage, Retrieval, SearchOptions, Task, Value, VectorStorage,
+};
 use ember_tests::{copy_dir, live_state, synthetic_passages, temp_dir, HashEmbedder, State};
 
 /// Two starting points: a fresh index (no log yet), and one with a sidecar and a log holding an
@@ -21,7 +25,12 @@ fn templates(name: &str, e: &HashEmbedder) -> Vec<std::path::PathBuf> {
     let config = IndexConfig { code_dims: 32, ..IndexConfig::default() };
     drop(Index::build(&fresh, e, &all[..40], &config, &Task::none()).unwrap());
     let logged = temp_dir(&format!("{name}-logged"));
-    let config = IndexConfig { code_dims: 32, vectors: VectorStorage::F16, ..IndexConfig::default() };
+    let config = IndexConfig {
+        code_dims: 32,
+        vectors: VectorStorage::F16,
+        keywords: Some(AnalyzerConfig { stem: true }),
+        ..IndexConfig::default()
+    };
     let index = Index::build(&logged, e, &all[..60], &config, &Task::none()).unwrap();
     index.add(&all[60..70], e, &Task::none()).unwrap();
     index.update(&[Passage::new("p3", "graph graph graph flash")], e, &Task::none()).unwrap();
@@ -42,7 +51,28 @@ fn ops() -> Vec<(&'static str, Op)> {
         ("delete", |i, _| i.delete(&["p1".into(), "p62".into()]).map(|_| ())),
         ("commit", |i, _| i.commit()),
         ("compact", |i, _| i.compact(&Task::none())),
+        ("keywords", |i, _| i.build_keywords(AnalyzerConfig { stem: true }, &Task::none())),
     ]
+}
+
+/// With a keyword index, a keyword search finds exactly the live passages holding a query word:
+/// none lost, none deleted, none twice.
+fn assert_keywords_match_texts(index: &Index, case: &str) {
+    if index.keyword_status().is_err() {
+        return;
+    }
+    let words = ["swift", "graph"];
+    let want: BTreeSet<String> = live_state(index)
+        .into_iter()
+        .filter(|(_, text)| text.split_whitespace().any(|w| words.contains(&w)))
+        .map(|(id, _)| id)
+        .collect();
+    let opts = SearchOptions { k: 10_000, retrieval: Retrieval::Keywords, ..SearchOptions::default() };
+    let report = index.search_query(Some(&words.join(" ")), None, None, &opts).unwrap();
+    let got: Vec<String> = report.hits.into_iter().map(|h| h.id).collect();
+    let unique: BTreeSet<String> = got.iter().cloned().collect();
+    assert_eq!(unique.len(), got.len(), "{case}: a passage returned twice");
+    assert_eq!(unique, want, "{case}: keyword matches differ from the live texts");
 }
 
 /// Old and new state of an operation, computed without faults (equal for commit and compact,
@@ -84,6 +114,7 @@ fn crash_at_every_write_and_sync_reopens_to_old_or_new() {
                 let index = Index::open(&dir)
                     .unwrap_or_else(|err| panic!("{name}: crash at op {n}: reopen failed: {err}"));
                 let got = live_state(&index);
+                assert_keywords_match_texts(&index, &format!("{name}: crash at op {n}"));
                 if acked {
                     assert_eq!(got, new, "{name}: crash at op {n}: acknowledged change lost");
                 } else {
@@ -102,7 +133,10 @@ fn crash_at_every_write_and_sync_reopens_to_old_or_new() {
                 n += 1;
             }
             println!("{name}: {n} crash points");
-            assert!(n >= 2 || matches!(name, "commit" | "compact"), "{name}: only {n} storage operations");
+            assert!(
+                n >= 2 || matches!(name, "commit" | "compact" | "keywords"),
+                "{name}: only {n} storage operations"
+            );
         }
     }
     println!("crash points injected: {injected}");

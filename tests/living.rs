@@ -6,9 +6,10 @@ use std::collections::{BTreeMap, HashSet};
 use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 use std::sync::Arc;
 
+use ember_core::keywords::AnalyzerConfig;
 use ember_core::{
     DeviceState, Embedder, Error, Filter, Index, IndexConfig, Metadata, Mode, OpenOptions, Passage,
-    Precision, SearchOptions, Task, Value, VectorStorage,
+    Precision, Retrieval, SearchOptions, Task, Value, VectorStorage,
 };
 use ember_tests::{synthetic_passages, temp_dir, HashEmbedder};
 
@@ -17,7 +18,7 @@ fn config(vectors: VectorStorage) -> IndexConfig {
 }
 
 fn opts(mode: Mode, k: usize) -> SearchOptions {
-    SearchOptions { k, mode, beam: 64, rerank: 30, filter: None }
+    SearchOptions { k, mode, beam: 64, rerank: 30, ..SearchOptions::default() }
 }
 
 /// Passages `p{from}`..`p{to}` with metadata derived from the number.
@@ -392,4 +393,194 @@ fn bad_input_is_refused_without_change() {
     assert_eq!(index.stats().unwrap().pending_ops, 0);
     let metadata: BTreeMap<String, Value> = index.get("p3").unwrap().unwrap().metadata;
     assert_eq!(metadata.get("year"), Some(&Value::Int(2003)));
+}
+
+/// Passages `p{from}`..`p{to}`, each with a word of its own (`tagN`) for keyword search.
+fn tagged(from: usize, to: usize) -> Vec<Passage> {
+    passages(from, to)
+        .into_iter()
+        .enumerate()
+        .map(|(j, mut p)| {
+            p.text = format!("{} tag{}", p.text, from + j);
+            p
+        })
+        .collect()
+}
+
+fn keyword_opts(k: usize) -> SearchOptions {
+    SearchOptions { k, retrieval: Retrieval::Keywords, ..SearchOptions::default() }
+}
+
+fn keyword_ids(index: &Index, text: &str, opts: &SearchOptions) -> Vec<String> {
+    let report = index.search_query(Some(text), None, None, opts).unwrap();
+    assert_eq!(report.retrieval, Retrieval::Keywords);
+    report.hits.into_iter().map(|h| h.id).collect()
+}
+
+fn keyword_scores(index: &Index, text: &str) -> Vec<(String, f32)> {
+    let report = index.search_query(Some(text), None, None, &keyword_opts(1000)).unwrap();
+    let mut hits: Vec<(String, f32)> = report.hits.into_iter().map(|h| (h.id, h.score)).collect();
+    hits.sort_by(|a, b| a.0.cmp(&b.0));
+    hits
+}
+
+#[test]
+fn keywords_follow_adds_updates_deletes_commit_compact_and_reopen() {
+    let dir = temp_dir("living-keywords");
+    let e = HashEmbedder::new(64);
+    let config = IndexConfig { keywords: Some(AnalyzerConfig { stem: true }), ..config(VectorStorage::None) };
+    let index = Index::build(&dir, &e, &tagged(0, 100), &config, &Task::none()).unwrap();
+    assert!(index.keyword_status().is_ok());
+    assert!(index.stats().unwrap().keyword_bytes > 0);
+    assert_eq!(keyword_ids(&index, "tag5", &keyword_opts(3)), ["p5"]);
+    // An added passage is findable by keyword at once, before any commit.
+    index.add(&tagged(100, 130), &e, &Task::none()).unwrap();
+    assert_eq!(keyword_ids(&index, "tag117", &keyword_opts(3)), ["p117"]);
+    // An update replaces the old terms; a delete hides them.
+    index.update(&[Passage::new("p5", "renamed passage tagfive")], &e, &Task::none()).unwrap();
+    index.delete(&["p7".into(), "p120".into()]).unwrap();
+    let check = |index: &Index, stage: &str| {
+        assert!(keyword_ids(index, "tag5", &keyword_opts(3)).is_empty(), "{stage}: old text of p5");
+        assert_eq!(keyword_ids(index, "tagfive", &keyword_opts(3)), ["p5"], "{stage}");
+        assert!(keyword_ids(index, "tag7 tag120", &keyword_opts(3)).is_empty(), "{stage}: deleted");
+        assert_eq!(keyword_ids(index, "tag117", &keyword_opts(3)), ["p117"], "{stage}");
+        // Filters apply to the keyword side; k hits whenever k passages match.
+        let fr = SearchOptions { filter: Some(Filter::parse("lang = \"fr\"").unwrap()), ..keyword_opts(500) };
+        let found = keyword_ids(index, "battery flash", &fr);
+        let want: HashSet<String> = index
+            .live_texts()
+            .unwrap()
+            .into_iter()
+            .filter(|(id, t)| {
+                let lang = index.get(id).unwrap().unwrap().metadata.get("lang").cloned();
+                lang == Some(Value::Str("fr".into())) && (t.contains("battery") || t.contains("flash"))
+            })
+            .map(|(id, _)| id)
+            .collect();
+        assert_eq!(found.iter().cloned().collect::<HashSet<_>>(), want, "{stage}: filtered matches");
+        assert_eq!(found.len(), want.len(), "{stage}: a passage returned twice");
+    };
+    check(&index, "live");
+    let before = keyword_scores(&index, "battery tag117 tagfive");
+    drop(index);
+    let index = Index::open(&dir).unwrap();
+    check(&index, "replayed");
+    assert_eq!(keyword_scores(&index, "battery tag117 tagfive"), before, "replay changed scores");
+    index.commit().unwrap();
+    check(&index, "committed");
+    index.compact(&Task::none()).unwrap();
+    check(&index, "compacted");
+    let generation = index.stats().unwrap().generation;
+    assert!(dir.join(format!("keywords-{generation:06}.ember")).exists());
+    let stale = std::fs::read_dir(&dir)
+        .unwrap()
+        .filter_map(|e| e.ok()?.file_name().into_string().ok())
+        .filter(|n| n.starts_with("keywords-") && *n != format!("keywords-{generation:06}.ember"))
+        .count();
+    drop(index);
+    let index = Index::open(&dir).unwrap();
+    check(&index, "reopened after compaction");
+    assert_eq!(stale, 0, "an older generation's keyword file was left behind");
+    // After compaction the statistics are those of the live passages alone: the scores equal a
+    // fresh build's over the same passages.
+    let live: Vec<Passage> = index.ids().unwrap().iter().map(|id| index.get(id).unwrap().unwrap()).collect();
+    let fresh = Index::build(&temp_dir("living-keywords-fresh"), &e, &live, &config, &Task::none()).unwrap();
+    for q in ["battery tag117 tagfive", "graph vector", "swift"] {
+        let (a, b) = (keyword_scores(&index, q), keyword_scores(&fresh, q));
+        assert_eq!(a.len(), b.len(), "{q}");
+        for ((ida, sa), (idb, sb)) in a.iter().zip(&b) {
+            assert_eq!(ida, idb, "{q}");
+            assert!((sa - sb).abs() <= 1e-4 * sb.abs().max(1.0), "{q}: {ida} scores {sa} against {sb}");
+        }
+    }
+}
+
+#[test]
+fn keyword_index_is_built_and_dropped_at_run_time() {
+    let dir = temp_dir("living-keywords-runtime");
+    let e = HashEmbedder::new(64);
+    let index = Index::build(&dir, &e, &tagged(0, 60), &config(VectorStorage::None), &Task::none()).unwrap();
+    index.add(&tagged(60, 70), &e, &Task::none()).unwrap();
+    let q = query(&e, &tagged(9, 10)[0]);
+    assert!(matches!(
+        index.search_query(Some("tag5"), None, None, &keyword_opts(3)),
+        Err(Error::InvalidArgument(_))
+    ));
+    let auto = SearchOptions { k: 3, ..SearchOptions::default() };
+    let r = index.search_query(Some("tag5"), Some(&q), Some(&e), &auto).unwrap();
+    assert_eq!(r.retrieval, Retrieval::Dense);
+    // Built from the stored texts (the log folded first): no embedding.
+    index.build_keywords(AnalyzerConfig { stem: false }, &Task::none()).unwrap();
+    assert_eq!(index.stats().unwrap().pending_ops, 0);
+    assert_eq!(keyword_ids(&index, "tag65", &keyword_opts(3)), ["p65"]);
+    // Hybrid now by default: the keyword side brings p5, the dense side p9.
+    let r = index.search_query(Some("tag5"), Some(&q), Some(&e), &auto).unwrap();
+    assert_eq!(r.retrieval, Retrieval::Hybrid);
+    let ids: Vec<&str> = r.hits.iter().map(|h| h.id.as_str()).collect();
+    assert!(ids.contains(&"p5") && ids.contains(&"p9"), "{ids:?}");
+    assert_eq!(r.keyword_hits, 1);
+    for fusion in ["rrf:60", "blend:0.5", "blend:0", "blend:1"] {
+        let o =
+            SearchOptions { fusion: fusion.parse().unwrap(), retrieval: Retrieval::Hybrid, ..auto.clone() };
+        let r = index.search_query(Some("tag5"), Some(&q), Some(&e), &o).unwrap();
+        assert_eq!(r.hits.len(), 3, "{fusion}");
+        let top = r.hits[0].id.as_str();
+        match fusion {
+            "blend:0" => assert_eq!(top, "p5", "{fusion}: keywords alone decide"),
+            "blend:1" => assert_eq!(top, "p9", "{fusion}: the dense side alone decides"),
+            _ => {}
+        }
+    }
+    assert!(
+        "blend:2".parse::<ember_core::Fusion>().is_err() && "rrf:-1".parse::<ember_core::Fusion>().is_err()
+    );
+    // A keyword search needs no model and no query vector.
+    let r = index.search_query(Some("tag5"), None, None, &auto).unwrap();
+    assert_eq!(r.retrieval, Retrieval::Keywords);
+    // search_text runs no model for a keywords-only search.
+    let (r, embed_ms) = index.search_text("tag5", &e, &keyword_opts(3)).unwrap();
+    assert_eq!((r.hits[0].id.as_str(), embed_ms), ("p5", 0.0));
+    index.drop_keywords().unwrap();
+    assert!(index.keyword_status().is_err());
+    assert_eq!(index.stats().unwrap().keyword_bytes, 0);
+    let r = index.search_query(Some("tag5"), Some(&q), Some(&e), &auto).unwrap();
+    assert_eq!(r.retrieval, Retrieval::Dense);
+    drop(index);
+    let index = Index::open(&dir).unwrap();
+    assert!(index.keyword_status().is_err(), "a dropped keyword index came back");
+}
+
+#[test]
+fn damaged_keyword_file_is_a_typed_error_and_auto_falls_back_to_dense() {
+    let dir = temp_dir("living-keywords-damaged");
+    let e = HashEmbedder::new(64);
+    let config = IndexConfig { keywords: Some(AnalyzerConfig { stem: true }), ..config(VectorStorage::None) };
+    drop(Index::build(&dir, &e, &tagged(0, 80), &config, &Task::none()).unwrap());
+    let path = dir.join("keywords-000001.ember");
+    let good = std::fs::read(&path).unwrap();
+    let q = query(&e, &tagged(9, 10)[0]);
+    let mut refused = 0;
+    // Every truncation and one flipped bit per byte: the index still opens, keyword searches
+    // are a typed error, and auto retrieval stays dense.
+    let cases = (0..good.len()).map(|cut| good[..cut].to_vec()).chain((0..good.len()).map(|i| {
+        let mut bad = good.clone();
+        bad[i] ^= 1 << (i % 8);
+        bad
+    }));
+    for bad in cases {
+        std::fs::write(&path, &bad).unwrap();
+        let index = ember_tests::open_read_only(&dir).unwrap();
+        let Err(why) = index.keyword_status() else { panic!("a damaged keyword file was accepted") };
+        assert!(!why.is_empty());
+        assert!(matches!(
+            index.search_query(Some("tag5"), None, None, &keyword_opts(3)),
+            Err(Error::Corrupt(_))
+        ));
+        let r = index.search_query(Some("tag5"), Some(&q), Some(&e), &SearchOptions::default()).unwrap();
+        assert_eq!(r.retrieval, Retrieval::Dense);
+        refused += 1;
+    }
+    assert_eq!(refused, 2 * good.len());
+    std::fs::write(&path, &good).unwrap();
+    assert!(ember_tests::open_read_only(&dir).unwrap().keyword_status().is_ok());
 }

@@ -33,7 +33,8 @@ fn seeded_walks_find_the_querys_cluster() {
     let index = Index::build_with_vectors(&dir, "synthetic", &passages, &vectors, &config).unwrap();
 
     // Measured: 0.970 of the hits in the query's cluster with seeds, 0.904 from the entry alone.
-    let opts = SearchOptions { k: 10, mode: Mode::StoredRerank, beam: 16, rerank: 16, filter: None };
+    let opts =
+        SearchOptions { k: 10, mode: Mode::StoredRerank, beam: 16, rerank: 16, ..SearchOptions::default() };
     let mut found = 0;
     for q in 0..QUERIES {
         let cluster = (q * 7) % CLUSTERS;

@@ -27,6 +27,8 @@ enum Command {
     Search(cmd::search::Args),
     /// Show an index's sizes and counts.
     Info(cmd::info::Args),
+    /// Build or drop the keyword (BM25) index of an index, without re-embedding.
+    Keywords(cmd::keywords::Args),
     /// Measure recall against exact search, nDCG against qrels, latency and bytes.
     Eval(cmd::eval::Args),
     /// Measure embedding throughput (passages/s) over batch sizes and thread counts.
@@ -59,6 +61,7 @@ fn main() -> ExitCode {
         Command::Index(args) => cmd::index::run(args),
         Command::Search(args) => cmd::search::run(args),
         Command::Info(args) => cmd::info::run(args),
+        Command::Keywords(args) => cmd::keywords::run(args),
         Command::Eval(args) => cmd::eval::run(args),
         Command::BenchEmbed(args) => cmd::bench::run(args),
         Command::BenchLiving(args) => cmd::bench_living::run(args),

@@ -14,6 +14,7 @@ pub mod text;
 pub use embed::{Embedder, EmbedderConfig, OnnxEmbedder};
 pub use error::{Error, Result};
 pub use index::{
-    DeviceState, Durability, Filter, Index, IndexConfig, IndexStats, Metadata, Mode, OpenOptions, Passage,
-    Policy, Precision, SearchHit, SearchOptions, SearchReport, Task, Value, VectorAction, VectorStorage,
+    DeviceState, Durability, Filter, Fusion, Index, IndexConfig, IndexStats, Metadata, Mode, OpenOptions,
+    Passage, Policy, Precision, Retrieval, SearchHit, SearchOptions, SearchReport, Task, Value, VectorAction,
+    VectorStorage,
 };

@@ -163,6 +163,11 @@ impl EmberIndex {
     ) -> Result<SearchReport, EmberError> {
         let open = self.open_state()?;
         let options = options.to_core()?;
+        // Without a model, a text search can still run on the keyword index alone.
+        if open.model.is_none() && options.retrieval != ember_core::Retrieval::Dense {
+            let report = open.index.search_query(Some(query), None, None, &options)?;
+            return Ok(SearchReport::from_core(report, 0.0, vectors_advice(&open.index)));
+        }
         let bridge = open.model("a text search")?.bridge();
         let (report, embed_ms) = bridge.finish(open.index.search_text(query, &bridge, &options))?;
         Ok(SearchReport::from_core(report, embed_ms, vectors_advice(&open.index)))
@@ -303,6 +308,19 @@ impl EmberIndex {
     /// Delete the stored-vector sidecar to free storage; searches recompute or use codes.
     pub fn evict_vectors(&self) -> Result<(), EmberError> {
         Ok(self.open_state()?.index.evict_vectors()?)
+    }
+
+    /// Build the keyword (BM25) index from the stored texts, without re-embedding (the log is
+    /// committed first). `stem`: reduce English words to their stem.
+    #[uniffi::method(default(stem = true))]
+    pub fn build_keywords(&self, stem: bool) -> Result<(), EmberError> {
+        let analysis = ember_core::keywords::AnalyzerConfig { stem };
+        Ok(self.open_state()?.index.build_keywords(analysis, &ember_core::Task::none())?)
+    }
+
+    /// Delete the keyword index; searches are dense from then on.
+    pub fn drop_keywords(&self) -> Result<(), EmberError> {
+        Ok(self.open_state()?.index.drop_keywords()?)
     }
 
     /// The `options.k` passages closest in meaning to `query` (core's defaults when `None`).

@@ -10,7 +10,7 @@
 
 use std::collections::{BTreeMap, HashMap};
 
-pub use ember_core::{IndexStats, Mode, SearchHit, VectorStorage};
+pub use ember_core::{IndexStats, Mode, Retrieval, SearchHit, VectorStorage};
 
 use crate::{EmberError, VectorAction};
 
@@ -25,6 +25,20 @@ pub enum Mode {
     StoredRerank,
     /// Rank by the compact codes alone (lowest power, lower recall).
     CodesOnly,
+}
+
+/// Which retrieval a search runs.
+#[uniffi::remote(Enum)]
+pub enum Retrieval {
+    /// Hybrid when the index has a keyword index, else dense (keywords alone for a text search
+    /// without a model).
+    Auto,
+    /// The vector search alone.
+    Dense,
+    /// BM25 over the keyword index alone: no model run.
+    Keywords,
+    /// Both, fused.
+    Hybrid,
 }
 
 /// Search knobs. The defaults (k 10, beam 512, rerank 50) are core's measured defaults
@@ -46,6 +60,14 @@ pub struct SearchOptions {
     /// `key in (v1, v2)`, `and`, `or`, `not`, parentheses; `"strings"`, numbers, `true`/`false`.
     #[uniffi(default = None)]
     pub filter: Option<String>,
+    /// Dense, keywords or hybrid (`None`: `Auto`; UniFFI cannot default a record field to an
+    /// enum case).
+    #[uniffi(default = None)]
+    pub retrieval: Option<Retrieval>,
+    /// How a hybrid search fuses its lists: `rrf`, `rrf:K`, `blend` or `blend:ALPHA` (`None`:
+    /// core's default).
+    #[uniffi(default = None)]
+    pub fusion: Option<String>,
 }
 
 impl Default for SearchOptions {
@@ -63,6 +85,8 @@ impl From<ember_core::SearchOptions> for SearchOptions {
             rerank: clamp_u32(o.rerank),
             // Core's default has no filter; a parsed filter has no text form to go back to.
             filter: None,
+            retrieval: Some(o.retrieval),
+            fusion: Some(o.fusion.to_string()),
         }
     }
 }
@@ -76,6 +100,9 @@ impl SearchOptions {
             beam: self.beam as usize,
             rerank: self.rerank as usize,
             filter: self.filter.as_deref().map(ember_core::Filter::parse).transpose()?,
+            retrieval: self.retrieval.unwrap_or_default(),
+            fusion: self.fusion.as_deref().map(str::parse).transpose()?.unwrap_or_default(),
+            ..ember_core::SearchOptions::default()
         })
     }
 }
@@ -85,7 +112,8 @@ impl SearchOptions {
 pub struct SearchHit {
     /// The app's passage id.
     pub id: String,
-    /// Cosine similarity with the query: exact, or estimated in `CodesOnly` mode.
+    /// Dense: cosine similarity with the query, exact or estimated in `CodesOnly` mode.
+    /// Keywords: the BM25 score. Hybrid: the fused score.
     pub score: f32,
 }
 
@@ -94,7 +122,9 @@ pub struct SearchHit {
 pub struct SearchReport {
     /// Best first.
     pub hits: Vec<SearchHit>,
-    /// The mode that ran (never `Auto`).
+    /// The retrieval that ran (never `Auto`).
+    pub retrieval: Retrieval,
+    /// The mode of the dense side (never `Auto`; `CodesOnly` when only keywords ran).
     pub mode: Mode,
     /// Why that mode was chosen.
     pub reason: String,
@@ -116,6 +146,12 @@ pub struct SearchReport {
     pub embed_ms: f64,
     /// Time searching, re-embedding included, milliseconds.
     pub search_ms: f64,
+    /// Passages the keyword side returned, before fusion.
+    pub keyword_hits: u64,
+    /// Time of the dense side, milliseconds (0 when it did not run).
+    pub dense_ms: f64,
+    /// Time of the keyword side, milliseconds (0 when it did not run).
+    pub keyword_ms: f64,
 }
 
 impl SearchReport {
@@ -126,6 +162,7 @@ impl SearchReport {
     ) -> Self {
         SearchReport {
             hits: r.hits,
+            retrieval: r.retrieval,
             mode: r.mode,
             reason: r.reason,
             reembedded: r.reembedded as u64,
@@ -136,6 +173,9 @@ impl SearchReport {
             vectors_advice,
             embed_ms,
             search_ms: r.search_ms,
+            keyword_hits: r.keyword_hits as u64,
+            dense_ms: r.dense_ms,
+            keyword_ms: r.keyword_ms,
         }
     }
 }
@@ -171,6 +211,8 @@ pub struct IndexStats {
     pub sidecar_bytes: u64,
     /// The compressed text store's size.
     pub text_store_bytes: u64,
+    /// The keyword index's size (0 without one).
+    pub keyword_bytes: u64,
     /// Bytes per section, by name.
     pub sections: Sections,
     /// The embedding model the index was built with.
@@ -200,6 +242,12 @@ pub struct IndexConfig {
     /// model's default).
     #[uniffi(default = None)]
     pub max_tokens: Option<u32>,
+    /// Build a keyword (BM25) index too, for keyword and hybrid search.
+    #[uniffi(default = false)]
+    pub keywords: bool,
+    /// With `keywords`: reduce English words to their stem (`running` → `run`).
+    #[uniffi(default = true)]
+    pub keyword_stem: bool,
 }
 
 impl Default for IndexConfig {
@@ -209,6 +257,8 @@ impl Default for IndexConfig {
             vectors: d.vectors,
             embed_chunk: clamp_u32(d.embed_chunk),
             max_tokens: d.max_tokens.map(clamp_u32),
+            keywords: d.keywords.is_some(),
+            keyword_stem: d.keywords.is_none_or(|k| k.stem),
         }
     }
 }
@@ -222,6 +272,9 @@ impl IndexConfig {
             vectors: self.vectors,
             embed_chunk: self.embed_chunk as usize,
             max_tokens: self.max_tokens.map(|t| t as usize),
+            keywords: self
+                .keywords
+                .then_some(ember_core::keywords::AnalyzerConfig { stem: self.keyword_stem }),
             ..ember_core::IndexConfig::default()
         })
     }
@@ -354,6 +407,9 @@ mod tests {
         assert_eq!(uniffi_default("IndexConfig", "embed_chunk"), i.embed_chunk.to_string());
         assert_eq!(uniffi_default("IndexConfig", "max_tokens"), "None");
         assert!(i.max_tokens.is_none());
+        assert_eq!(uniffi_default("IndexConfig", "keywords"), i.keywords.is_some().to_string());
+        assert_eq!(uniffi_default("SearchOptions", "retrieval"), "None");
+        assert_eq!(s.retrieval, Retrieval::Auto);
 
         let o = ember_core::OpenOptions::default();
         assert_eq!(uniffi_default("OpenOptions", "read_only"), o.read_only.to_string());

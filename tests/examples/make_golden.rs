@@ -54,7 +54,14 @@ fn config(vectors: VectorStorage) -> IndexConfig {
 /// The search knobs of every recorded query: beam and rerank cover the whole index, so the exact
 /// modes return the true top k and an improved graph search cannot change the expected ids.
 fn opts(mode: Mode, filter: Option<&str>) -> SearchOptions {
-    SearchOptions { k: 5, mode, beam: 128, rerank: 128, filter: filter.map(|f| Filter::parse(f).unwrap()) }
+    SearchOptions {
+        k: 5,
+        mode,
+        beam: 128,
+        rerank: 128,
+        filter: filter.map(|f| Filter::parse(f).unwrap()),
+        ..SearchOptions::default()
+    }
 }
 
 /// What `compat.rs` checks, read back from the index as a reader opening `dir` sees it.

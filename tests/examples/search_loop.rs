@@ -21,7 +21,8 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
         "codes" => Mode::CodesOnly,
         _ => Mode::Recompute,
     };
-    let opts = SearchOptions { k: 10, mode, beam: a[5].parse()?, rerank: a[6].parse()?, filter: None };
+    let opts =
+        SearchOptions { k: 10, mode, beam: a[5].parse()?, rerank: a[6].parse()?, ..SearchOptions::default() };
     let rounds: usize = a.get(7).map_or(Ok(20), |r| r.parse())?;
     let start = std::time::Instant::now();
     let mut scored = 0;

@@ -446,8 +446,12 @@ impl Run {
                 let mut progress = Progress { token: std::ptr::null(), countdown: 0 };
                 let (task, cancelled) = self.task(input, &mut progress);
                 let vectors = u32::from(input.u8() % 4);
-                let options =
-                    EmberIndexOptions { vectors, embed_chunk: u32::from(input.u8() % 3), max_tokens: 0 };
+                let options = EmberIndexOptions {
+                    vectors,
+                    embed_chunk: u32::from(input.u8() % 3),
+                    max_tokens: 0,
+                    keywords: 0,
+                };
                 let opts_ptr: *const EmberIndexOptions =
                     if input.u8() & 1 == 0 { std::ptr::null() } else { &options };
                 self.close(i);
@@ -639,6 +643,9 @@ impl Run {
                     beam: u32::from(input.u8()),
                     rerank: u32::from(input.u8() % 64),
                     filter: if input.u8() & 1 == 0 { std::ptr::null() } else { arena.add(f) },
+                    // Dense only: the model of expected hits below knows no keyword index.
+                    retrieval: 1,
+                    fusion: std::ptr::null(),
                 };
                 let opts_ptr: *const EmberSearchOptions =
                     if input.u8() & 1 == 0 { std::ptr::null() } else { &options };
@@ -659,8 +666,15 @@ impl Run {
                     v[0] = f32::INFINITY;
                 }
                 let mode = u32::from(input.u8() % 4);
-                let options =
-                    EmberSearchOptions { k: 4, mode, beam: 16, rerank: 8, filter: std::ptr::null() };
+                let options = EmberSearchOptions {
+                    k: 4,
+                    mode,
+                    beam: 16,
+                    rerank: 8,
+                    filter: std::ptr::null(),
+                    retrieval: 1,
+                    fusion: std::ptr::null(),
+                };
                 let vec_ptr = if null(1) { std::ptr::null() } else { v.as_ptr() };
                 let mut out = std::ptr::null_mut();
                 // SAFETY: pointers NULL or valid for `len` floats.

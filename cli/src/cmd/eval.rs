@@ -5,7 +5,7 @@ use std::collections::HashMap;
 use std::path::{Path, PathBuf};
 use std::time::Instant;
 
-use ember_core::{Embedder, EmbedderConfig, Index, Mode, OnnxEmbedder, SearchOptions};
+use ember_core::{Embedder, EmbedderConfig, Fusion, Index, Mode, OnnxEmbedder, Retrieval, SearchOptions};
 
 use super::CliResult;
 use crate::corpus::read_jsonl;
@@ -26,6 +26,12 @@ pub struct Args {
     /// Hits per query.
     #[arg(short, default_value_t = SearchOptions::DEFAULT_K)]
     k: usize,
+    /// Retrievals to measure (comma-separated; auto: hybrid when the index has keywords).
+    #[arg(long, value_enum, value_delimiter = ',', default_value = "auto")]
+    retrieval: Vec<Retrieval>,
+    /// Fusions to measure for hybrid retrieval (comma-separated rrf[:K] or blend[:ALPHA]).
+    #[arg(long, value_delimiter = ',', default_values_t = [Fusion::default()])]
+    fusion: Vec<Fusion>,
     /// Modes to measure (comma-separated).
     #[arg(long, value_enum, value_delimiter = ',', default_value = "auto")]
     mode: Vec<Mode>,
@@ -59,6 +65,8 @@ pub struct Args {
 
 #[derive(serde::Serialize)]
 struct Row {
+    retrieval: &'static str,
+    fusion: String,
     mode: &'static str,
     beam: usize,
     rerank: usize,
@@ -129,77 +137,87 @@ pub fn run(args: Args) -> CliResult {
         qvecs.push(v);
     }
     let stats = index.stats()?;
-    for &mode in &args.mode {
-        for &beam in &args.beam {
-            for &rerank in &args.rerank {
-                index.set_cache_bytes(args.cache_bytes)?;
-                let opts = SearchOptions { k: args.k, mode, beam, rerank, filter: None };
-                let mut r = [0f64; 3];
-                let mut id_r3 = 0f64;
-                let (mut ndcg, mut judged) = (0f64, 0usize);
-                let (mut search_ms, mut elapsed_ms) = (Vec::new(), Vec::new());
-                let (mut reembedded, mut cache_hits, mut bytes) = (0usize, 0usize, 0u64);
-                let mut ran = "";
-                for (qi, q) in queries.iter().enumerate() {
-                    let report = index.search(&qvecs[qi], Some(&embedder), &opts)?;
-                    ran = report.mode.name();
-                    let got: Vec<usize> =
-                        report.hits.iter().filter_map(|h| position.get(h.id.as_str()).copied()).collect();
-                    for (slot, at) in [1usize, 3, 10].iter().enumerate() {
-                        r[slot] += tie_aware_recall(&got, &truth[qi], &corpus, &qvecs[qi], *at);
-                    }
-                    let want = &truth[qi][..3.min(truth[qi].len())];
-                    id_r3 += got.iter().take(3).filter(|g| want.contains(g)).count() as f64
-                        / want.len().max(1) as f64;
-                    if let Some(qrels) = &qrels {
-                        if let Some(rel) = qrels.get(&q.id) {
-                            let hit_ids: Vec<&str> = report.hits.iter().map(|h| h.id.as_str()).collect();
-                            ndcg += ndcg_at_10(&hit_ids, rel);
-                            judged += 1;
-                        }
-                    }
-                    search_ms.push(report.search_ms);
-                    elapsed_ms.push(report.search_ms + embed_ms[qi]);
-                    reembedded += report.reembedded;
-                    cache_hits += report.cache_hits;
-                    bytes += report.bytes_read;
+    let mut runs = Vec::new();
+    for &retrieval in &args.retrieval {
+        for &fusion in &args.fusion {
+            for &mode in &args.mode {
+                for &beam in &args.beam {
+                    runs.extend(args.rerank.iter().map(|&rerank| (retrieval, fusion, mode, beam, rerank)));
                 }
-                let nq = queries.len().max(1) as f64;
-                let row = Row {
-                    mode: ran,
-                    beam,
-                    rerank,
-                    k: args.k,
-                    queries: queries.len(),
-                    recall1: r[0] / nq,
-                    recall3: r[1] / nq,
-                    recall10: r[2] / nq,
-                    id_recall3: id_r3 / nq,
-                    ndcg10: qrels.as_ref().map(|_| ndcg / judged.max(1) as f64),
-                    embed_ms_p50: percentile(&mut embed_ms.clone(), 0.5),
-                    search_ms_p50: percentile(&mut search_ms, 0.5),
-                    search_ms_p95: percentile(&mut search_ms, 0.95),
-                    elapsed_ms_p50: percentile(&mut elapsed_ms, 0.5),
-                    elapsed_ms_p95: percentile(&mut elapsed_ms, 0.95),
-                    reembedded_mean: reembedded as f64 / nq,
-                    cache_hits_mean: cache_hits as f64 / nq,
-                    bytes_read_mean: bytes as f64 / nq,
-                    index_bytes: stats.index_bytes,
-                    text_bytes: stats.text_bytes,
-                    sidecar_bytes: stats.sidecar_bytes,
-                    passages: stats.passages,
-                };
-                if args.json {
-                    outln!("{}", serde_json::to_string(&row)?)?;
-                } else {
-                    outln!(
-                        "{:<9} beam {:>4} rerank {:>3}: R@1 {:.3} R@3 {:.3} R@10 {:.3} nDCG@10 {} search p50 {:.3} ms p95 {:.3} ms elapsed p50 {:.1} ms re-embedded {:.1}",
-                        row.mode, beam, rerank, row.recall1, row.recall3, row.recall10,
+            }
+        }
+    }
+    for (retrieval, fusion, mode, beam, rerank) in runs {
+        index.set_cache_bytes(args.cache_bytes)?;
+        let opts =
+            SearchOptions { k: args.k, mode, beam, rerank, retrieval, fusion, ..SearchOptions::default() };
+        let mut r = [0f64; 3];
+        let mut id_r3 = 0f64;
+        let (mut ndcg, mut judged) = (0f64, 0usize);
+        let (mut search_ms, mut elapsed_ms) = (Vec::new(), Vec::new());
+        let (mut reembedded, mut cache_hits, mut bytes) = (0usize, 0usize, 0u64);
+        let (mut ran, mut ran_retrieval) = ("", "");
+        for (qi, q) in queries.iter().enumerate() {
+            let report = index.search_query(Some(&q.text), Some(&qvecs[qi]), Some(&embedder), &opts)?;
+            ran = report.mode.name();
+            ran_retrieval = report.retrieval.name();
+            let got: Vec<usize> =
+                report.hits.iter().filter_map(|h| position.get(h.id.as_str()).copied()).collect();
+            for (slot, at) in [1usize, 3, 10].iter().enumerate() {
+                r[slot] += tie_aware_recall(&got, &truth[qi], &corpus, &qvecs[qi], *at);
+            }
+            let want = &truth[qi][..3.min(truth[qi].len())];
+            id_r3 +=
+                got.iter().take(3).filter(|g| want.contains(g)).count() as f64 / want.len().max(1) as f64;
+            if let Some(qrels) = &qrels {
+                if let Some(rel) = qrels.get(&q.id) {
+                    let hit_ids: Vec<&str> = report.hits.iter().map(|h| h.id.as_str()).collect();
+                    ndcg += ndcg_at_10(&hit_ids, rel);
+                    judged += 1;
+                }
+            }
+            search_ms.push(report.search_ms);
+            elapsed_ms.push(report.search_ms + embed_ms[qi]);
+            reembedded += report.reembedded;
+            cache_hits += report.cache_hits;
+            bytes += report.bytes_read;
+        }
+        let nq = queries.len().max(1) as f64;
+        let row = Row {
+            retrieval: ran_retrieval,
+            fusion: fusion.to_string(),
+            mode: ran,
+            beam,
+            rerank,
+            k: args.k,
+            queries: queries.len(),
+            recall1: r[0] / nq,
+            recall3: r[1] / nq,
+            recall10: r[2] / nq,
+            id_recall3: id_r3 / nq,
+            ndcg10: qrels.as_ref().map(|_| ndcg / judged.max(1) as f64),
+            embed_ms_p50: percentile(&mut embed_ms.clone(), 0.5),
+            search_ms_p50: percentile(&mut search_ms, 0.5),
+            search_ms_p95: percentile(&mut search_ms, 0.95),
+            elapsed_ms_p50: percentile(&mut elapsed_ms, 0.5),
+            elapsed_ms_p95: percentile(&mut elapsed_ms, 0.95),
+            reembedded_mean: reembedded as f64 / nq,
+            cache_hits_mean: cache_hits as f64 / nq,
+            bytes_read_mean: bytes as f64 / nq,
+            index_bytes: stats.index_bytes,
+            text_bytes: stats.text_bytes,
+            sidecar_bytes: stats.sidecar_bytes,
+            passages: stats.passages,
+        };
+        if args.json {
+            outln!("{}", serde_json::to_string(&row)?)?;
+        } else {
+            outln!(
+                        "{:<8} {:<9} beam {:>4} rerank {:>3}: R@1 {:.3} R@3 {:.3} R@10 {:.3} nDCG@10 {} search p50 {:.3} ms p95 {:.3} ms elapsed p50 {:.1} ms re-embedded {:.1}",
+                        row.retrieval, row.mode, beam, rerank, row.recall1, row.recall3, row.recall10,
                         row.ndcg10.map_or("-".into(), |v| format!("{v:.3}")),
                         row.search_ms_p50, row.search_ms_p95, row.elapsed_ms_p50, row.reembedded_mean
                     )?;
-                }
-            }
         }
     }
     Ok(())

@@ -4,6 +4,7 @@ use std::path::{Path, PathBuf};
 use std::time::Instant;
 
 use ember_core::graph::GraphParams;
+use ember_core::keywords::AnalyzerConfig;
 use ember_core::text::{chunk, ChunkConfig};
 use ember_core::{Embedder, EmbedderConfig, Index, IndexConfig, OnnxEmbedder, Passage, Task, VectorStorage};
 
@@ -48,6 +49,12 @@ pub struct Args {
     /// Beam width of the searches that build the graph (wider: better graph, slower build).
     #[arg(long, default_value_t = IndexConfig::default().graph.build_beam)]
     build_beam: usize,
+    /// Build a keyword (BM25) index beside the vectors, for keyword and hybrid search.
+    #[arg(long)]
+    keywords: bool,
+    /// With --keywords: index English words as written, without reducing them to their stem.
+    #[arg(long, requires = "keywords")]
+    no_stem: bool,
     /// Benchmarking aid: reuse (or save) passage embeddings in this file, keyed by model and texts.
     #[arg(long)]
     embeddings_cache: Option<PathBuf>,
@@ -61,6 +68,7 @@ struct Summary {
     text_bytes: u64,
     index_bytes: u64,
     sidecar_bytes: u64,
+    keyword_bytes: u64,
     index_ratio: f64,
     build_ms: f64,
 }
@@ -81,6 +89,7 @@ pub fn run(args: Args) -> CliResult {
         code_bits: args.code_bits,
         vectors: args.vectors,
         max_tokens: Some(embedder.max_tokens()),
+        keywords: args.keywords.then_some(AnalyzerConfig { stem: !args.no_stem }),
         ..IndexConfig::default()
     };
     let bar = crate::progress::bar(passages.len() as u64, "embedding");
@@ -113,6 +122,7 @@ pub fn run(args: Args) -> CliResult {
         text_bytes: stats.text_bytes,
         index_bytes: stats.index_bytes,
         sidecar_bytes: stats.sidecar_bytes,
+        keyword_bytes: stats.keyword_bytes,
         index_ratio: stats.index_bytes as f64 / stats.text_bytes.max(1) as f64,
         build_ms: start.elapsed().as_secs_f64() * 1e3,
     };
@@ -128,6 +138,10 @@ pub fn run(args: Args) -> CliResult {
             summary.index_ratio * 100.0,
             summary.text_bytes
         )?;
+        if summary.keyword_bytes > 0 {
+            let pct = 100.0 * summary.keyword_bytes as f64 / summary.text_bytes.max(1) as f64;
+            outln!("keyword index {} bytes = {pct:.1}% of the text", summary.keyword_bytes)?;
+        }
     }
     Ok(())
 }

@@ -32,6 +32,13 @@ pub fn run(args: Args) -> CliResult {
         let pct = 100.0 * stats.index_bytes as f64 / stats.text_bytes.max(1) as f64;
         outln!("index         {} bytes ({pct:.1}% of the text)", stats.index_bytes)?;
         outln!("vectors       {} bytes", stats.sidecar_bytes)?;
+        match index.keyword_status() {
+            Ok(()) => {
+                let pct = 100.0 * stats.keyword_bytes as f64 / stats.text_bytes.max(1) as f64;
+                outln!("keywords      {} bytes ({pct:.1}% of the text)", stats.keyword_bytes)?
+            }
+            Err(why) => outln!("keywords      none ({why})")?,
+        }
         for (name, bytes) in &stats.sections {
             outln!("  {name:<14}{bytes}")?;
         }

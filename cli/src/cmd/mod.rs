@@ -20,6 +20,7 @@ pub mod eval;
 pub mod ids;
 pub mod index;
 pub mod info;
+pub mod keywords;
 pub mod search;
 pub mod vectors;
 
@@ -29,7 +30,7 @@ pub type CliResult = Result<(), Box<dyn std::error::Error>>;
 #[cfg(test)]
 mod tests {
     use clap::ValueEnum;
-    use ember_core::{Mode, Precision, VectorStorage};
+    use ember_core::{Mode, Precision, Retrieval, VectorStorage};
 
     fn names<T: ValueEnum>() -> Vec<String> {
         T::value_variants()
@@ -46,6 +47,10 @@ mod tests {
         assert_eq!(names::<Mode>(), ["auto", "recompute", "stored", "codes"]);
         assert_eq!(names::<VectorStorage>(), ["none", "f16", "f32"]);
         assert_eq!(names::<Precision>(), ["f16", "f32"]);
+        assert_eq!(names::<Retrieval>(), ["auto", "dense", "keywords", "hybrid"]);
+        for r in Retrieval::value_variants() {
+            assert_eq!(r.to_possible_value().map(|p| p.get_name().to_owned()).as_deref(), Some(r.name()));
+        }
         // `--json` output names the mode with `Mode::name`: the same word the option takes.
         for m in Mode::value_variants() {
             assert_eq!(m.to_possible_value().map(|p| p.get_name().to_owned()).as_deref(), Some(m.name()));

@@ -3,7 +3,8 @@
 use std::path::PathBuf;
 
 use ember_core::{
-    DeviceState, Embedder, EmbedderConfig, Filter, Index, Mode, OnnxEmbedder, OpenOptions, SearchOptions,
+    DeviceState, Embedder, EmbedderConfig, Filter, Fusion, Index, Mode, OnnxEmbedder, OpenOptions, Retrieval,
+    SearchOptions,
 };
 
 use super::CliResult;
@@ -28,6 +29,12 @@ pub struct Args {
     /// How exact distances are obtained.
     #[arg(long, value_enum, default_value = "auto")]
     mode: Mode,
+    /// Dense, keywords or hybrid (auto: hybrid when the index has a keyword index, else dense).
+    #[arg(long, value_enum, default_value = "auto")]
+    retrieval: Retrieval,
+    /// How hybrid search fuses the two lists: rrf[:K] or blend[:ALPHA].
+    #[arg(long, default_value_t = Fusion::default())]
+    fusion: Fusion,
     /// Token limit (default: the one the index was built with).
     #[arg(long)]
     max_tokens: Option<usize>,
@@ -84,6 +91,7 @@ impl Args {
 struct Line<'a> {
     query_id: &'a str,
     hits: &'a [ember_core::SearchHit],
+    retrieval: &'static str,
     mode: &'static str,
     reembedded: usize,
     embed_ms: f64,
@@ -93,6 +101,9 @@ struct Line<'a> {
     bytes_read: u64,
     reason: &'a str,
     scanned: bool,
+    dense_ms: f64,
+    keyword_ms: f64,
+    keyword_hits: usize,
     #[serde(skip_serializing_if = "Option::is_none")]
     vectors_advice: Option<ember_core::VectorAction>,
 }
@@ -120,13 +131,23 @@ pub fn run(args: Args) -> CliResult {
         (None, Some(path)) => read_jsonl(path)?.into_iter().map(|r| (r.id, r.text)).collect(),
         (None, None) => return Err("give --query TEXT or --queries FILE".into()),
     };
-    let opts = SearchOptions { k: args.k, mode: args.mode, beam: args.beam, rerank: args.rerank, filter };
+    let opts = SearchOptions {
+        k: args.k,
+        mode: args.mode,
+        beam: args.beam,
+        rerank: args.rerank,
+        filter,
+        retrieval: args.retrieval,
+        fusion: args.fusion,
+        ..SearchOptions::default()
+    };
     for (id, text) in &queries {
         let (report, embed_ms) = index.search_text(text, &embedder, &opts)?;
         if args.json {
             let line = Line {
                 query_id: id,
                 hits: &report.hits,
+                retrieval: report.retrieval.name(),
                 mode: report.mode.name(),
                 reembedded: report.reembedded,
                 embed_ms,
@@ -136,12 +157,16 @@ pub fn run(args: Args) -> CliResult {
                 bytes_read: report.bytes_read,
                 reason: &report.reason,
                 scanned: report.scanned,
+                dense_ms: report.dense_ms,
+                keyword_ms: report.keyword_ms,
+                keyword_hits: report.keyword_hits,
                 vectors_advice: advice,
             };
             outln!("{}", serde_json::to_string(&line)?)?;
         } else {
             outln!(
-                "{id}: {text}  [{} mode, {} re-embedded, {:.1} ms]",
+                "{id}: {text}  [{}, {} mode, {} re-embedded, {:.1} ms]",
+                report.retrieval.name(),
                 report.mode.name(),
                 report.reembedded,
                 embed_ms + report.search_ms

@@ -26,6 +26,11 @@ pub fn partial_vectors(generation: u64) -> String {
     format!("vectors-{generation:06}.partial")
 }
 
+/// The keyword index of a generation's segment.
+pub fn keywords(generation: u64) -> String {
+    format!("keywords-{generation:06}.ember")
+}
+
 /// The write-ahead log on top of a generation's segment.
 pub fn wal(generation: u64) -> String {
     format!("wal-{generation:06}.log")
@@ -35,7 +40,7 @@ pub fn wal(generation: u64) -> String {
 pub fn generation_of(name: &str) -> Option<u64> {
     let stem = name.split('.').next()?;
     let (kind, num) = stem.split_once('-')?;
-    if !["segment", "vectors", "wal"].contains(&kind) || num.len() < 6 {
+    if !["segment", "vectors", "keywords", "wal"].contains(&kind) || num.len() < 6 {
         return None;
     }
     num.parse().ok()

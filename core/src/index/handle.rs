@@ -8,7 +8,7 @@ use std::time::Instant;
 
 use super::cache::EmbeddingCache;
 use super::log::append::Tail;
-use super::options::{OpenOptions, Policy, Precision, SearchOptions};
+use super::options::{OpenOptions, Policy, Precision, Retrieval, SearchOptions};
 use super::passage::Passage;
 use super::policy::DeviceState;
 use super::read::lookup::{self, IndexStats};
@@ -165,7 +165,8 @@ impl Index {
             .map_or(0, |s| 64 + (s.base.len() as u64) * (s.base.meta.dim as u64) * precision.width() as u64)
     }
 
-    /// Search with an already embedded query (unit length, the index's dimension).
+    /// Search with an already embedded query (unit length, the index's dimension): the vector
+    /// search alone (`Retrieval::Keywords` and `Hybrid` need the text: [`Index::search_text`]).
     ///
     /// `embedder` is needed for [`Mode::Recompute`](super::Mode::Recompute) (and lets `Auto`
     /// choose it); it must be the model the index was built with. The search runs on the snapshot
@@ -176,15 +177,12 @@ impl Index {
         embedder: Option<&dyn Embedder>,
         opts: &SearchOptions,
     ) -> Result<SearchReport> {
-        let snap = self.snapshot()?;
-        let auto = Auto { policy: &self.opts.policy, device: self.device_state() };
-        let mut scratch = self.take_scratch();
-        let report = search::search(&snap, query, embedder, opts, auto, &mut scratch);
-        self.return_scratch(scratch);
-        report
+        self.search_query(None, Some(query), embedder, opts)
     }
 
-    /// Embed `text` with `embedder` and search; returns the report and the query-embedding time.
+    /// Search for `text` as `opts.retrieval` asks: embedded with `embedder` for the dense side,
+    /// analyzed for the keyword side (a keywords-only search runs no model). Returns the report
+    /// and the query-embedding time (0 when the query was not embedded).
     pub fn search_text(
         &self,
         text: &str,
@@ -192,10 +190,53 @@ impl Index {
         opts: &SearchOptions,
     ) -> Result<(SearchReport, f64)> {
         self.check_model(embedder.model_id())?;
+        let snap = self.snapshot()?;
+        let (retrieval, _) = search::resolve_retrieval(&snap, opts.retrieval, true, true)?;
+        if retrieval == Retrieval::Keywords {
+            return Ok((self.search_on(&snap, Some(text), None, Some(embedder), opts)?, 0.0));
+        }
         let start = Instant::now();
         let q = embedder.embed(&[text])?.pop().ok_or_else(|| Error::Inference("no query vector".into()))?;
         let embed_ms = start.elapsed().as_secs_f64() * 1e3;
-        Ok((self.search(&q, Some(embedder), opts)?, embed_ms))
+        Ok((self.search_on(&snap, Some(text), Some(&q), Some(embedder), opts)?, embed_ms))
+    }
+
+    /// The general search: a query text (for the keyword side), an embedded query (for the dense
+    /// side), or both; `opts.retrieval` says which sides run. For apps that embed queries
+    /// themselves, keyword search without a model, and evaluation.
+    pub fn search_query(
+        &self,
+        text: Option<&str>,
+        query: Option<&[f32]>,
+        embedder: Option<&dyn Embedder>,
+        opts: &SearchOptions,
+    ) -> Result<SearchReport> {
+        self.search_on(&*self.snapshot()?, text, query, embedder, opts)
+    }
+
+    fn search_on(
+        &self,
+        snap: &Snapshot,
+        text: Option<&str>,
+        query: Option<&[f32]>,
+        embedder: Option<&dyn Embedder>,
+        opts: &SearchOptions,
+    ) -> Result<SearchReport> {
+        let auto = Auto { policy: &self.opts.policy, device: self.device_state() };
+        let mut scratch = self.take_scratch();
+        let report = search::search(snap, text, query, embedder, opts, auto, &mut scratch);
+        self.return_scratch(scratch);
+        report
+    }
+
+    /// Whether a valid keyword index is present (and why not, if not).
+    pub fn keyword_status(&self) -> std::result::Result<(), String> {
+        let snap = self.snapshot().map_err(|e| e.to_string())?;
+        match &snap.keywords {
+            Some(Ok(_)) => Ok(()),
+            Some(Err(why)) => Err(why.clone()),
+            None => Err("no keyword index".into()),
+        }
     }
 
     pub(crate) fn take_scratch(&self) -> Scratch {

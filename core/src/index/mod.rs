@@ -15,6 +15,8 @@
 //! - [`log`]: the write-ahead log (format, append, cut, replay).
 //! - [`read`]: search, graph walk, lookups, on one snapshot; imports nothing of `write`.
 //! - [`write`]: open, apply, the writer, insert, commit, compact, build, vectors.
+//! - [`keyword`]: the keyword index of a generation, the terms of passages added since, and BM25
+//!   over both.
 //! - [`sidecar`] (stored vectors), [`files`] (names in the directory), [`cache`] (recomputed
 //!   embeddings), [`filter`], [`metadata`], [`policy`] (device policy), [`task`] (progress, cancel).
 
@@ -23,6 +25,7 @@ mod cow;
 mod files;
 mod filter;
 mod handle;
+mod keyword;
 pub mod log;
 mod metadata;
 mod options;
@@ -40,8 +43,8 @@ pub use handle::Index;
 pub use log as wal;
 pub use metadata::{Metadata, Value};
 pub use options::{
-    Durability, IndexConfig, Mode, OpenOptions, Policy, Precision, SearchOptions, VectorStorage,
-    DEFAULT_CACHE_BYTES,
+    Durability, Fusion, IndexConfig, Mode, OpenOptions, Policy, Precision, Retrieval, SearchOptions,
+    VectorStorage, DEFAULT_CACHE_BYTES,
 };
 pub use passage::Passage;
 pub use policy::{DeviceState, VectorAction};

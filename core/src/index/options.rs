@@ -8,6 +8,7 @@ use serde::{Deserialize, Serialize};
 
 use super::filter::Filter;
 use crate::graph::GraphParams;
+use crate::keywords::{AnalyzerConfig, Bm25Params};
 use crate::store::{RealStorage, Storage};
 
 /// Whether and how full-precision vectors are kept beside the index.
@@ -52,6 +53,9 @@ pub struct IndexConfig {
     pub embed_chunk: usize,
     /// The token limit passages were embedded with, recorded so searches can use the same.
     pub max_tokens: Option<usize>,
+    /// A keyword (BM25) index built with the passages and kept in step with them, with these
+    /// analysis settings; `None` for none (one can be built later, `Index::build_keywords`).
+    pub keywords: Option<AnalyzerConfig>,
 }
 
 impl Default for IndexConfig {
@@ -75,6 +79,7 @@ impl Default for IndexConfig {
             vectors: VectorStorage::None,
             embed_chunk: 256,
             max_tokens: None,
+            keywords: None,
         }
     }
 }
@@ -174,6 +179,100 @@ impl Mode {
     }
 }
 
+/// Which retrieval runs: the vector search, the keyword index, or both fused.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, serde::Serialize, serde::Deserialize)]
+#[serde(rename_all = "snake_case")]
+#[cfg_attr(feature = "clap", derive(clap::ValueEnum))]
+pub enum Retrieval {
+    /// Hybrid when the index has a keyword index (and the search has both a query text and a
+    /// query vector), else dense; keywords alone when there is no query vector.
+    #[default]
+    Auto,
+    /// The vector search alone.
+    Dense,
+    /// BM25 over the keyword index alone (no query embedding, no model run).
+    Keywords,
+    /// Both, fused ([`Fusion`]).
+    Hybrid,
+}
+
+impl Retrieval {
+    /// The name used on the command line and in JSON.
+    pub fn name(self) -> &'static str {
+        match self {
+            Retrieval::Auto => "auto",
+            Retrieval::Dense => "dense",
+            Retrieval::Keywords => "keywords",
+            Retrieval::Hybrid => "hybrid",
+        }
+    }
+}
+
+/// How a hybrid search merges the dense and the keyword ranked lists.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub enum Fusion {
+    /// Reciprocal-rank fusion, `Σ 1/(k + rank)`: needs no score calibration.
+    Rrf {
+        /// Rank offset (usually 60).
+        k: f32,
+    },
+    /// `alpha · minmax(dense) + (1 − alpha) · minmax(bm25)`.
+    Blend {
+        /// Weight of the dense side, 0 to 1.
+        alpha: f32,
+    },
+}
+
+impl Default for Fusion {
+    fn default() -> Self {
+        Fusion::Rrf { k: 60.0 }
+    }
+}
+
+impl std::fmt::Display for Fusion {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            Fusion::Rrf { k } => write!(f, "rrf:{k}"),
+            Fusion::Blend { alpha } => write!(f, "blend:{alpha}"),
+        }
+    }
+}
+
+impl std::str::FromStr for Fusion {
+    type Err = crate::Error;
+
+    /// `rrf`, `rrf:K`, `blend` (alpha 0.5) or `blend:ALPHA`.
+    fn from_str(s: &str) -> crate::Result<Fusion> {
+        let bad =
+            || crate::Error::InvalidArgument(format!("fusion {s:?}: expected rrf[:K] or blend[:ALPHA]"));
+        let (name, value) = match s.split_once(':') {
+            Some((n, v)) => (n, Some(v.parse::<f32>().map_err(|_| bad())?)),
+            None => (s, None),
+        };
+        let fusion = match name {
+            "rrf" => Fusion::Rrf { k: value.unwrap_or(60.0) },
+            "blend" => Fusion::Blend { alpha: value.unwrap_or(0.5) },
+            _ => return Err(bad()),
+        };
+        fusion.check()?;
+        Ok(fusion)
+    }
+}
+
+impl Fusion {
+    /// Refuse a negative or non-finite RRF k, or an alpha outside [0, 1].
+    pub fn check(&self) -> crate::Result<()> {
+        let ok = match *self {
+            Fusion::Rrf { k } => k.is_finite() && k >= 0.0,
+            Fusion::Blend { alpha } => (0.0..=1.0).contains(&alpha),
+        };
+        match ok {
+            true => Ok(()),
+            false => Err(crate::Error::InvalidArgument(format!("fusion {self} is out of range"))),
+        }
+    }
+}
+
 /// Search knobs.
 #[derive(Debug, Clone, PartialEq)]
 pub struct SearchOptions {
@@ -185,8 +284,15 @@ pub struct SearchOptions {
     pub beam: usize,
     /// Candidates given an exact score (by recompute or sidecar); at least `k`.
     pub rerank: usize,
-    /// Only passages whose metadata matches are returned (applied during traversal).
+    /// Only passages whose metadata matches are returned (applied during traversal, and to the
+    /// keyword side).
     pub filter: Option<Filter>,
+    /// Dense, keywords or both.
+    pub retrieval: Retrieval,
+    /// How a hybrid search fuses its two lists.
+    pub fusion: Fusion,
+    /// BM25's parameters for the keyword side.
+    pub bm25: Bm25Params,
 }
 
 impl SearchOptions {
@@ -207,6 +313,9 @@ impl Default for SearchOptions {
             beam: Self::DEFAULT_BEAM,
             rerank: Self::DEFAULT_RERANK,
             filter: None,
+            retrieval: Retrieval::Auto,
+            fusion: Fusion::default(),
+            bm25: Bm25Params::default(),
         }
     }
 }

@@ -7,6 +7,7 @@ use std::collections::HashMap;
 use std::sync::Arc;
 
 use super::cow::CowVec;
+use super::keyword::{DocTerms, KeywordState};
 use super::metadata::Metadata;
 use super::segment::load::Base;
 use super::segment::meta::DELETED;
@@ -58,6 +59,8 @@ pub(crate) struct Added {
     pub vector: Vec<f32>,
     pub code: Vec<u8>,
     pub position: Decoded,
+    /// Its keyword terms, when the index had a keyword index as it was logged.
+    pub terms: Option<DocTerms>,
 }
 
 /// One consistent state of the index.
@@ -65,6 +68,8 @@ pub(crate) struct Added {
 pub(crate) struct Snapshot {
     pub base: Arc<Base>,
     pub sidecar: std::result::Result<Arc<Sidecar>, String>,
+    /// The keyword index of the base segment's generation.
+    pub keywords: KeywordState,
     /// Replaced neighbour lists (None: the base graph's list).
     pub adj: CowVec<Option<Arc<[u32]>>>,
     pub flags: CowVec<u8>,
@@ -81,7 +86,11 @@ pub(crate) struct Snapshot {
 static NO_METADATA: std::sync::LazyLock<Metadata> = std::sync::LazyLock::new(Metadata::new);
 
 impl Snapshot {
-    pub fn new(base: Arc<Base>, sidecar: std::result::Result<Arc<Sidecar>, String>) -> Snapshot {
+    pub fn new(
+        base: Arc<Base>,
+        sidecar: std::result::Result<Arc<Sidecar>, String>,
+        keywords: KeywordState,
+    ) -> Snapshot {
         let n = base.len();
         let mut flags = CowVec::default();
         for i in 0..n {
@@ -93,6 +102,7 @@ impl Snapshot {
         Snapshot {
             base,
             sidecar,
+            keywords,
             adj: CowVec::filled(n, None),
             flags,
             added: CowVec::default(),

@@ -53,7 +53,8 @@ impl Default for Bm25Params {
 }
 
 impl Bm25Params {
-    fn check(&self) -> Result<()> {
+    /// Refuse k1 < 0, b outside [0, 1], or either not finite.
+    pub fn check(&self) -> Result<()> {
         if !(self.k1.is_finite() && self.k1 >= 0.0 && self.b.is_finite() && (0.0..=1.0).contains(&self.b)) {
             return Err(Error::InvalidArgument(format!("BM25 needs k1 >= 0 and 0 <= b <= 1, not {self:?}")));
         }
@@ -103,6 +104,35 @@ pub fn top_k(items: impl IntoIterator<Item = Scored>, k: usize) -> Vec<Scored> {
     out
 }
 
+/// The collection BM25's N and average length come from.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Corpus {
+    /// Passages (N).
+    pub docs: u32,
+    /// Sum of their term counts.
+    pub total_len: u64,
+}
+
+impl Corpus {
+    /// A term's weight, `idf · (k1 + 1)`, for a term in `df` passages.
+    pub fn weight(&self, params: &Bm25Params, df: u32) -> f32 {
+        params.idf.weight(self.docs, df.min(self.docs)) as f32 * (params.k1 + 1.0)
+    }
+
+    /// `contribution(weight, tf, len)`: one term's share of a passage's score.
+    pub fn contribution(&self, params: &Bm25Params) -> impl Fn(f32, u32, u32) -> f32 + Copy {
+        let avg = match self.docs {
+            0 => 0.0,
+            n => self.total_len as f64 / f64::from(n),
+        };
+        let inv_avg = (1.0 / avg.max(f64::MIN_POSITIVE)) as f32;
+        let (k1, b) = (params.k1, params.b);
+        move |w: f32, tf: u32, len: u32| {
+            w * tf as f32 / (tf as f32 + k1 * (1.0 - b + b * len as f32 * inv_avg))
+        }
+    }
+}
+
 impl KeywordView<'_> {
     /// The `k` live passages scoring highest for `query`, best first; passages with no query term
     /// are never returned. `live(node)` false hides a node (deleted, or filtered out).
@@ -135,15 +165,27 @@ impl KeywordView<'_> {
         params: &Bm25Params,
         live: &dyn Fn(u32) -> bool,
     ) -> Result<Vec<Scored>> {
+        let corpus = Corpus { docs: self.doc_count(), total_len: self.total_len() };
+        self.search_terms_in(terms, k, params, live, &corpus, &[])
+    }
+
+    /// As [`KeywordView::search_terms`], with N and the total length of a larger collection this
+    /// file is part of (a living index: this file plus the passages added since), and `extra_df[i]`
+    /// passages outside the file holding `terms[i]` (missing entries: 0).
+    pub fn search_terms_in(
+        &self,
+        terms: &[String],
+        k: usize,
+        params: &Bm25Params,
+        live: &dyn Fn(u32) -> bool,
+        corpus: &Corpus,
+        extra_df: &[u32],
+    ) -> Result<Vec<Scored>> {
         params.check()?;
         if k == 0 || terms.is_empty() || self.doc_count() == 0 {
             return Ok(Vec::new());
         }
-        let inv_avg = (1.0 / self.avg_len().max(f64::MIN_POSITIVE)) as f32;
-        let (k1, b) = (params.k1, params.b);
-        let contribution = move |w: f32, tf: u32, len: u32| {
-            w * tf as f32 / (tf as f32 + k1 * (1.0 - b + b * len as f32 * inv_avg))
-        };
+        let contribution = corpus.contribution(params);
 
         // One cursor per distinct term; a term given twice counts twice (its query positions).
         let mut cursors: Vec<Cursor<'_>> = Vec::new();
@@ -153,7 +195,8 @@ impl KeywordView<'_> {
                 continue;
             }
             let Some(mut list) = self.postings(term)? else { continue };
-            let w = params.idf.weight(self.doc_count(), list.doc_freq()) as f32 * (k1 + 1.0);
+            let df = list.doc_freq().saturating_add(extra_df.get(at).copied().unwrap_or(0));
+            let w = corpus.weight(params, df);
             let best = list.block_bounds().map(|(tf, len)| contribution(w, tf, len)).fold(0.0f32, f32::max);
             let current = list.next_posting()?;
             cursors.push(Cursor { list, w, best, current, positions: vec![at] });

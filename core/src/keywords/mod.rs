@@ -10,6 +10,6 @@ pub mod postings;
 mod tests;
 
 pub use analyze::{Analyzer, AnalyzerConfig};
-pub use bm25::{top_k, Bm25Params, Idf, Scored};
+pub use bm25::{top_k, Bm25Params, Corpus, Idf, Scored};
 pub use fuse::{blend, rrf, Normalize};
 pub use postings::{KeywordFile, KeywordIndex, KeywordStats, KeywordView, Postings};

@@ -307,6 +307,11 @@ impl<'a> KeywordView<'a> {
         self.layout.doc_count
     }
 
+    /// Sum of all passages' term counts.
+    pub fn total_len(&self) -> u64 {
+        self.layout.total_len
+    }
+
     /// Mean passage length in terms (0 for an empty index).
     pub fn avg_len(&self) -> f64 {
         match self.layout.doc_count {

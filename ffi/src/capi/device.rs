@@ -108,3 +108,16 @@ pub unsafe extern "C" fn ember_index_materialize_vectors(
 pub extern "C" fn ember_index_evict_vectors(index: *const CIndex) -> EmberResult {
     guard(|| index_entry(index)?.inner.evict_vectors())
 }
+
+/// Build the keyword (BM25) index from the stored texts, without re-embedding (the log is
+/// committed first); `stem` nonzero reduces English words to their stem.
+#[no_mangle]
+pub extern "C" fn ember_index_build_keywords(index: *const CIndex, stem: bool) -> EmberResult {
+    guard(|| index_entry(index)?.inner.build_keywords(stem))
+}
+
+/// Delete the keyword index; searches are dense from then on.
+#[no_mangle]
+pub extern "C" fn ember_index_drop_keywords(index: *const CIndex) -> EmberResult {
+    guard(|| index_entry(index)?.inner.drop_keywords())
+}

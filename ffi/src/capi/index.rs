@@ -53,6 +53,18 @@ pub enum EmberDurability {
     Buffered = 1,
 }
 
+/// Whether an index gets a keyword index (values of `EmberIndexOptions::keywords`).
+#[repr(u32)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum EmberKeywords {
+    /// No keyword index (one can be built later: `ember_index_build_keywords`).
+    None = 0,
+    /// English words reduced to their stem.
+    Stemmed = 1,
+    /// Words as written.
+    Unstemmed = 2,
+}
+
 /// How an index is built. Start from `ember_index_options_default`.
 #[repr(C)]
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -63,6 +75,8 @@ pub struct EmberIndexOptions {
     pub embed_chunk: u32,
     /// The embedder's token limit, recorded for searches; 0 for the model's default.
     pub max_tokens: u32,
+    /// An `EmberKeywords` value.
+    pub keywords: u32,
 }
 
 impl EmberIndexOptions {
@@ -79,6 +93,12 @@ impl EmberIndexOptions {
             .ok_or_else(|| EmberError::invalid(format!("unknown vector storage {}", self.vectors)))?,
             embed_chunk: self.embed_chunk,
             max_tokens: (self.max_tokens != 0).then_some(self.max_tokens),
+            keywords: self.keywords != EmberKeywords::None as u32,
+            keyword_stem: match self.keywords {
+                k if k == EmberKeywords::Unstemmed as u32 => false,
+                k if k <= EmberKeywords::Unstemmed as u32 => true,
+                k => return Err(EmberError::invalid(format!("unknown keywords option {k}"))),
+            },
         })
     }
 }
@@ -135,6 +155,8 @@ pub struct EmberIndexStats {
     pub pending_ops: u64,
     /// The current segment's generation (grows with every commit and compaction).
     pub generation: u64,
+    /// The keyword index's size (0 without one).
+    pub keyword_bytes: u64,
 }
 
 fn index_handle(inner: Arc<EmberIndex>) -> Result<*mut CIndex, EmberError> {
@@ -154,6 +176,11 @@ pub unsafe extern "C" fn ember_index_options_default(out_options: *mut EmberInde
             vectors: EmberVectorStorage::None as u32,
             embed_chunk: d.embed_chunk,
             max_tokens: d.max_tokens.unwrap_or(0),
+            keywords: match (d.keywords, d.keyword_stem) {
+                (false, _) => EmberKeywords::None,
+                (true, true) => EmberKeywords::Stemmed,
+                (true, false) => EmberKeywords::Unstemmed,
+            } as u32,
         };
         // SAFETY: forwarded from this function's contract.
         unsafe { out_arg(out_options, "out_options", value) }?;
@@ -305,6 +332,7 @@ pub unsafe extern "C" fn ember_index_stats(
             deleted: s.deleted,
             pending_ops: s.pending_ops,
             generation: s.generation,
+            keyword_bytes: s.keyword_bytes,
         };
         Ok(())
     })

@@ -21,8 +21,9 @@ mod task;
 mod write;
 
 pub use device::{
-    ember_index_evict_vectors, ember_index_materialize_vectors, ember_index_set_device_state,
-    EmberDeviceState, EmberPrecision, EmberVectorAction,
+    ember_index_build_keywords, ember_index_drop_keywords, ember_index_evict_vectors,
+    ember_index_materialize_vectors, ember_index_set_device_state, EmberDeviceState, EmberPrecision,
+    EmberVectorAction,
 };
 pub use embedder::{
     ember_embedder_dim, ember_embedder_embed, ember_embedder_free, ember_embedder_new_callback,
@@ -31,7 +32,7 @@ pub use embedder::{
 pub use index::{
     ember_index_close, ember_index_create, ember_index_get, ember_index_model_id, ember_index_open,
     ember_index_options_default, ember_index_stats, ember_open_options_default, CIndex, EmberDurability,
-    EmberIndexOptions, EmberIndexStats, EmberOpenOptions, EmberVectorStorage,
+    EmberIndexOptions, EmberIndexStats, EmberKeywords, EmberOpenOptions, EmberVectorStorage,
 };
 pub use passage::{
     ember_stored_passage_free, ember_stored_passage_view, CStoredPassage, EmberMetadataEntry, EmberPassage,
@@ -40,7 +41,8 @@ pub use passage::{
 pub use search::{
     ember_index_search, ember_index_search_vector, ember_search_options_default, ember_search_results_free,
     ember_search_results_hit, ember_search_results_info, ember_search_results_len,
-    ember_search_results_reason, CSearchResults, EmberMode, EmberSearchInfo, EmberSearchOptions,
+    ember_search_results_reason, CSearchResults, EmberMode, EmberRetrieval, EmberSearchInfo,
+    EmberSearchOptions,
 };
 pub use task::{
     ember_cancellation_token_cancel, ember_cancellation_token_free, ember_cancellation_token_new,

@@ -7,7 +7,7 @@ use super::device::EmberVectorAction;
 use super::handles::Registry;
 use super::index::{index_entry, CIndex};
 use super::{guard, guard_value, guard_void, out_arg, slice_arg, str_arg, EmberResult};
-use crate::{EmberError, Mode, SearchOptions, SearchReport};
+use crate::{EmberError, Mode, Retrieval, SearchOptions, SearchReport};
 
 /// Search results (opaque), best first. Free them with `ember_search_results_free`.
 #[derive(Debug)]
@@ -60,6 +60,38 @@ fn mode_from_u32(m: u32) -> Result<Mode, EmberError> {
         .ok_or_else(|| EmberError::invalid(format!("unknown mode {m}")))
 }
 
+/// Which retrieval a search runs (values of `EmberSearchOptions::retrieval`).
+#[repr(u32)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum EmberRetrieval {
+    /// Hybrid when the index has a keyword index, else dense.
+    Auto = 0,
+    /// The vector search alone.
+    Dense = 1,
+    /// BM25 over the keyword index alone (no model run).
+    Keywords = 2,
+    /// Both, fused.
+    Hybrid = 3,
+}
+
+impl From<Retrieval> for EmberRetrieval {
+    fn from(r: Retrieval) -> Self {
+        match r {
+            Retrieval::Auto => EmberRetrieval::Auto,
+            Retrieval::Dense => EmberRetrieval::Dense,
+            Retrieval::Keywords => EmberRetrieval::Keywords,
+            Retrieval::Hybrid => EmberRetrieval::Hybrid,
+        }
+    }
+}
+
+fn retrieval_from_u32(r: u32) -> Result<Retrieval, EmberError> {
+    [Retrieval::Auto, Retrieval::Dense, Retrieval::Keywords, Retrieval::Hybrid]
+        .into_iter()
+        .find(|&x| EmberRetrieval::from(x) as u32 == r)
+        .ok_or_else(|| EmberError::invalid(format!("unknown retrieval {r}")))
+}
+
 /// Search knobs. Start from `ember_search_options_default`.
 #[repr(C)]
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -75,11 +107,16 @@ pub struct EmberSearchOptions {
     /// NULL, or a metadata filter (NUL-terminated UTF-8): `key = v`, `!=`, `<`, `<=`, `>`, `>=`,
     /// `key in (v1, v2)`, `and`, `or`, `not`, parentheses; `"strings"`, numbers, `true`/`false`.
     pub filter: *const c_char,
+    /// An `EmberRetrieval` value.
+    pub retrieval: u32,
+    /// NULL for the default, or how a hybrid search fuses its lists (NUL-terminated): `rrf`,
+    /// `rrf:K`, `blend` or `blend:ALPHA`.
+    pub fusion: *const c_char,
 }
 
 impl EmberSearchOptions {
     /// # Safety
-    /// `filter` is NULL or NUL-terminated.
+    /// `filter` and `fusion` are NULL or NUL-terminated.
     unsafe fn to_options(self) -> Result<SearchOptions, EmberError> {
         let filter = if self.filter.is_null() {
             None
@@ -87,12 +124,20 @@ impl EmberSearchOptions {
             // SAFETY: forwarded from this function's contract.
             Some(unsafe { str_arg(self.filter, "options.filter") }?.to_owned())
         };
+        let fusion = if self.fusion.is_null() {
+            None
+        } else {
+            // SAFETY: forwarded from this function's contract.
+            Some(unsafe { str_arg(self.fusion, "options.fusion") }?.to_owned())
+        };
         Ok(SearchOptions {
             mode: mode_from_u32(self.mode)?,
             k: self.k,
             beam: self.beam,
             rerank: self.rerank,
             filter,
+            retrieval: Some(retrieval_from_u32(self.retrieval)?),
+            fusion,
         })
     }
 }
@@ -131,6 +176,14 @@ pub struct EmberSearchInfo {
     /// The device policy's advice on stored vectors (an `EmberVectorAction` value;
     /// `EMBER_VECTOR_ACTION_NONE` until a device state is set).
     pub vectors_advice: EmberVectorAction,
+    /// The retrieval that ran (never `EMBER_RETRIEVAL_AUTO`).
+    pub retrieval: EmberRetrieval,
+    /// Passages the keyword side returned, before fusion.
+    pub keyword_hits: u64,
+    /// Time of the dense side, milliseconds (0 when it did not run).
+    pub dense_ms: f64,
+    /// Time of the keyword side, milliseconds (0 when it did not run).
+    pub keyword_ms: f64,
 }
 
 fn results_handle(report: SearchReport) -> Result<*mut CSearchResults, EmberError> {
@@ -144,7 +197,8 @@ fn results_handle(report: SearchReport) -> Result<*mut CSearchResults, EmberErro
     Ok(RESULTS.insert(Arc::new(Results { report, ids, reason })))
 }
 
-/// Fill `out_options` with core's defaults (k 10, auto mode, beam 512, rerank 50, no filter).
+/// Fill `out_options` with core's defaults (k 10, auto mode, beam 512, rerank 50, no filter,
+/// auto retrieval, the default fusion).
 ///
 /// # Safety
 /// `out_options` is NULL or valid for writes.
@@ -158,6 +212,8 @@ pub unsafe extern "C" fn ember_search_options_default(out_options: *mut EmberSea
             beam: d.beam,
             rerank: d.rerank,
             filter: std::ptr::null(),
+            retrieval: EmberRetrieval::from(d.retrieval.unwrap_or_default()) as u32,
+            fusion: std::ptr::null(),
         };
         // SAFETY: forwarded from this function's contract.
         unsafe { out_arg(out_options, "out_options", value) }?;
@@ -276,6 +332,10 @@ pub unsafe extern "C" fn ember_search_results_info(
             search_ms: 0.0,
             scanned: false,
             vectors_advice: EmberVectorAction::None,
+            retrieval: EmberRetrieval::Auto,
+            keyword_hits: 0,
+            dense_ms: 0.0,
+            keyword_ms: 0.0,
         };
         // SAFETY: forwarded from this function's contract.
         let out = unsafe { out_arg(out_info, "out_info", empty) }?;
@@ -291,6 +351,10 @@ pub unsafe extern "C" fn ember_search_results_info(
             search_ms: rep.search_ms,
             scanned: rep.scanned,
             vectors_advice: rep.vectors_advice.into(),
+            retrieval: rep.retrieval.into(),
+            keyword_hits: rep.keyword_hits,
+            dense_ms: rep.dense_ms,
+            keyword_ms: rep.keyword_ms,
         };
         Ok(())
     })

@@ -29,6 +29,8 @@ pub struct IndexStats {
     pub sidecar_bytes: u64,
     /// The compressed text store's size.
     pub text_store_bytes: u64,
+    /// The keyword index's file size (0 without one).
+    pub keyword_bytes: u64,
     /// Bytes per section, by name.
     pub sections: BTreeMap<String, u64>,
     /// The embedding model the index was built with.
@@ -51,6 +53,10 @@ pub(crate) fn stats(snap: &Snapshot) -> IndexStats {
         index_bytes: segment.file_len() - text_store_bytes,
         sidecar_bytes: snap.sidecar.as_ref().map_or(0, |s| s.file_bytes()),
         text_store_bytes,
+        keyword_bytes: match &snap.keywords {
+            Some(Ok(kw)) => kw.file_bytes(),
+            _ => 0,
+        },
         sections,
         model: snap.base.meta.model.clone(),
     }

@@ -1,13 +1,16 @@
-//! Two-level search: beam search on the graph ranked by code estimates, then exact scores for the
-//! best candidates by recomputing their embeddings or reading the vector sidecar.
+//! Search: the dense side is a beam search on the graph ranked by code estimates, then exact
+//! scores for the best candidates by recomputing their embeddings or reading the vector sidecar;
+//! the keyword side is BM25 over the keyword index; a hybrid search fuses the two lists.
 
 use std::time::Instant;
 
 use super::walk::{seed_count, walk, Scored, Scratch};
 use crate::error::lock_poisoned;
-use crate::index::options::{Mode, Policy, SearchOptions};
+use crate::index::keyword;
+use crate::index::options::{Fusion, Mode, Policy, Retrieval, SearchOptions};
 use crate::index::policy::DeviceState;
 use crate::index::snapshot::Snapshot;
+use crate::keywords::{self as kw, Normalize};
 use crate::{Embedder, Error, Result};
 
 /// One result.
@@ -15,7 +18,8 @@ use crate::{Embedder, Error, Result};
 pub struct SearchHit {
     /// The app's passage id.
     pub id: String,
-    /// Inner product with the query (cosine similarity): exact, or estimated in codes-only mode.
+    /// Dense: the inner product with the query (cosine similarity), exact or estimated in
+    /// codes-only mode. Keywords: the BM25 score. Hybrid: the fused score.
     pub score: f32,
 }
 
@@ -24,9 +28,11 @@ pub struct SearchHit {
 pub struct SearchReport {
     /// Best first.
     pub hits: Vec<SearchHit>,
-    /// The mode that ran (never `Auto`).
+    /// The retrieval that ran (never `Auto`).
+    pub retrieval: Retrieval,
+    /// The mode of the dense side (never `Auto`; `CodesOnly` when only keywords ran).
     pub mode: Mode,
-    /// Why that mode (for `Auto`).
+    /// Why that retrieval and mode (for `Auto`).
     pub reason: String,
     /// Passages whose embeddings were recomputed.
     pub reembedded: usize,
@@ -38,6 +44,12 @@ pub struct SearchReport {
     pub scored: usize,
     /// Whether the filter was so selective that candidates came from a scan of all codes.
     pub scanned: bool,
+    /// Passages the keyword side returned (before fusion).
+    pub keyword_hits: usize,
+    /// Wall time of the dense side, milliseconds (0 when it did not run).
+    pub dense_ms: f64,
+    /// Wall time of the keyword side, milliseconds (0 when it did not run).
+    pub keyword_ms: f64,
     /// Wall time of the search (excluding embedding the query), milliseconds.
     pub search_ms: f64,
 }
@@ -49,16 +61,140 @@ pub(crate) struct Auto<'a> {
     pub device: Option<DeviceState>,
 }
 
-/// Search one snapshot with an already embedded query (unit length, the index's dimension).
+/// Which retrieval `asked` comes to on `snap` for a search with (or without) a query text and a
+/// query vector, and why.
+pub(crate) fn resolve_retrieval(
+    snap: &Snapshot,
+    asked: Retrieval,
+    has_text: bool,
+    has_vector: bool,
+) -> Result<(Retrieval, &'static str)> {
+    let keywords = || match &snap.keywords {
+        Some(Ok(_)) => Ok(()),
+        Some(Err(why)) => Err(Error::Corrupt(why.clone())),
+        None => Err(Error::InvalidArgument("the index has no keyword index (build_keywords)".into())),
+    };
+    let need_text = || match has_text {
+        true => Ok(()),
+        false => Err(Error::InvalidArgument(format!("{} retrieval needs the query text", asked.name()))),
+    };
+    let need_vector = || match has_vector {
+        true => Ok(()),
+        false => Err(Error::InvalidArgument(format!("{} retrieval needs a query vector", asked.name()))),
+    };
+    match asked {
+        Retrieval::Dense => need_vector().map(|()| (asked, "requested")),
+        Retrieval::Keywords => need_text().and_then(|()| keywords()).map(|()| (asked, "requested")),
+        Retrieval::Hybrid => {
+            need_text().and_then(|()| need_vector()).and_then(|()| keywords()).map(|()| (asked, "requested"))
+        }
+        Retrieval::Auto => match (has_vector, has_text && keywords().is_ok()) {
+            (true, true) => Ok((Retrieval::Hybrid, "the index has keywords")),
+            (true, false) => Ok((Retrieval::Dense, "no keyword index")),
+            (false, true) => Ok((Retrieval::Keywords, "no query vector")),
+            (false, false) => Err(Error::InvalidArgument(
+                "nothing to search with: no query vector, and no keyword index for the text".into(),
+            )),
+        },
+    }
+}
+
+/// Search one snapshot with a query text, an embedded query (unit length, the index's dimension),
+/// or both, as `opts.retrieval` asks.
+#[allow(clippy::too_many_arguments)]
 pub(crate) fn search(
     snap: &Snapshot,
-    query: &[f32],
+    text: Option<&str>,
+    query: Option<&[f32]>,
     embedder: Option<&dyn Embedder>,
     opts: &SearchOptions,
     auto: Auto,
     scratch: &mut Scratch,
 ) -> Result<SearchReport> {
     let start = Instant::now();
+    if opts.k == 0 || opts.beam == 0 {
+        return Err(Error::InvalidArgument("k and beam must be at least 1".into()));
+    }
+    opts.fusion.check()?;
+    opts.bm25.check()?;
+    let (retrieval, why) = resolve_retrieval(snap, opts.retrieval, text.is_some(), query.is_some())?;
+    // Each side hands the fusion as many candidates as the dense side scores exactly.
+    let depth = match retrieval {
+        Retrieval::Hybrid => opts.rerank.max(opts.k),
+        _ => opts.k,
+    };
+    let mut report = SearchReport {
+        hits: Vec::new(),
+        retrieval,
+        mode: Mode::CodesOnly,
+        reason: format!("keywords only: {why}"),
+        reembedded: 0,
+        cache_hits: 0,
+        bytes_read: 0,
+        scored: 0,
+        scanned: false,
+        keyword_hits: 0,
+        dense_ms: 0.0,
+        keyword_ms: 0.0,
+        search_ms: 0.0,
+    };
+    let dense = match (retrieval, query) {
+        (Retrieval::Dense | Retrieval::Hybrid, Some(q)) => {
+            let at = Instant::now();
+            let found = dense(snap, q, embedder, opts, depth, auto, scratch, &mut report)?;
+            report.dense_ms = at.elapsed().as_secs_f64() * 1e3;
+            if retrieval == Retrieval::Hybrid {
+                report.reason = format!("{}; hybrid: {why}", report.reason);
+            }
+            found
+        }
+        _ => Vec::new(),
+    };
+    let keywords = match (retrieval, text, &snap.keywords) {
+        (Retrieval::Keywords | Retrieval::Hybrid, Some(t), Some(Ok(k))) => {
+            let at = Instant::now();
+            let accept = |i: u32| {
+                !snap.is_deleted(i) && opts.filter.as_ref().is_none_or(|f| f.matches(snap.metadata(i)))
+            };
+            let found = keyword::search(snap, k, t, depth, &opts.bm25, &accept)?;
+            report.keyword_ms = at.elapsed().as_secs_f64() * 1e3;
+            report.keyword_hits = found.len();
+            found
+        }
+        _ => Vec::new(),
+    };
+    let ranked: Vec<kw::Scored> = match retrieval {
+        Retrieval::Hybrid => {
+            let dense: Vec<kw::Scored> = dense.iter().map(|s| kw::Scored { node: s.1, score: s.0 }).collect();
+            match opts.fusion {
+                Fusion::Rrf { k } => kw::rrf(&dense, &keywords, k, opts.k)?,
+                Fusion::Blend { alpha } => kw::blend(&dense, &keywords, alpha, Normalize::MinMax, opts.k)?,
+            }
+        }
+        Retrieval::Keywords => keywords,
+        _ => dense.iter().take(opts.k).map(|s| kw::Scored { node: s.1, score: s.0 }).collect(),
+    };
+    report.hits = ranked
+        .iter()
+        .map(|s| Ok(SearchHit { id: snap.id(s.node)?, score: s.score }))
+        .collect::<Result<_>>()?;
+    report.search_ms = start.elapsed().as_secs_f64() * 1e3;
+    Ok(report)
+}
+
+/// The dense side: the `depth` best passages by exact score (code estimates in codes-only mode),
+/// best first; fills the report's mode, reason and costs.
+#[allow(clippy::too_many_arguments)]
+fn dense(
+    snap: &Snapshot,
+    query: &[f32],
+    embedder: Option<&dyn Embedder>,
+    opts: &SearchOptions,
+    depth: usize,
+    auto: Auto,
+    scratch: &mut Scratch,
+    report: &mut SearchReport,
+) -> Result<Vec<Scored>> {
     let dim = snap.base.meta.dim;
     if query.len() != dim {
         return Err(Error::DimensionMismatch { expected: dim, found: query.len() });
@@ -66,40 +202,28 @@ pub(crate) fn search(
     if query.iter().any(|x| !x.is_finite()) {
         return Err(Error::InvalidArgument("query vector has a NaN or infinite value".into()));
     }
-    if opts.k == 0 || opts.beam == 0 {
-        return Err(Error::InvalidArgument("k and beam must be at least 1".into()));
-    }
     if let Some(e) = embedder {
         snap.check_model(e.model_id())?;
     }
     let (mode, reason) = resolve_mode(snap, opts.mode, embedder.is_some(), auto)?;
-    let rerank = if mode == Mode::CodesOnly { opts.k } else { opts.rerank.max(opts.k) };
+    let rerank = if mode == Mode::CodesOnly { depth } else { opts.rerank.max(depth) };
     // Tombstones still occupy beam slots while they await compaction: widen the beam by the
     // share of deleted nodes (at most 4×) so the live part is searched as widely as asked.
     let widen = (snap.len() as f64 / snap.live.max(1) as f64).min(4.0);
     let beam = ((opts.beam as f64 * widen) as usize).max(rerank);
     let (top, scored, scanned) = candidates(snap, query, beam, rerank, opts, scratch)?;
-    let mut report = SearchReport {
-        hits: Vec::new(),
-        mode,
-        reason,
-        reembedded: 0,
-        cache_hits: 0,
-        bytes_read: (scored * snap.base.quantizer.code_bytes()) as u64,
-        scored,
-        scanned,
-        search_ms: 0.0,
-    };
+    report.mode = mode;
+    report.reason = reason;
+    report.bytes_read += (scored * snap.base.quantizer.code_bytes()) as u64;
+    report.scored = scored;
+    report.scanned = scanned;
     let mut exact: Vec<Scored> = match mode {
         Mode::CodesOnly => top,
-        _ => exact_scores(snap, query, &top, mode, embedder, &mut report)?,
+        _ => exact_scores(snap, query, &top, mode, embedder, report)?,
     };
     exact.sort_by(|a, b| b.cmp(a));
-    exact.truncate(opts.k);
-    report.hits =
-        exact.iter().map(|s| Ok(SearchHit { id: snap.id(s.1)?, score: s.0 })).collect::<Result<_>>()?;
-    report.search_ms = start.elapsed().as_secs_f64() * 1e3;
-    Ok(report)
+    exact.truncate(depth);
+    Ok(exact)
 }
 
 fn resolve_mode(snap: &Snapshot, asked: Mode, have_embedder: bool, auto: Auto) -> Result<(Mode, String)> {

@@ -35,6 +35,10 @@ pub(crate) fn apply(snap: &mut Snapshot, op: &Op, limits: Limits, scratch: &mut 
                     vector: e.vector.clone(),
                     code,
                     position,
+                    terms: match &snap.keywords {
+                        Some(Ok(kw)) => Some(kw.analyze(&e.text)),
+                        _ => None,
+                    },
                 }));
                 snap.adj.push(None);
                 snap.flags.push(0);

@@ -7,6 +7,7 @@ use super::open::take_lock;
 use crate::graph;
 use crate::index::files;
 use crate::index::handle::Index;
+use crate::index::keyword;
 use crate::index::options::{IndexConfig, OpenOptions};
 use crate::index::passage::{validate_passage, Passage};
 use crate::index::segment::meta::Meta;
@@ -183,6 +184,11 @@ pub(crate) fn build_from_vectors(
     let (segment_name, fingerprint) = write_segment(storage, dir, parts)?;
     if let Some(precision) = config.vectors.precision() {
         sidecar::write(storage, &dir.join(files::vectors(generation)), &vecs, dim, precision, fingerprint)?;
+    }
+    if let Some(analysis) = config.keywords {
+        let docs: Vec<(u32, &str)> =
+            old().enumerate().map(|(k, i)| (k as u32, passages[i].text.as_str())).collect();
+        keyword::write(storage, dir, generation, &docs, analysis)?;
     }
     publish(storage, dir, &segment_name)?;
     Index::open_locked(dir, OpenOptions::default(), Some(lock))

@@ -9,6 +9,7 @@ use crate::graph::Graph;
 use crate::index::cache::EmbeddingCache;
 use crate::index::files;
 use crate::index::handle::{Index, Writer};
+use crate::index::keyword;
 use crate::index::segment::load::Base;
 use crate::index::segment::meta::Meta;
 use crate::index::segment::publish::publish;
@@ -98,6 +99,17 @@ impl Index {
                 let path = self.dir.join(files::vectors(generation));
                 sidecar::write(storage, &path, &vecs, dim, side.precision(), fingerprint)?;
             }
+            // The postings are folded by rebuilding them over the new segment's live passages (a
+            // keyword index refused at open is not carried over: build_keywords makes a new one).
+            if let Some(Ok(kw)) = &snap.keywords {
+                let docs: Vec<(u32, &str)> = order
+                    .iter()
+                    .enumerate()
+                    .filter(|(_, &i)| !snap.is_deleted(i))
+                    .map(|(k, _)| (k as u32, texts[k].as_str()))
+                    .collect();
+                keyword::write(storage, &self.dir, generation, &docs, kw.analyzer.config())?;
+            }
             task.check()?;
             publish(storage, &self.dir, &name)
         })();
@@ -107,6 +119,7 @@ impl Index {
             if files::current_generation(&self.dir) != Some(generation) {
                 let _ = storage.remove(&self.dir.join(&name));
                 let _ = storage.remove(&self.dir.join(files::vectors(generation)));
+                let _ = storage.remove(&self.dir.join(files::keywords(generation)));
             } else {
                 // CURRENT was renamed but not made durable: which generation a reboot shows is
                 // unknown, so refuse further writes until the index is reopened.
@@ -116,7 +129,8 @@ impl Index {
         }
         let new_base = Arc::new(Base::load(&self.dir.join(&name), generation, cache)?);
         let sidecar = open_sidecar(&self.dir, &new_base);
-        let next = Snapshot::new(new_base, sidecar);
+        let keywords = keyword::open(&self.dir, &new_base);
+        let next = Snapshot::new(new_base, sidecar, keywords);
         w.log.len = 0;
         self.publish_snapshot(next)
     }

@@ -9,6 +9,7 @@ use super::insert::Limits;
 use crate::index::cache::EmbeddingCache;
 use crate::index::files;
 use crate::index::handle::{Index, Writer};
+use crate::index::keyword;
 use crate::index::log;
 use crate::index::options::OpenOptions;
 use crate::index::segment::load::Base;
@@ -47,7 +48,9 @@ impl Index {
             files::remove_stale(opts.storage.as_ref(), dir, generation)?;
         }
         let sidecar = open_sidecar(dir, &base);
-        let mut snap = Snapshot::new(base, sidecar);
+        // Before the replay, so passages added since are analyzed as they are applied.
+        let keywords = keyword::open(dir, &base);
+        let mut snap = Snapshot::new(base, sidecar, keywords);
         let mut writer = Writer::default();
         replay_log(dir, &opts, &mut snap, &mut writer)?;
         Ok(Index::from_parts(dir, opts, snap, writer, lock))
