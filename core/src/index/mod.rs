@@ -13,7 +13,7 @@
 //! - [`segment`]: one immutable file per generation (meta, write, publish, load).
 //! - [`snapshot`]: one consistent state; everything a reader needs, the id map included.
 //! - [`log`]: the write-ahead log (format, append, cut, replay).
-//! - [`read`]: search, graph walk, lookups, on one snapshot; imports nothing of `write`.
+//! - [`read`]: search, graph walk, BM25, lookups, on one snapshot; imports nothing of `write`.
 //! - [`write`]: open, apply, the writer, insert, commit, compact, build, vectors.
 //! - [`keyword`]: the keyword index of a generation, the terms of passages added since, and BM25
 //!   over both.

@@ -4,9 +4,9 @@
 
 use std::time::Instant;
 
+use super::bm25;
 use super::walk::{seed_count, walk, Scored, Scratch};
 use crate::error::lock_poisoned;
-use crate::index::keyword;
 use crate::index::options::{Fusion, Mode, Policy, Retrieval, SearchOptions};
 use crate::index::policy::DeviceState;
 use crate::index::snapshot::Snapshot;
@@ -156,7 +156,7 @@ pub(crate) fn search(
             let accept = |i: u32| {
                 !snap.is_deleted(i) && opts.filter.as_ref().is_none_or(|f| f.matches(snap.metadata(i)))
             };
-            let found = keyword::search(snap, k, t, depth, &opts.bm25, &accept)?;
+            let found = bm25::search(snap, k, t, depth, &opts.bm25, &accept)?;
             report.keyword_ms = at.elapsed().as_secs_f64() * 1e3;
             report.keyword_hits = found.len();
             found
