@@ -433,6 +433,65 @@ static int test_device_and_vectors(void) {
   return 0;
 }
 
+static int test_keywords(void) {
+  EmberEmbedder *embedder = NULL;
+  OK(ember_embedder_new_onnx(model_dir, NULL, &embedder));
+  EmberIndexOptions io;
+  OK(ember_index_options_default(&io));
+  CHECK(io.keywords == EMBER_KEYWORDS_NONE, "default keywords %u", (unsigned)io.keywords);
+  io.keywords = EMBER_KEYWORDS_STEMMED;
+  EmberIndex *index = NULL;
+  OK(ember_index_create(path("keywords"), embedder, NOTES, NOTES_LEN, &io, NULL, &index));
+  EmberIndexStats stats;
+  OK(ember_index_stats(index, &stats));
+  CHECK(stats.keyword_bytes > 0, "keyword bytes %llu", (unsigned long long)stats.keyword_bytes);
+  EmberSearchOptions options;
+  OK(ember_search_options_default(&options));
+  CHECK(options.retrieval == EMBER_RETRIEVAL_AUTO && options.fusion == NULL, "default retrieval %u",
+        (unsigned)options.retrieval);
+  options.retrieval = EMBER_RETRIEVAL_KEYWORDS;
+  EmberSearchResults *results = NULL;
+  EmberSearchInfo info;
+  OK(ember_index_search(index, "april", &options, &results));
+  OK(ember_search_results_info(results, &info));
+  CHECK(info.retrieval == EMBER_RETRIEVAL_KEYWORDS && ember_search_results_len(results) == 1 &&
+            strcmp(hit_id(results, 0), "tax") == 0 && info.embed_ms == 0 && info.keyword_hits == 1,
+        "keywords: %u %zu %s %f", (unsigned)info.retrieval, ember_search_results_len(results), hit_id(results, 0),
+        info.embed_ms);
+  ember_search_results_free(results);
+  OK(ember_index_search(index, "cooking spaghetti", NULL, &results));
+  OK(ember_search_results_info(results, &info));
+  CHECK(info.retrieval == EMBER_RETRIEVAL_HYBRID && strcmp(hit_id(results, 0), "pasta") == 0, "hybrid: %u %s",
+        (unsigned)info.retrieval, hit_id(results, 0));
+  ember_search_results_free(results);
+  options.retrieval = EMBER_RETRIEVAL_HYBRID;
+  options.fusion = "blend:0.5";
+  char top[64];
+  OK(top_hit(index, "salted water", &options, top, sizeof top));
+  CHECK(strcmp(top, "pasta") == 0, "blend: %s", top);
+  options.fusion = "mean";
+  BAD(top_hit(index, "salted water", &options, top, sizeof top));
+  options.fusion = NULL;
+  options.retrieval = 9;
+  BAD(top_hit(index, "salted water", &options, top, sizeof top));
+  OK(ember_index_drop_keywords(index));
+  OK(ember_index_stats(index, &stats));
+  CHECK(stats.keyword_bytes == 0, "dropped, %llu left", (unsigned long long)stats.keyword_bytes);
+  OK(ember_index_search(index, "april", NULL, &results));
+  OK(ember_search_results_info(results, &info));
+  CHECK(info.retrieval == EMBER_RETRIEVAL_DENSE, "after drop: %u", (unsigned)info.retrieval);
+  ember_search_results_free(results);
+  OK(ember_index_build_keywords(index, 0));
+  OK(ember_index_stats(index, &stats));
+  CHECK(stats.keyword_bytes > 0, "rebuilt: %llu", (unsigned long long)stats.keyword_bytes);
+  io.keywords = 7;
+  EmberIndex *other = NULL;
+  BAD(ember_index_create(path("keywords-bad"), embedder, NOTES, NOTES_LEN, &io, NULL, &other));
+  ember_index_close(index);
+  ember_embedder_free(embedder);
+  return 0;
+}
+
 /* Cancel the token given as `data` on the first progress report. */
 static void cancel_on_progress(void *data, size_t done, size_t total) {
   (void)done, (void)total;
@@ -601,6 +660,8 @@ static int test_null_everywhere(void) {
   BAD(ember_index_set_device_state(index, NULL));
   BAD(ember_index_materialize_vectors(NULL, EMBER_PRECISION_F16, NULL));
   BAD(ember_index_evict_vectors(NULL));
+  BAD(ember_index_build_keywords(NULL, 1));
+  BAD(ember_index_drop_keywords(NULL));
   /* NULL members of structs. */
   EmberPassage no_id = {NULL, "text"}, no_text = {"id", NULL};
   EmberPassage no_meta = {"id", "text", NULL, 2};
@@ -738,6 +799,8 @@ static int test_abuse(void) {
   EXPECT(ember_index_set_device_state(index, &(EmberDeviceState){50, 0, 0, 0}), EMBER_RESULT_CLOSED);
   EXPECT(ember_index_materialize_vectors(index, EMBER_PRECISION_F16, NULL), EMBER_RESULT_CLOSED);
   EXPECT(ember_index_evict_vectors(index), EMBER_RESULT_CLOSED);
+  EXPECT(ember_index_build_keywords(index, 1), EMBER_RESULT_CLOSED);
+  EXPECT(ember_index_drop_keywords(index), EMBER_RESULT_CLOSED);
   CHECK(strstr(ember_last_error_message(), "closed") != NULL, "message %s", ember_last_error_message());
 
   /* A freed embedder: a typed error; an index built with it keeps working. */
@@ -861,6 +924,7 @@ int main(int argc, char **argv) {
   run("living index: metadata, filter, add, update, delete, get, commit, reopen, compact, typed errors",
       test_living);
   run("device state and stored vectors", test_device_and_vectors);
+  run("keyword and hybrid search", test_keywords);
   run("cancellation leaves the index as it was", test_cancellation);
   run("NULL for every pointer argument", test_null_everywhere);
   run("abuse: lengths, non-UTF-8, foreign, stale and closed handles", test_abuse);

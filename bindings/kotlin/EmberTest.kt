@@ -160,6 +160,25 @@ val tests = linkedMapOf<String, () -> Unit>(
             expectThrows<EmberException.InvalidArgument> { index.setDeviceState(DeviceState(101u, false, false, 0uL)) }
         }
     },
+    "keyword and hybrid search" to {
+        val embedder = onnxEmbedder(modelDir)
+        val config = IndexConfig(VectorStorage.NONE, keywords = true)
+        EmberIndex.create(File(scratch, "keywords").path, embedder, notes, config).use { index ->
+            check(index.stats().keywordBytes > 0uL) { "no keyword index ${index.stats()}" }
+            val kw = index.search("april", SearchOptions(Mode.AUTO, retrieval = Retrieval.KEYWORDS))
+            check(kw.retrieval == Retrieval.KEYWORDS && kw.hits.map { it.id } == listOf("tax")) { "keywords $kw" }
+            check(kw.embedMs == 0.0) { "a keyword search ran the model: $kw" }
+            val hybrid = index.search("cooking spaghetti")
+            check(hybrid.retrieval == Retrieval.HYBRID && hybrid.hits[0].id == "pasta") { "hybrid $hybrid" }
+            val blend = index.search("salted water", SearchOptions(Mode.AUTO, fusion = "blend:0.5"))
+            check(blend.hits[0].id == "pasta") { "blend $blend" }
+            expectThrows<EmberException.InvalidArgument> { index.search("x", SearchOptions(Mode.AUTO, fusion = "mean")) }
+            index.dropKeywords()
+            check(index.stats().keywordBytes == 0uL && index.search("april").retrieval == Retrieval.DENSE) { "dropped" }
+            index.buildKeywords(stem = false)
+            check(index.search("april").retrieval == Retrieval.HYBRID) { "rebuilt" }
+        }
+    },
     "a cancelled token leaves the index as it was" to {
         val dir = File(scratch, "cancel-add").path
         EmberIndex.create(dir, WordHashEmbedder(), notes.take(3)).use { index ->

@@ -5,6 +5,7 @@
 
 use std::path::Path;
 
+use ember_core::keywords::{Analyzer, AnalyzerConfig, KeywordIndex};
 use ember_core::quant::{QuantParams, Quantizer};
 use ember_core::store::{SectionKind, Segment};
 use ember_core::{Index, IndexConfig, Passage, Task, Value, VectorStorage};
@@ -71,7 +72,8 @@ fn wal_seed(image: &DirImage, flags: u8, pick: u8, cut: Option<usize>) -> Vec<u8
 }
 
 /// The targets whose seeds this writes; their folders are emptied first, so renamed seeds go.
-const TARGETS: [&str; 6] = ["index_open", "index_write", "wal_replay", "decode", "chunker", "embed"];
+const TARGETS: [&str; 7] =
+    ["index_open", "index_write", "wal_replay", "decode", "chunker", "embed", "keywords"];
 
 fn main() {
     for target in TARGETS {
@@ -177,6 +179,20 @@ fn main() {
                  split? Yes — on sentences, then words.";
     write("chunker", "prose", &chunk_seed(12, 3, 0, prose));
     write("chunker", "cjk-bytes", &chunk_seed(2, 1, 1, "日本語のテキスト。句読点！次の文？"));
+    // Keyword files: a short one, one with a list long enough for skip blocks, stemmed and not,
+    // and an empty one.
+    let texts = synthetic_passages(300);
+    for (name, n, stem) in [("small-stemmed", 24, true), ("skips-300", 300, false), ("empty", 0, true)] {
+        let mut docs: Vec<(u32, String)> =
+            texts[..n].iter().enumerate().map(|(i, p)| (i as u32, p.text.clone())).collect();
+        if n > 0 {
+            docs[0].1.push_str(" 电池容量 battery");
+        }
+        let refs: Vec<(u32, &str)> = docs.iter().map(|(i, t)| (*i, t.as_str())).collect();
+        let built = check(KeywordIndex::build(&refs, &Analyzer::new(AnalyzerConfig { stem })), "keywords");
+        // Flag 1: the target recomputes the checksums of what the mutator changed.
+        write("keywords", name, &[&[1u8][..], built.to_bytes()].concat());
+    }
     write("chunker", "specials", &chunk_seed(3, 0, 2, "a b c d e f g h i j k l m n o p"));
     write("chunker", "long-word", &chunk_seed(5, 2, 3, &"x".repeat(300)));
     write("chunker", "emoji-joiners", &chunk_seed(4, 1, 0, "👨‍👩‍👧 e\u{301} ﷽ \u{200d}\u{200d} 🎉🎉. ok"));

@@ -18,6 +18,7 @@ mod dir;
 mod embed;
 mod index;
 mod input;
+mod keywords;
 mod wal;
 mod write;
 
@@ -28,6 +29,7 @@ pub use dir::{scratch_dir, DirImage, REPAIR_SEGMENTS, REPAIR_SIDECAR, REPAIR_WAL
 pub use embed::embed;
 pub use index::index_open;
 pub use input::Input;
+pub use keywords::keywords;
 pub use wal::{wal_replay, OWN_FINGERPRINT, REPAIR};
 pub use write::index_write;
 
@@ -43,4 +45,5 @@ pub const TARGETS: &[(&str, Target)] = &[
     ("wal_replay", wal_replay),
     ("index_write", index_write),
     ("capi_sequence", capi_sequence),
+    ("keywords", keywords),
 ];

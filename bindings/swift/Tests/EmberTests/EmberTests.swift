@@ -236,6 +236,28 @@ final class EmberTests: XCTestCase {
         XCTAssertThrowsError(try index.setDeviceState(state: DeviceState(batteryPercent: 101, charging: false, lowPowerMode: false, freeStorageBytes: 0)))
     }
 
+    func testKeywordAndHybridSearch() throws {
+        let embedder = try onnxEmbedder(modelDir: modelDir)
+        let index = try EmberIndex.create(
+            dir: path("keywords"), embedder: embedder, passages: notes,
+            config: IndexConfig(vectors: .none, keywords: true))
+        defer { index.close() }
+        XCTAssertGreaterThan(try index.stats().keywordBytes, 0)
+        let kw = try index.search(query: "april", options: SearchOptions(mode: .auto, retrieval: .keywords))
+        XCTAssertEqual(kw.retrieval, .keywords)
+        XCTAssertEqual(kw.hits.map(\.id), ["tax"])
+        XCTAssertEqual(kw.embedMs, 0)
+        let hybrid = try index.search(query: "cooking spaghetti")
+        XCTAssertEqual(hybrid.retrieval, .hybrid)
+        XCTAssertEqual(hybrid.hits.first?.id, "pasta")
+        XCTAssertThrowsError(try index.search(query: "x", options: SearchOptions(mode: .auto, fusion: "mean")))
+        try index.dropKeywords()
+        XCTAssertEqual(try index.stats().keywordBytes, 0)
+        XCTAssertEqual(try index.search(query: "april").retrieval, .dense)
+        try index.buildKeywords(stem: false)
+        XCTAssertEqual(try index.search(query: "april").retrieval, .hybrid)
+    }
+
     func testCancelledTokenLeavesTheIndexAsItWas() throws {
         let index = try EmberIndex.create(dir: path("cancel-add"), embedder: WordHashEmbedder(), passages: Array(notes.prefix(3)))
         let token = CancellationToken()
