@@ -149,6 +149,53 @@ fn add_delete_compact_vectors_and_filtered_search() {
     assert!(String::from_utf8_lossy(&bad.stderr).starts_with("ember: error: invalid argument: filter"));
 }
 
+/// The keyword contract: `ember index --keywords`, `ember search --retrieval` with `"retrieval"` in
+/// each `--json` line (hybrid by default with keywords), `ember info`'s `keyword_bytes`, and
+/// `ember keywords DIR build|drop`.
+#[test]
+fn keywords_retrieval_and_info() {
+    let tmp = empty_temp_dir("cli-keywords");
+    let model = l3();
+    let dir = tmp.join("index").to_string_lossy().into_owned();
+    let base = corpus(&tmp, "base.jsonl", "m", 0, 60);
+    let summary = ok(&["index", "--model", &model, "--corpus", &base, "--out", &dir, "--keywords", "--json"]);
+    let summary: serde_json::Value = serde_json::from_str(summary.trim()).unwrap();
+    assert!(summary["keyword_bytes"].as_u64().unwrap() > 0, "{summary}");
+    let search = |extra: &[&str]| -> serde_json::Value {
+        let mut args =
+            vec!["search", dir.as_str(), "--model", model.as_str(), "--query", "copy files", "--json"];
+        args.extend_from_slice(extra);
+        serde_json::from_str(ok(&args).trim()).unwrap()
+    };
+    let line = search(&[]);
+    assert_eq!(line["retrieval"], "hybrid", "{line}");
+    for field in ["dense_ms", "keyword_ms", "keyword_hits", "mode", "hits"] {
+        assert!(!line[field].is_null(), "{field} missing: {line}");
+    }
+    assert!(line["keyword_hits"].as_u64().unwrap() > 0, "{line}");
+    for retrieval in ["dense", "keywords", "hybrid"] {
+        let line = search(&["--retrieval", retrieval]);
+        assert_eq!(line["retrieval"], retrieval, "{line}");
+        assert!(!line["hits"].as_array().unwrap().is_empty(), "{retrieval}: no hits");
+    }
+    let line = search(&["--retrieval", "keywords"]);
+    assert_eq!((line["embed_ms"].as_f64(), line["dense_ms"].as_f64()), (Some(0.0), Some(0.0)), "{line}");
+    let line = search(&["--fusion", "rrf:60"]);
+    assert_eq!(line["retrieval"], "hybrid");
+    let bad = ember(&["search", &dir, "--model", &model, "--query", "x", "--fusion", "mean"]);
+    assert_eq!(bad.status.code(), Some(2), "a bad --fusion is a usage error");
+    let info: serde_json::Value = serde_json::from_str(&ok(&["info", &dir, "--json"])).unwrap();
+    assert_eq!(info["keyword_bytes"], summary["keyword_bytes"]);
+    ok(&["keywords", &dir, "drop"]);
+    assert_eq!(search(&[])["retrieval"], "dense");
+    let info: serde_json::Value = serde_json::from_str(&ok(&["info", &dir, "--json"])).unwrap();
+    assert_eq!(info["keyword_bytes"], 0);
+    let no_index = ember(&["search", &dir, "--model", &model, "--query", "x", "--retrieval", "keywords"]);
+    assert_eq!(no_index.status.code(), Some(1));
+    ok(&["keywords", &dir, "build", "--no-stem"]);
+    assert_eq!(search(&[])["retrieval"], "hybrid");
+}
+
 /// `kill -9` at random moments of `ember add`: every id it acknowledged survives, and the index
 /// always reopens.
 #[test]

@@ -92,6 +92,25 @@ enum EmberVectorAction
 typedef uint32_t EmberVectorAction;
 #endif // __cplusplus
 
+// Which retrieval a search runs (values of `EmberSearchOptions::retrieval`).
+enum EmberRetrieval
+#ifdef __cplusplus
+  : uint32_t
+#endif // __cplusplus
+ {
+  // Hybrid when the index has a keyword index, else dense.
+  EMBER_RETRIEVAL_AUTO = 0,
+  // The vector search alone.
+  EMBER_RETRIEVAL_DENSE = 1,
+  // BM25 over the keyword index alone (no model run).
+  EMBER_RETRIEVAL_KEYWORDS = 2,
+  // Both, fused.
+  EMBER_RETRIEVAL_HYBRID = 3,
+};
+#ifndef __cplusplus
+typedef uint32_t EmberRetrieval;
+#endif // __cplusplus
+
 // Whether full-precision vectors are kept beside the index (values of
 // `EmberIndexOptions::vectors`).
 enum EmberVectorStorage
@@ -108,6 +127,23 @@ enum EmberVectorStorage
 };
 #ifndef __cplusplus
 typedef uint32_t EmberVectorStorage;
+#endif // __cplusplus
+
+// Whether an index gets a keyword index (values of `EmberIndexOptions::keywords`).
+enum EmberKeywords
+#ifdef __cplusplus
+  : uint32_t
+#endif // __cplusplus
+ {
+  // No keyword index (one can be built later: `ember_index_build_keywords`).
+  EMBER_KEYWORDS_NONE = 0,
+  // English words reduced to their stem.
+  EMBER_KEYWORDS_STEMMED = 1,
+  // Words as written.
+  EMBER_KEYWORDS_UNSTEMMED = 2,
+};
+#ifndef __cplusplus
+typedef uint32_t EmberKeywords;
 #endif // __cplusplus
 
 // When writes are acknowledged (values of `EmberOpenOptions::durability`).
@@ -236,6 +272,8 @@ typedef struct EmberIndexOptions {
   uint32_t embed_chunk;
   // The embedder's token limit, recorded for searches; 0 for the model's default.
   uint32_t max_tokens;
+  // An `EmberKeywords` value.
+  uint32_t keywords;
 } EmberIndexOptions;
 
 // How an index is opened. Start from `ember_open_options_default`.
@@ -304,6 +342,8 @@ typedef struct EmberIndexStats {
   uint64_t pending_ops;
   // The current segment's generation (grows with every commit and compaction).
   uint64_t generation;
+  // The keyword index's size (0 without one).
+  uint64_t keyword_bytes;
 } EmberIndexStats;
 
 // Search knobs. Start from `ember_search_options_default`.
@@ -319,6 +359,11 @@ typedef struct EmberSearchOptions {
   // NULL, or a metadata filter (NUL-terminated UTF-8): `key = v`, `!=`, `<`, `<=`, `>`, `>=`,
   // `key in (v1, v2)`, `and`, `or`, `not`, parentheses; `"strings"`, numbers, `true`/`false`.
   const char *filter;
+  // An `EmberRetrieval` value.
+  uint32_t retrieval;
+  // NULL for the default, or how a hybrid search fuses its lists (NUL-terminated): `rrf`,
+  // `rrf:K`, `blend` or `blend:ALPHA`.
+  const char *fusion;
 } EmberSearchOptions;
 
 // What a search did, besides its hits.
@@ -342,6 +387,14 @@ typedef struct EmberSearchInfo {
   // The device policy's advice on stored vectors (an `EmberVectorAction` value;
   // `EMBER_VECTOR_ACTION_NONE` until a device state is set).
   EmberVectorAction vectors_advice;
+  // The retrieval that ran (never `EMBER_RETRIEVAL_AUTO`).
+  EmberRetrieval retrieval;
+  // Passages the keyword side returned, before fusion.
+  uint64_t keyword_hits;
+  // Time of the dense side, milliseconds (0 when it did not run).
+  double dense_ms;
+  // Time of the keyword side, milliseconds (0 when it did not run).
+  double keyword_ms;
 } EmberSearchInfo;
 
 #ifdef __cplusplus
@@ -374,6 +427,14 @@ EmberResult ember_index_materialize_vectors(const struct EmberIndex *index,
 
 // Delete the stored-vector sidecar to free storage; searches recompute or use codes.
 EmberResult ember_index_evict_vectors(const struct EmberIndex *index);
+
+// Build the keyword (BM25) index from the stored texts, without re-embedding (the log is
+// committed first); `stem` nonzero reduces English words to their stem.
+EmberResult ember_index_build_keywords(const struct EmberIndex *index,
+                                       bool stem);
+
+// Delete the keyword index; searches are dense from then on.
+EmberResult ember_index_drop_keywords(const struct EmberIndex *index);
 
 // Fill `out_options` with the defaults (manifest token limit, 1 thread, batch 1).
 //
@@ -503,7 +564,8 @@ EmberResult ember_stored_passage_view(const struct EmberStoredPassage *passage,
 // Free a stored passage. NULL, and a handle freed before, are ignored.
 void ember_stored_passage_free(struct EmberStoredPassage *passage);
 
-// Fill `out_options` with core's defaults (k 10, auto mode, beam 512, rerank 50, no filter).
+// Fill `out_options` with core's defaults (k 10, auto mode, beam 512, rerank 50, no filter,
+// auto retrieval, the default fusion).
 //
 // # Safety
 // `out_options` is NULL or valid for writes.

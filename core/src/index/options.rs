@@ -224,8 +224,12 @@ pub enum Fusion {
 }
 
 impl Default for Fusion {
+    /// An even blend. Measured over pydocs (FAQ, headings) and man pages with L3 and L6 vectors
+    /// (docs/BENCHMARKS.md, "Hybrid search"), it has the best mean nDCG@10 of RRF (k 20, 60) and
+    /// blends (alpha 0.3, 0.5, 0.7): RRF lost to keywords alone on man pages; alpha 0.3 lost most
+    /// of L6's lead on the pydocs FAQ; alpha 0.7 fell below keywords on the headings.
     fn default() -> Self {
-        Fusion::Rrf { k: 60.0 }
+        Fusion::Blend { alpha: 0.5 }
     }
 }
 

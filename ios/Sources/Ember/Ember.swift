@@ -1118,6 +1118,12 @@ public protocol EmberIndexProtocol: AnyObject, Sendable {
     func add(passages: [Passage], listener: ProgressListener?, cancel: CancellationToken?) throws 
     
     /**
+     * Build the keyword (BM25) index from the stored texts, without re-embedding (the log is
+     * committed first). `stem`: reduce English words to their stem.
+     */
+    func buildKeywords(stem: Bool) throws 
+    
+    /**
      * Release the index. Idempotent; calls after it fail with `Closed`.
      */
     func close() 
@@ -1138,6 +1144,11 @@ public protocol EmberIndexProtocol: AnyObject, Sendable {
      * is reclaimed by `compact`.
      */
     func delete(ids: [String]) throws  -> UInt64
+    
+    /**
+     * Delete the keyword index; searches are dense from then on.
+     */
+    func dropKeywords() throws 
     
     /**
      * Delete the stored-vector sidecar to free storage; searches recompute or use codes.
@@ -1322,6 +1333,19 @@ open func add(passages: [Passage], listener: ProgressListener? = nil, cancel: Ca
 }
     
     /**
+     * Build the keyword (BM25) index from the stored texts, without re-embedding (the log is
+     * committed first). `stem`: reduce English words to their stem.
+     */
+open func buildKeywords(stem: Bool = true)throws   {try rustCallWithError(FfiConverterTypeEmberError_lift) {
+        uniffiCallStatus in
+    uniffi_ember_ffi_fn_method_emberindex_build_keywords(
+            self.uniffiCloneHandle(),
+        FfiConverterBool.lower(stem),uniffiCallStatus
+    )
+}
+}
+    
+    /**
      * Release the index. Idempotent; calls after it fail with `Closed`.
      */
 open func close()  {try! rustCall() {
@@ -1369,6 +1393,17 @@ open func delete(ids: [String])throws  -> UInt64  {
         FfiConverterSequenceString.lower(ids),uniffiCallStatus
     )
 })
+}
+    
+    /**
+     * Delete the keyword index; searches are dense from then on.
+     */
+open func dropKeywords()throws   {try rustCallWithError(FfiConverterTypeEmberError_lift) {
+        uniffiCallStatus in
+    uniffi_ember_ffi_fn_method_emberindex_drop_keywords(
+            self.uniffiCloneHandle(),uniffiCallStatus
+    )
+}
 }
     
     /**
@@ -1989,6 +2024,14 @@ public struct IndexConfig: Equatable, Hashable {
      * model's default).
      */
     public var maxTokens: UInt32?
+    /**
+     * Build a keyword (BM25) index too, for keyword and hybrid search.
+     */
+    public var keywords: Bool
+    /**
+     * With `keywords`: reduce English words to their stem (`running` → `run`).
+     */
+    public var keywordStem: Bool
 
     // Default memberwise initializers are never public by default, so we
     // declare one manually.
@@ -2002,10 +2045,18 @@ public struct IndexConfig: Equatable, Hashable {
         /**
          * The token limit the embedder used, recorded so searches can use the same (`None`: the
          * model's default).
-         */maxTokens: UInt32? = nil) {
+         */maxTokens: UInt32? = nil, 
+        /**
+         * Build a keyword (BM25) index too, for keyword and hybrid search.
+         */keywords: Bool = false, 
+        /**
+         * With `keywords`: reduce English words to their stem (`running` → `run`).
+         */keywordStem: Bool = true) {
         self.vectors = vectors
         self.embedChunk = embedChunk
         self.maxTokens = maxTokens
+        self.keywords = keywords
+        self.keywordStem = keywordStem
     }
 
     
@@ -2026,7 +2077,9 @@ public struct FfiConverterTypeIndexConfig: FfiConverterRustBuffer {
             try IndexConfig(
                 vectors: FfiConverterTypeVectorStorage.read(from: &buf), 
                 embedChunk: FfiConverterUInt32.read(from: &buf), 
-                maxTokens: FfiConverterOptionUInt32.read(from: &buf)
+                maxTokens: FfiConverterOptionUInt32.read(from: &buf), 
+                keywords: FfiConverterBool.read(from: &buf), 
+                keywordStem: FfiConverterBool.read(from: &buf)
         )
     }
 
@@ -2034,6 +2087,8 @@ public struct FfiConverterTypeIndexConfig: FfiConverterRustBuffer {
         FfiConverterTypeVectorStorage.write(value.vectors, into: &buf)
         FfiConverterUInt32.write(value.embedChunk, into: &buf)
         FfiConverterOptionUInt32.write(value.maxTokens, into: &buf)
+        FfiConverterBool.write(value.keywords, into: &buf)
+        FfiConverterBool.write(value.keywordStem, into: &buf)
     }
 }
 
@@ -2094,6 +2149,10 @@ public struct IndexStats: Equatable, Hashable {
      */
     public var textStoreBytes: UInt64
     /**
+     * The keyword index's size (0 without one).
+     */
+    public var keywordBytes: UInt64
+    /**
      * Bytes per section, by name.
      */
     public var sections: Sections
@@ -2133,6 +2192,9 @@ public struct IndexStats: Equatable, Hashable {
          * The compressed text store's size.
          */textStoreBytes: UInt64, 
         /**
+         * The keyword index's size (0 without one).
+         */keywordBytes: UInt64, 
+        /**
          * Bytes per section, by name.
          */sections: Sections, 
         /**
@@ -2147,6 +2209,7 @@ public struct IndexStats: Equatable, Hashable {
         self.indexBytes = indexBytes
         self.sidecarBytes = sidecarBytes
         self.textStoreBytes = textStoreBytes
+        self.keywordBytes = keywordBytes
         self.sections = sections
         self.model = model
     }
@@ -2176,6 +2239,7 @@ public struct FfiConverterTypeIndexStats: FfiConverterRustBuffer {
                 indexBytes: FfiConverterUInt64.read(from: &buf), 
                 sidecarBytes: FfiConverterUInt64.read(from: &buf), 
                 textStoreBytes: FfiConverterUInt64.read(from: &buf), 
+                keywordBytes: FfiConverterUInt64.read(from: &buf), 
                 sections: FfiConverterTypeSections.read(from: &buf), 
                 model: FfiConverterString.read(from: &buf)
         )
@@ -2191,6 +2255,7 @@ public struct FfiConverterTypeIndexStats: FfiConverterRustBuffer {
         FfiConverterUInt64.write(value.indexBytes, into: &buf)
         FfiConverterUInt64.write(value.sidecarBytes, into: &buf)
         FfiConverterUInt64.write(value.textStoreBytes, into: &buf)
+        FfiConverterUInt64.write(value.keywordBytes, into: &buf)
         FfiConverterTypeSections.write(value.sections, into: &buf)
         FfiConverterString.write(value.model, into: &buf)
     }
@@ -2392,7 +2457,8 @@ public struct SearchHit: Equatable, Hashable {
      */
     public var id: String
     /**
-     * Cosine similarity with the query: exact, or estimated in `CodesOnly` mode.
+     * Dense: cosine similarity with the query, exact or estimated in `CodesOnly` mode.
+     * Keywords: the BM25 score. Hybrid: the fused score.
      */
     public var score: Float
 
@@ -2403,7 +2469,8 @@ public struct SearchHit: Equatable, Hashable {
          * The app's passage id.
          */id: String, 
         /**
-         * Cosine similarity with the query: exact, or estimated in `CodesOnly` mode.
+         * Dense: cosine similarity with the query, exact or estimated in `CodesOnly` mode.
+         * Keywords: the BM25 score. Hybrid: the fused score.
          */score: Float) {
         self.id = id
         self.score = score
@@ -2478,6 +2545,16 @@ public struct SearchOptions: Equatable, Hashable {
      * `key in (v1, v2)`, `and`, `or`, `not`, parentheses; `"strings"`, numbers, `true`/`false`.
      */
     public var filter: String?
+    /**
+     * Dense, keywords or hybrid (`None`: `Auto`; UniFFI cannot default a record field to an
+     * enum case).
+     */
+    public var retrieval: Retrieval?
+    /**
+     * How a hybrid search fuses its lists: `rrf`, `rrf:K`, `blend` or `blend:ALPHA` (`None`:
+     * core's default).
+     */
+    public var fusion: String?
 
     // Default memberwise initializers are never public by default, so we
     // declare one manually.
@@ -2497,12 +2574,22 @@ public struct SearchOptions: Equatable, Hashable {
         /**
          * Only passages whose metadata matches: `key = v`, `!=`, `<`, `<=`, `>`, `>=`,
          * `key in (v1, v2)`, `and`, `or`, `not`, parentheses; `"strings"`, numbers, `true`/`false`.
-         */filter: String? = nil) {
+         */filter: String? = nil, 
+        /**
+         * Dense, keywords or hybrid (`None`: `Auto`; UniFFI cannot default a record field to an
+         * enum case).
+         */retrieval: Retrieval? = nil, 
+        /**
+         * How a hybrid search fuses its lists: `rrf`, `rrf:K`, `blend` or `blend:ALPHA` (`None`:
+         * core's default).
+         */fusion: String? = nil) {
         self.mode = mode
         self.k = k
         self.beam = beam
         self.rerank = rerank
         self.filter = filter
+        self.retrieval = retrieval
+        self.fusion = fusion
     }
 
     
@@ -2525,7 +2612,9 @@ public struct FfiConverterTypeSearchOptions: FfiConverterRustBuffer {
                 k: FfiConverterUInt32.read(from: &buf), 
                 beam: FfiConverterUInt32.read(from: &buf), 
                 rerank: FfiConverterUInt32.read(from: &buf), 
-                filter: FfiConverterOptionString.read(from: &buf)
+                filter: FfiConverterOptionString.read(from: &buf), 
+                retrieval: FfiConverterOptionTypeRetrieval.read(from: &buf), 
+                fusion: FfiConverterOptionString.read(from: &buf)
         )
     }
 
@@ -2535,6 +2624,8 @@ public struct FfiConverterTypeSearchOptions: FfiConverterRustBuffer {
         FfiConverterUInt32.write(value.beam, into: &buf)
         FfiConverterUInt32.write(value.rerank, into: &buf)
         FfiConverterOptionString.write(value.filter, into: &buf)
+        FfiConverterOptionTypeRetrieval.write(value.retrieval, into: &buf)
+        FfiConverterOptionString.write(value.fusion, into: &buf)
     }
 }
 
@@ -2563,7 +2654,11 @@ public struct SearchReport: Equatable, Hashable {
      */
     public var hits: [SearchHit]
     /**
-     * The mode that ran (never `Auto`).
+     * The retrieval that ran (never `Auto`).
+     */
+    public var retrieval: Retrieval
+    /**
+     * The mode of the dense side (never `Auto`; `CodesOnly` when only keywords ran).
      */
     public var mode: Mode
     /**
@@ -2604,6 +2699,18 @@ public struct SearchReport: Equatable, Hashable {
      * Time searching, re-embedding included, milliseconds.
      */
     public var searchMs: Double
+    /**
+     * Passages the keyword side returned, before fusion.
+     */
+    public var keywordHits: UInt64
+    /**
+     * Time of the dense side, milliseconds (0 when it did not run).
+     */
+    public var denseMs: Double
+    /**
+     * Time of the keyword side, milliseconds (0 when it did not run).
+     */
+    public var keywordMs: Double
 
     // Default memberwise initializers are never public by default, so we
     // declare one manually.
@@ -2612,7 +2719,10 @@ public struct SearchReport: Equatable, Hashable {
          * Best first.
          */hits: [SearchHit], 
         /**
-         * The mode that ran (never `Auto`).
+         * The retrieval that ran (never `Auto`).
+         */retrieval: Retrieval, 
+        /**
+         * The mode of the dense side (never `Auto`; `CodesOnly` when only keywords ran).
          */mode: Mode, 
         /**
          * Why that mode was chosen.
@@ -2642,8 +2752,18 @@ public struct SearchReport: Equatable, Hashable {
          */embedMs: Double, 
         /**
          * Time searching, re-embedding included, milliseconds.
-         */searchMs: Double) {
+         */searchMs: Double, 
+        /**
+         * Passages the keyword side returned, before fusion.
+         */keywordHits: UInt64, 
+        /**
+         * Time of the dense side, milliseconds (0 when it did not run).
+         */denseMs: Double, 
+        /**
+         * Time of the keyword side, milliseconds (0 when it did not run).
+         */keywordMs: Double) {
         self.hits = hits
+        self.retrieval = retrieval
         self.mode = mode
         self.reason = reason
         self.reembedded = reembedded
@@ -2654,6 +2774,9 @@ public struct SearchReport: Equatable, Hashable {
         self.vectorsAdvice = vectorsAdvice
         self.embedMs = embedMs
         self.searchMs = searchMs
+        self.keywordHits = keywordHits
+        self.denseMs = denseMs
+        self.keywordMs = keywordMs
     }
 
     
@@ -2673,6 +2796,7 @@ public struct FfiConverterTypeSearchReport: FfiConverterRustBuffer {
         return
             try SearchReport(
                 hits: FfiConverterSequenceTypeSearchHit.read(from: &buf), 
+                retrieval: FfiConverterTypeRetrieval.read(from: &buf), 
                 mode: FfiConverterTypeMode.read(from: &buf), 
                 reason: FfiConverterString.read(from: &buf), 
                 reembedded: FfiConverterUInt64.read(from: &buf), 
@@ -2682,12 +2806,16 @@ public struct FfiConverterTypeSearchReport: FfiConverterRustBuffer {
                 scanned: FfiConverterBool.read(from: &buf), 
                 vectorsAdvice: FfiConverterOptionTypeVectorAction.read(from: &buf), 
                 embedMs: FfiConverterDouble.read(from: &buf), 
-                searchMs: FfiConverterDouble.read(from: &buf)
+                searchMs: FfiConverterDouble.read(from: &buf), 
+                keywordHits: FfiConverterUInt64.read(from: &buf), 
+                denseMs: FfiConverterDouble.read(from: &buf), 
+                keywordMs: FfiConverterDouble.read(from: &buf)
         )
     }
 
     public static func write(_ value: SearchReport, into buf: inout [UInt8]) {
         FfiConverterSequenceTypeSearchHit.write(value.hits, into: &buf)
+        FfiConverterTypeRetrieval.write(value.retrieval, into: &buf)
         FfiConverterTypeMode.write(value.mode, into: &buf)
         FfiConverterString.write(value.reason, into: &buf)
         FfiConverterUInt64.write(value.reembedded, into: &buf)
@@ -2698,6 +2826,9 @@ public struct FfiConverterTypeSearchReport: FfiConverterRustBuffer {
         FfiConverterOptionTypeVectorAction.write(value.vectorsAdvice, into: &buf)
         FfiConverterDouble.write(value.embedMs, into: &buf)
         FfiConverterDouble.write(value.searchMs, into: &buf)
+        FfiConverterUInt64.write(value.keywordHits, into: &buf)
+        FfiConverterDouble.write(value.denseMs, into: &buf)
+        FfiConverterDouble.write(value.keywordMs, into: &buf)
     }
 }
 
@@ -3507,6 +3638,102 @@ public func FfiConverterTypePrecision_lower(_ value: Precision) -> RustBuffer {
 
 
 /**
+ * Which retrieval a search runs.
+ */
+
+public enum Retrieval: Equatable, Hashable {
+    
+    /**
+     * Hybrid when the index has a keyword index, else dense (keywords alone for a text search
+     * without a model).
+     */
+    case auto
+    /**
+     * The vector search alone.
+     */
+    case dense
+    /**
+     * BM25 over the keyword index alone: no model run.
+     */
+    case keywords
+    /**
+     * Both, fused.
+     */
+    case hybrid
+
+
+
+
+
+}
+
+#if compiler(>=6)
+extension Retrieval: Sendable {}
+#endif
+
+#if swift(>=5.8)
+@_documentation(visibility: private)
+#endif
+public struct FfiConverterTypeRetrieval: FfiConverterRustBuffer {
+    typealias SwiftType = Retrieval
+
+    public static func read(from buf: inout (data: Data, offset: Data.Index)) throws -> Retrieval {
+        let variant: Int32 = try readInt(&buf)
+        switch variant {
+        
+        case 1: return .auto
+        
+        case 2: return .dense
+        
+        case 3: return .keywords
+        
+        case 4: return .hybrid
+        
+        default: throw UniffiInternalError.unexpectedEnumCase
+        }
+    }
+
+    public static func write(_ value: Retrieval, into buf: inout [UInt8]) {
+        switch value {
+        
+        
+        case .auto:
+            writeInt(&buf, Int32(1))
+        
+        
+        case .dense:
+            writeInt(&buf, Int32(2))
+        
+        
+        case .keywords:
+            writeInt(&buf, Int32(3))
+        
+        
+        case .hybrid:
+            writeInt(&buf, Int32(4))
+        
+        }
+    }
+}
+
+
+#if swift(>=5.8)
+@_documentation(visibility: private)
+#endif
+public func FfiConverterTypeRetrieval_lift(_ buf: RustBuffer) throws -> Retrieval {
+    return try FfiConverterTypeRetrieval.lift(buf)
+}
+
+#if swift(>=5.8)
+@_documentation(visibility: private)
+#endif
+public func FfiConverterTypeRetrieval_lower(_ value: Retrieval) -> RustBuffer {
+    return FfiConverterTypeRetrieval.lower(value)
+}
+
+
+
+/**
  * What the device policy advises for the stored-vector sidecar.
  */
 
@@ -3942,6 +4169,30 @@ fileprivate struct FfiConverterOptionTypeDurability: FfiConverterRustBuffer {
 #if swift(>=5.8)
 @_documentation(visibility: private)
 #endif
+fileprivate struct FfiConverterOptionTypeRetrieval: FfiConverterRustBuffer {
+    typealias SwiftType = Retrieval?
+
+    public static func write(_ value: SwiftType, into buf: inout [UInt8]) {
+        guard let value = value else {
+            writeInt(&buf, Int8(0))
+            return
+        }
+        writeInt(&buf, Int8(1))
+        FfiConverterTypeRetrieval.write(value, into: &buf)
+    }
+
+    public static func read(from buf: inout (data: Data, offset: Data.Index)) throws -> SwiftType {
+        switch try readInt(&buf) as Int8 {
+        case 0: return nil
+        case 1: return try FfiConverterTypeRetrieval.read(from: &buf)
+        default: throw UniffiInternalError.unexpectedOptionalTag
+        }
+    }
+}
+
+#if swift(>=5.8)
+@_documentation(visibility: private)
+#endif
 fileprivate struct FfiConverterOptionTypeVectorAction: FfiConverterRustBuffer {
     typealias SwiftType = VectorAction?
 
@@ -4250,6 +4501,9 @@ private let initializationResult: InitializationResult = {
     if (uniffi_ember_ffi_checksum_method_emberindex_add() != 29686) {
         return InitializationResult.apiChecksumMismatch
     }
+    if (uniffi_ember_ffi_checksum_method_emberindex_build_keywords() != 60660) {
+        return InitializationResult.apiChecksumMismatch
+    }
     if (uniffi_ember_ffi_checksum_method_emberindex_close() != 47546) {
         return InitializationResult.apiChecksumMismatch
     }
@@ -4260,6 +4514,9 @@ private let initializationResult: InitializationResult = {
         return InitializationResult.apiChecksumMismatch
     }
     if (uniffi_ember_ffi_checksum_method_emberindex_delete() != 20213) {
+        return InitializationResult.apiChecksumMismatch
+    }
+    if (uniffi_ember_ffi_checksum_method_emberindex_drop_keywords() != 9826) {
         return InitializationResult.apiChecksumMismatch
     }
     if (uniffi_ember_ffi_checksum_method_emberindex_evict_vectors() != 44810) {

@@ -745,6 +745,8 @@ internal object IntegrityCheckingUniffiLib {
     ): Int
     external fun uniffi_ember_ffi_checksum_method_emberindex_add(
     ): Int
+    external fun uniffi_ember_ffi_checksum_method_emberindex_build_keywords(
+    ): Int
     external fun uniffi_ember_ffi_checksum_method_emberindex_close(
     ): Int
     external fun uniffi_ember_ffi_checksum_method_emberindex_commit(
@@ -752,6 +754,8 @@ internal object IntegrityCheckingUniffiLib {
     external fun uniffi_ember_ffi_checksum_method_emberindex_compact(
     ): Int
     external fun uniffi_ember_ffi_checksum_method_emberindex_delete(
+    ): Int
+    external fun uniffi_ember_ffi_checksum_method_emberindex_drop_keywords(
     ): Int
     external fun uniffi_ember_ffi_checksum_method_emberindex_evict_vectors(
     ): Int
@@ -835,6 +839,8 @@ internal object UniffiLib {
     ): Long
     external fun uniffi_ember_ffi_fn_method_emberindex_add(`ptr`: Long,`passages`: RustBuffer.ByValue,`listener`: RustBuffer.ByValue,`cancel`: RustBuffer.ByValue,uniffi_out_err: UniffiRustCallStatus, 
     ): Unit
+    external fun uniffi_ember_ffi_fn_method_emberindex_build_keywords(`ptr`: Long,`stem`: Byte,uniffi_out_err: UniffiRustCallStatus, 
+    ): Unit
     external fun uniffi_ember_ffi_fn_method_emberindex_close(`ptr`: Long,uniffi_out_err: UniffiRustCallStatus, 
     ): Unit
     external fun uniffi_ember_ffi_fn_method_emberindex_commit(`ptr`: Long,uniffi_out_err: UniffiRustCallStatus, 
@@ -843,6 +849,8 @@ internal object UniffiLib {
     ): Unit
     external fun uniffi_ember_ffi_fn_method_emberindex_delete(`ptr`: Long,`ids`: RustBuffer.ByValue,uniffi_out_err: UniffiRustCallStatus, 
     ): Long
+    external fun uniffi_ember_ffi_fn_method_emberindex_drop_keywords(`ptr`: Long,uniffi_out_err: UniffiRustCallStatus, 
+    ): Unit
     external fun uniffi_ember_ffi_fn_method_emberindex_evict_vectors(`ptr`: Long,uniffi_out_err: UniffiRustCallStatus, 
     ): Unit
     external fun uniffi_ember_ffi_fn_method_emberindex_get(`ptr`: Long,`id`: RustBuffer.ByValue,uniffi_out_err: UniffiRustCallStatus, 
@@ -1033,6 +1041,9 @@ private fun uniffiCheckApiChecksums(lib: IntegrityCheckingUniffiLib) {
     if ((lib.uniffi_ember_ffi_checksum_method_emberindex_add() and 0xFFFF) != 29686) {
         throw RuntimeException("UniFFI API checksum mismatch: try cleaning and rebuilding your project")
     }
+    if ((lib.uniffi_ember_ffi_checksum_method_emberindex_build_keywords() and 0xFFFF) != 60660) {
+        throw RuntimeException("UniFFI API checksum mismatch: try cleaning and rebuilding your project")
+    }
     if ((lib.uniffi_ember_ffi_checksum_method_emberindex_close() and 0xFFFF) != 47546) {
         throw RuntimeException("UniFFI API checksum mismatch: try cleaning and rebuilding your project")
     }
@@ -1043,6 +1054,9 @@ private fun uniffiCheckApiChecksums(lib: IntegrityCheckingUniffiLib) {
         throw RuntimeException("UniFFI API checksum mismatch: try cleaning and rebuilding your project")
     }
     if ((lib.uniffi_ember_ffi_checksum_method_emberindex_delete() and 0xFFFF) != 20213) {
+        throw RuntimeException("UniFFI API checksum mismatch: try cleaning and rebuilding your project")
+    }
+    if ((lib.uniffi_ember_ffi_checksum_method_emberindex_drop_keywords() and 0xFFFF) != 9826) {
         throw RuntimeException("UniFFI API checksum mismatch: try cleaning and rebuilding your project")
     }
     if ((lib.uniffi_ember_ffi_checksum_method_emberindex_evict_vectors() and 0xFFFF) != 44810) {
@@ -2337,6 +2351,12 @@ public interface EmberIndexInterface {
     fun `add`(`passages`: List<Passage>, `listener`: ProgressListener? = null, `cancel`: CancellationToken? = null)
     
     /**
+     * Build the keyword (BM25) index from the stored texts, without re-embedding (the log is
+     * committed first). `stem`: reduce English words to their stem.
+     */
+    fun `buildKeywords`(`stem`: kotlin.Boolean = true)
+    
+    /**
      * Release the index. Idempotent; calls after it fail with `Closed`.
      */
     fun `shutdown`()
@@ -2357,6 +2377,11 @@ public interface EmberIndexInterface {
      * is reclaimed by `compact`.
      */
     fun `delete`(`ids`: List<kotlin.String>): kotlin.ULong
+    
+    /**
+     * Delete the keyword index; searches are dense from then on.
+     */
+    fun `dropKeywords`()
     
     /**
      * Delete the stored-vector sidecar to free storage; searches recompute or use codes.
@@ -2560,6 +2585,24 @@ open class EmberIndex: Disposable, AutoCloseable, EmberIndexInterface
 
     
     /**
+     * Build the keyword (BM25) index from the stored texts, without re-embedding (the log is
+     * committed first). `stem`: reduce English words to their stem.
+     */
+    @Throws(EmberException::class)override fun `buildKeywords`(`stem`: kotlin.Boolean)
+        = 
+    callWithHandle {
+    uniffiRustCallWithError(EmberException) { _status ->
+    UniffiLib.uniffi_ember_ffi_fn_method_emberindex_build_keywords(
+        it,
+        
+        FfiConverterBoolean.lower(`stem`),_status)
+}
+    }
+    
+    
+
+    
+    /**
      * Release the index. Idempotent; calls after it fail with `Closed`.
      */override fun `shutdown`()
         = 
@@ -2625,6 +2668,22 @@ open class EmberIndex: Disposable, AutoCloseable, EmberIndexInterface
     }
     )
     }
+    
+
+    
+    /**
+     * Delete the keyword index; searches are dense from then on.
+     */
+    @Throws(EmberException::class)override fun `dropKeywords`()
+        = 
+    callWithHandle {
+    uniffiRustCallWithError(EmberException) { _status ->
+    UniffiLib.uniffi_ember_ffi_fn_method_emberindex_drop_keywords(
+        it,
+        _status)
+}
+    }
+    
     
 
     
@@ -3408,6 +3467,16 @@ data class IndexConfig (
      * model's default).
      */
     var `maxTokens`: kotlin.UInt? = null 
+    , 
+    /**
+     * Build a keyword (BM25) index too, for keyword and hybrid search.
+     */
+    var `keywords`: kotlin.Boolean = false 
+    , 
+    /**
+     * With `keywords`: reduce English words to their stem (`running` → `run`).
+     */
+    var `keywordStem`: kotlin.Boolean = true 
     
 ){
     
@@ -3427,19 +3496,25 @@ public object FfiConverterTypeIndexConfig: FfiConverterRustBuffer<IndexConfig> {
             FfiConverterTypeVectorStorage.read(buf),
             FfiConverterUInt.read(buf),
             FfiConverterOptionalUInt.read(buf),
+            FfiConverterBoolean.read(buf),
+            FfiConverterBoolean.read(buf),
         )
     }
 
     override fun allocationSize(value: IndexConfig) = (
             FfiConverterTypeVectorStorage.allocationSize(value.`vectors`) +
             FfiConverterUInt.allocationSize(value.`embedChunk`) +
-            FfiConverterOptionalUInt.allocationSize(value.`maxTokens`)
+            FfiConverterOptionalUInt.allocationSize(value.`maxTokens`) +
+            FfiConverterBoolean.allocationSize(value.`keywords`) +
+            FfiConverterBoolean.allocationSize(value.`keywordStem`)
     )
 
     override fun write(value: IndexConfig, buf: ByteBuffer) {
             FfiConverterTypeVectorStorage.write(value.`vectors`, buf)
             FfiConverterUInt.write(value.`embedChunk`, buf)
             FfiConverterOptionalUInt.write(value.`maxTokens`, buf)
+            FfiConverterBoolean.write(value.`keywords`, buf)
+            FfiConverterBoolean.write(value.`keywordStem`, buf)
     }
 }
 
@@ -3495,6 +3570,11 @@ data class IndexStats (
     var `textStoreBytes`: kotlin.ULong
     , 
     /**
+     * The keyword index's size (0 without one).
+     */
+    var `keywordBytes`: kotlin.ULong
+    , 
+    /**
      * Bytes per section, by name.
      */
     var `sections`: Sections
@@ -3528,6 +3608,7 @@ public object FfiConverterTypeIndexStats: FfiConverterRustBuffer<IndexStats> {
             FfiConverterULong.read(buf),
             FfiConverterULong.read(buf),
             FfiConverterULong.read(buf),
+            FfiConverterULong.read(buf),
             FfiConverterTypeSections.read(buf),
             FfiConverterString.read(buf),
         )
@@ -3543,6 +3624,7 @@ public object FfiConverterTypeIndexStats: FfiConverterRustBuffer<IndexStats> {
             FfiConverterULong.allocationSize(value.`indexBytes`) +
             FfiConverterULong.allocationSize(value.`sidecarBytes`) +
             FfiConverterULong.allocationSize(value.`textStoreBytes`) +
+            FfiConverterULong.allocationSize(value.`keywordBytes`) +
             FfiConverterTypeSections.allocationSize(value.`sections`) +
             FfiConverterString.allocationSize(value.`model`)
     )
@@ -3557,6 +3639,7 @@ public object FfiConverterTypeIndexStats: FfiConverterRustBuffer<IndexStats> {
             FfiConverterULong.write(value.`indexBytes`, buf)
             FfiConverterULong.write(value.`sidecarBytes`, buf)
             FfiConverterULong.write(value.`textStoreBytes`, buf)
+            FfiConverterULong.write(value.`keywordBytes`, buf)
             FfiConverterTypeSections.write(value.`sections`, buf)
             FfiConverterString.write(value.`model`, buf)
     }
@@ -3694,7 +3777,8 @@ data class SearchHit (
     var `id`: kotlin.String
     , 
     /**
-     * Cosine similarity with the query: exact, or estimated in `CodesOnly` mode.
+     * Dense: cosine similarity with the query, exact or estimated in `CodesOnly` mode.
+     * Keywords: the BM25 score. Hybrid: the fused score.
      */
     var `score`: kotlin.Float
     
@@ -3761,6 +3845,18 @@ data class SearchOptions (
      * `key in (v1, v2)`, `and`, `or`, `not`, parentheses; `"strings"`, numbers, `true`/`false`.
      */
     var `filter`: kotlin.String? = null 
+    , 
+    /**
+     * Dense, keywords or hybrid (`None`: `Auto`; UniFFI cannot default a record field to an
+     * enum case).
+     */
+    var `retrieval`: Retrieval? = null 
+    , 
+    /**
+     * How a hybrid search fuses its lists: `rrf`, `rrf:K`, `blend` or `blend:ALPHA` (`None`:
+     * core's default).
+     */
+    var `fusion`: kotlin.String? = null 
     
 ){
     
@@ -3782,6 +3878,8 @@ public object FfiConverterTypeSearchOptions: FfiConverterRustBuffer<SearchOption
             FfiConverterUInt.read(buf),
             FfiConverterUInt.read(buf),
             FfiConverterOptionalString.read(buf),
+            FfiConverterOptionalTypeRetrieval.read(buf),
+            FfiConverterOptionalString.read(buf),
         )
     }
 
@@ -3790,7 +3888,9 @@ public object FfiConverterTypeSearchOptions: FfiConverterRustBuffer<SearchOption
             FfiConverterUInt.allocationSize(value.`k`) +
             FfiConverterUInt.allocationSize(value.`beam`) +
             FfiConverterUInt.allocationSize(value.`rerank`) +
-            FfiConverterOptionalString.allocationSize(value.`filter`)
+            FfiConverterOptionalString.allocationSize(value.`filter`) +
+            FfiConverterOptionalTypeRetrieval.allocationSize(value.`retrieval`) +
+            FfiConverterOptionalString.allocationSize(value.`fusion`)
     )
 
     override fun write(value: SearchOptions, buf: ByteBuffer) {
@@ -3799,6 +3899,8 @@ public object FfiConverterTypeSearchOptions: FfiConverterRustBuffer<SearchOption
             FfiConverterUInt.write(value.`beam`, buf)
             FfiConverterUInt.write(value.`rerank`, buf)
             FfiConverterOptionalString.write(value.`filter`, buf)
+            FfiConverterOptionalTypeRetrieval.write(value.`retrieval`, buf)
+            FfiConverterOptionalString.write(value.`fusion`, buf)
     }
 }
 
@@ -3814,7 +3916,12 @@ data class SearchReport (
     var `hits`: List<SearchHit>
     , 
     /**
-     * The mode that ran (never `Auto`).
+     * The retrieval that ran (never `Auto`).
+     */
+    var `retrieval`: Retrieval
+    , 
+    /**
+     * The mode of the dense side (never `Auto`; `CodesOnly` when only keywords ran).
      */
     var `mode`: Mode
     , 
@@ -3864,6 +3971,21 @@ data class SearchReport (
      * Time searching, re-embedding included, milliseconds.
      */
     var `searchMs`: kotlin.Double
+    , 
+    /**
+     * Passages the keyword side returned, before fusion.
+     */
+    var `keywordHits`: kotlin.ULong
+    , 
+    /**
+     * Time of the dense side, milliseconds (0 when it did not run).
+     */
+    var `denseMs`: kotlin.Double
+    , 
+    /**
+     * Time of the keyword side, milliseconds (0 when it did not run).
+     */
+    var `keywordMs`: kotlin.Double
     
 ){
     
@@ -3881,6 +4003,7 @@ public object FfiConverterTypeSearchReport: FfiConverterRustBuffer<SearchReport>
     override fun read(buf: ByteBuffer): SearchReport {
         return SearchReport(
             FfiConverterSequenceTypeSearchHit.read(buf),
+            FfiConverterTypeRetrieval.read(buf),
             FfiConverterTypeMode.read(buf),
             FfiConverterString.read(buf),
             FfiConverterULong.read(buf),
@@ -3891,11 +4014,15 @@ public object FfiConverterTypeSearchReport: FfiConverterRustBuffer<SearchReport>
             FfiConverterOptionalTypeVectorAction.read(buf),
             FfiConverterDouble.read(buf),
             FfiConverterDouble.read(buf),
+            FfiConverterULong.read(buf),
+            FfiConverterDouble.read(buf),
+            FfiConverterDouble.read(buf),
         )
     }
 
     override fun allocationSize(value: SearchReport) = (
             FfiConverterSequenceTypeSearchHit.allocationSize(value.`hits`) +
+            FfiConverterTypeRetrieval.allocationSize(value.`retrieval`) +
             FfiConverterTypeMode.allocationSize(value.`mode`) +
             FfiConverterString.allocationSize(value.`reason`) +
             FfiConverterULong.allocationSize(value.`reembedded`) +
@@ -3905,11 +4032,15 @@ public object FfiConverterTypeSearchReport: FfiConverterRustBuffer<SearchReport>
             FfiConverterBoolean.allocationSize(value.`scanned`) +
             FfiConverterOptionalTypeVectorAction.allocationSize(value.`vectorsAdvice`) +
             FfiConverterDouble.allocationSize(value.`embedMs`) +
-            FfiConverterDouble.allocationSize(value.`searchMs`)
+            FfiConverterDouble.allocationSize(value.`searchMs`) +
+            FfiConverterULong.allocationSize(value.`keywordHits`) +
+            FfiConverterDouble.allocationSize(value.`denseMs`) +
+            FfiConverterDouble.allocationSize(value.`keywordMs`)
     )
 
     override fun write(value: SearchReport, buf: ByteBuffer) {
             FfiConverterSequenceTypeSearchHit.write(value.`hits`, buf)
+            FfiConverterTypeRetrieval.write(value.`retrieval`, buf)
             FfiConverterTypeMode.write(value.`mode`, buf)
             FfiConverterString.write(value.`reason`, buf)
             FfiConverterULong.write(value.`reembedded`, buf)
@@ -3920,6 +4051,9 @@ public object FfiConverterTypeSearchReport: FfiConverterRustBuffer<SearchReport>
             FfiConverterOptionalTypeVectorAction.write(value.`vectorsAdvice`, buf)
             FfiConverterDouble.write(value.`embedMs`, buf)
             FfiConverterDouble.write(value.`searchMs`, buf)
+            FfiConverterULong.write(value.`keywordHits`, buf)
+            FfiConverterDouble.write(value.`denseMs`, buf)
+            FfiConverterDouble.write(value.`keywordMs`, buf)
     }
 }
 
@@ -4761,6 +4895,60 @@ public object FfiConverterTypePrecision: FfiConverterRustBuffer<Precision> {
 
 
 /**
+ * Which retrieval a search runs.
+ */
+
+enum class Retrieval {
+    
+    /**
+     * Hybrid when the index has a keyword index, else dense (keywords alone for a text search
+     * without a model).
+     */
+    AUTO,
+    /**
+     * The vector search alone.
+     */
+    DENSE,
+    /**
+     * BM25 over the keyword index alone: no model run.
+     */
+    KEYWORDS,
+    /**
+     * Both, fused.
+     */
+    HYBRID;
+
+    
+
+
+    companion object
+}
+
+
+/**
+ * @suppress
+ */
+public object FfiConverterTypeRetrieval: FfiConverterRustBuffer<Retrieval> {
+    override fun read(buf: ByteBuffer) = try {
+        
+        Retrieval.entries[buf.getInt() - 1]
+        
+    } catch (e: IndexOutOfBoundsException) {
+        throw RuntimeException("invalid enum value, something is very wrong!!", e)
+    }
+
+    override fun allocationSize(value: Retrieval) = 4UL
+
+    override fun write(value: Retrieval, buf: ByteBuffer) {
+        buf.putInt(value.ordinal + 1)
+    }
+}
+
+
+
+
+
+/**
  * What the device policy advises for the stored-vector sidecar.
  */
 
@@ -5204,6 +5392,38 @@ public object FfiConverterOptionalTypeDurability: FfiConverterRustBuffer<Durabil
         } else {
             buf.put(1)
             FfiConverterTypeDurability.write(value, buf)
+        }
+    }
+}
+
+
+
+
+/**
+ * @suppress
+ */
+public object FfiConverterOptionalTypeRetrieval: FfiConverterRustBuffer<Retrieval?> {
+    override fun read(buf: ByteBuffer): Retrieval? {
+        if (buf.get().toInt() == 0) {
+            return null
+        }
+        return FfiConverterTypeRetrieval.read(buf)
+    }
+
+    override fun allocationSize(value: Retrieval?): ULong {
+        if (value == null) {
+            return 1UL
+        } else {
+            return 1UL + FfiConverterTypeRetrieval.allocationSize(value)
+        }
+    }
+
+    override fun write(value: Retrieval?, buf: ByteBuffer) {
+        if (value == null) {
+            buf.put(0)
+        } else {
+            buf.put(1)
+            FfiConverterTypeRetrieval.write(value, buf)
         }
     }
 }
