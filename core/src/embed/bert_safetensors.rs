@@ -4,7 +4,8 @@
 use safetensors::{Dtype, SafeTensors};
 use serde::Deserialize;
 
-use super::{unsupported, Bert, Layer, Linear, LoadError, Norm, NORM_EPS};
+use super::super::ops::Norm;
+use super::{unsupported, Bert, Layer, Linear, LoadError, Matrix, Table, NORM_EPS};
 
 /// What checkpoints put before `embeddings.`: `BertModel`, the `BertFor*` heads, and
 /// sentence-transformers' module 0.
@@ -110,7 +111,7 @@ impl Bert {
         if layers.is_empty() {
             return Err(unsupported("no encoder layers".into()));
         }
-        Ok(Bert { word, position, token_type, embed_norm, layers, dim, heads, eps })
+        Ok(Bert { word: Table::F32(word), position, token_type, embed_norm, layers, dim, heads, eps })
     }
 }
 
@@ -190,7 +191,7 @@ fn linear(st: &SafeTensors<'_>, name: &str, inputs: usize, outputs: usize) -> Re
             t[i * outputs + o] = v;
         }
     }
-    Ok(Linear { w: t, b, inputs, outputs })
+    Ok(Linear { w: Matrix::F32(t), b, inputs, outputs })
 }
 
 #[cfg(test)]

@@ -7,7 +7,9 @@ mod e5;
 mod manifest;
 mod onnx;
 mod onnx_pb;
+mod ops;
 mod pool;
+mod qgemm;
 
 pub use e5::{E5Embedder, E5_MODEL_FILE, PASSAGE_PREFIX, QUERY_PREFIX};
 pub use manifest::{Manifest, Weights, MANIFEST_FILE};

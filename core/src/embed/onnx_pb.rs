@@ -41,7 +41,7 @@ pub(super) struct Attribute {
     pub t: Option<Tensor>,
 }
 
-/// `TensorProto`: float data, raw or unpacked.
+/// `TensorProto`: float or int8 data, raw or unpacked.
 #[derive(Clone, PartialEq, prost::Message)]
 pub(super) struct Tensor {
     #[prost(int64, repeated, tag = "1")]
@@ -50,6 +50,9 @@ pub(super) struct Tensor {
     pub data_type: i32,
     #[prost(float, repeated, tag = "4")]
     pub float_data: Vec<f32>,
+    /// int8 values when not raw (one per int32, as ONNX stores small integer types).
+    #[prost(int32, repeated, tag = "5")]
+    pub int32_data: Vec<i32>,
     #[prost(string, tag = "8")]
     pub name: String,
     #[prost(bytes = "vec", tag = "9")]
@@ -60,5 +63,7 @@ pub(super) struct Tensor {
 
 /// ONNX `TensorProto.DataType.FLOAT`.
 pub(super) const FLOAT: i32 = 1;
+/// ONNX `TensorProto.DataType.INT8`.
+pub(super) const INT8: i32 = 3;
 /// ONNX `TensorProto.DataLocation.EXTERNAL`.
 pub(super) const EXTERNAL: i32 = 1;

@@ -105,13 +105,15 @@ impl E5Embedder {
         };
         let fingerprint = xxhash_rust::xxh3::xxh3_64(&bytes);
         let format::E5File { header, vocab, norm, tensors } = file;
+        let encoder = Encoder::new(bytes, header, &tensors)
+            .map_err(|e| Error::InvalidModel { path: path.to_path_buf(), detail: e.0 })?;
         Ok(E5Embedder {
             id: format!("multilingual-e5-small@{fingerprint:016x}"),
             max_tokens,
             query_prefix: QUERY_PREFIX.into(),
             passage_prefix: PASSAGE_PREFIX.into(),
             tokenizer: Tokenizer::new(vocab, norm),
-            encoder: Encoder::new(bytes, header, &tensors),
+            encoder,
             pool,
         })
     }
