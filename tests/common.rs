@@ -84,7 +84,8 @@ impl HashEmbedder {
 }
 
 impl ember_core::Embedder for HashEmbedder {
-    fn embed(&self, texts: &[&str]) -> ember_core::Result<Vec<Vec<f32>>> {
+    // Symmetric: the kind changes nothing, as for MiniLM.
+    fn embed(&self, texts: &[&str], _kind: ember_core::TextKind) -> ember_core::Result<Vec<Vec<f32>>> {
         Ok(texts
             .iter()
             .map(|t| {

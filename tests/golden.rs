@@ -2,6 +2,7 @@
 //! safetensors checkpoints against a numpy float64 forward pass (scripts/py/golden_reference_l6.py).
 #![allow(clippy::panic, clippy::expect_used, clippy::unwrap_used)]
 
+use ember_core::TextKind;
 use ember_core::{Embedder, EmbedderConfig, OnnxEmbedder};
 use ember_tests::{max_abs_diff, model_dir, workspace};
 
@@ -47,7 +48,7 @@ fn check_within(load: Load, model: &str, reference_file: &str, config: EmbedderC
         reference.token_counts.contains(&reference.max_tokens),
         "the set must hold a sentence longer than max tokens"
     );
-    let vectors = embedder.embed(&texts).unwrap();
+    let vectors = embedder.embed(&texts, TextKind::Passage).unwrap();
     let diff = max_abs_diff(&vectors, &reference.vectors);
     println!(
         "{model} {reference_file} batch {} threads {}: max abs diff {diff:e}",
