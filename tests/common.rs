@@ -18,8 +18,10 @@ pub fn workspace() -> PathBuf {
 pub fn model_dir(name: &str) -> PathBuf {
     let dir = workspace().join("models").join(name);
     assert!(
-        (dir.join("model.onnx").is_file() || dir.join("model.safetensors").is_file())
-            && dir.join("tokenizer.json").is_file(),
+        ((dir.join("model.onnx").is_file() || dir.join("model.safetensors").is_file())
+            && dir.join("tokenizer.json").is_file())
+            // multilingual-e5 brings its own tokenizer inside its 4-bit weights.
+            || dir.join("model.q4.bin").is_file(),
         "model {name} is missing at {}: run `bash scripts/fetch/fetch-models.sh` first",
         dir.display()
     );

@@ -20,7 +20,7 @@ pub struct Args {
     threads: usize,
     /// Embed the lines as search queries or as passages: asymmetric models (multilingual-e5) put
     /// a different prefix before each.
-    #[arg(long = "as", value_name = "KIND", default_value = "passage", value_parser = parse_kind)]
+    #[arg(long = "as", value_name = "KIND", value_enum, default_value = "passage")]
     kind: TextKind,
     /// Input file with one text per line, or - for standard input.
     #[arg(long)]
@@ -56,10 +56,6 @@ pub fn run(args: Args) -> CliResult {
     }
     out.flush()?;
     Ok(())
-}
-
-fn parse_kind(s: &str) -> Result<TextKind, String> {
-    s.parse().map_err(|e: ember_core::Error| e.to_string())
 }
 
 fn read_lines(input: &str) -> Result<Vec<String>, Box<dyn std::error::Error>> {

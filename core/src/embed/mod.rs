@@ -19,6 +19,7 @@ use crate::Result;
 /// multilingual-e5 are trained with a different prefix on each (`query: `, `passage: `), and a
 /// query embedded as a passage ranks worse; symmetric models ignore it.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Default)]
+#[cfg_attr(feature = "clap", derive(clap::ValueEnum))]
 pub enum TextKind {
     /// A search query.
     Query,
