@@ -3,15 +3,17 @@
 #[cfg(feature = "tract")]
 mod batch;
 mod bert;
+mod config;
 mod e5;
 mod manifest;
 mod onnx;
 mod onnx_pb;
 mod pool;
 
+pub use config::EmbedderConfig;
 pub use e5::{E5Embedder, E5_MODEL_FILE, PASSAGE_PREFIX, QUERY_PREFIX};
 pub use manifest::{Manifest, Weights, MANIFEST_FILE};
-pub use onnx::{EmbedderConfig, OnnxEmbedder};
+pub use onnx::OnnxEmbedder;
 
 use crate::Result;
 
