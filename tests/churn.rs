@@ -5,6 +5,8 @@
 
 use std::collections::HashMap;
 
+use ember_core::Prefixes;
+use ember_core::TextKind;
 use ember_core::{
     Embedder, EmbedderConfig, Index, IndexConfig, Mode, OnnxEmbedder, Passage, SearchOptions, VectorStorage,
 };
@@ -51,17 +53,26 @@ fn recall_after_half_churn_matches_a_fresh_build() {
         .take(QUERIES)
         .map(|r| r["text"].clone())
         .collect();
-    let corpus = embedder.embed(&passages.iter().map(|p| p.text.as_str()).collect::<Vec<_>>()).unwrap();
-    let qvecs = embedder.embed(&queries.iter().map(String::as_str).collect::<Vec<_>>()).unwrap();
+    let corpus = embedder
+        .embed(&passages.iter().map(|p| p.text.as_str()).collect::<Vec<_>>(), TextKind::Passage)
+        .unwrap();
+    let qvecs =
+        embedder.embed(&queries.iter().map(String::as_str).collect::<Vec<_>>(), TextKind::Query).unwrap();
     let ids: Vec<String> = passages.iter().map(|p| p.id.clone()).collect();
     let config = IndexConfig { vectors: VectorStorage::F32, max_tokens: Some(128), ..IndexConfig::default() };
     let half = PASSAGES / 2;
 
     // Churned: build on the first half, delete every other one of those, add the second half.
     let dir = temp_dir("churn");
-    let index =
-        Index::build_with_vectors(&dir, embedder.model_id(), &passages[..half], &corpus[..half], &config)
-            .unwrap();
+    let index = Index::build_with_vectors(
+        &dir,
+        embedder.model_id(),
+        &Prefixes::default(),
+        &passages[..half],
+        &corpus[..half],
+        &config,
+    )
+    .unwrap();
     let deleted: Vec<String> = (0..half).step_by(2).map(|i| ids[i].clone()).collect();
     index.delete(&deleted).unwrap();
     for start in (half..PASSAGES).step_by(50) {
@@ -78,9 +89,15 @@ fn recall_after_half_churn_matches_a_fresh_build() {
     let fresh_dir = temp_dir("churn-fresh");
     let live_passages: Vec<Passage> = live.iter().map(|&i| passages[i].clone()).collect();
     let live_vectors: Vec<Vec<f32>> = live.iter().map(|&i| corpus[i].clone()).collect();
-    let fresh_index =
-        Index::build_with_vectors(&fresh_dir, embedder.model_id(), &live_passages, &live_vectors, &config)
-            .unwrap();
+    let fresh_index = Index::build_with_vectors(
+        &fresh_dir,
+        embedder.model_id(),
+        &Prefixes::default(),
+        &live_passages,
+        &live_vectors,
+        &config,
+    )
+    .unwrap();
     let fresh = recall(&fresh_index, &live, &corpus, &ids, &qvecs);
     println!("recall@10 (beam 64): fresh {fresh:.3}, after 50% churn {churned:.3}, after compaction {compacted:.3}");
     assert!(

@@ -18,8 +18,10 @@ pub fn workspace() -> PathBuf {
 pub fn model_dir(name: &str) -> PathBuf {
     let dir = workspace().join("models").join(name);
     assert!(
-        (dir.join("model.onnx").is_file() || dir.join("model.safetensors").is_file())
-            && dir.join("tokenizer.json").is_file(),
+        ((dir.join("model.onnx").is_file() || dir.join("model.safetensors").is_file())
+            && dir.join("tokenizer.json").is_file())
+            // multilingual-e5 brings its own tokenizer inside its 4-bit weights.
+            || dir.join("model.q4.bin").is_file(),
         "model {name} is missing at {}: run `bash scripts/fetch/fetch-models.sh` first",
         dir.display()
     );
@@ -84,7 +86,8 @@ impl HashEmbedder {
 }
 
 impl ember_core::Embedder for HashEmbedder {
-    fn embed(&self, texts: &[&str]) -> ember_core::Result<Vec<Vec<f32>>> {
+    // Symmetric: the kind changes nothing, as for MiniLM.
+    fn embed(&self, texts: &[&str], _kind: ember_core::TextKind) -> ember_core::Result<Vec<Vec<f32>>> {
         Ok(texts
             .iter()
             .map(|t| {

@@ -8,7 +8,8 @@ use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 
 use ember_core::store::FORMAT_MAJOR;
-use ember_core::{Embedder, Filter, Metadata, Mode, SearchOptions};
+use ember_core::TextKind;
+use ember_core::{Embedder, Error, Filter, Metadata, Mode, Prefixes, SearchOptions};
 use ember_tests::{copy_dir, open_read_only, temp_dir, workspace, HashEmbedder};
 use serde_json::Value as Json;
 
@@ -92,6 +93,15 @@ fn check(golden: &Path, scratch: &Path) {
         dim: expect["embedder"]["dim"].as_u64().unwrap() as usize,
         id: expect["embedder"]["model_id"].as_str().unwrap().to_string(),
     };
+    // Written before indexes recorded prefixes: they read as none, so the symmetric embedder the
+    // index was built with passes the check, and one with prefixes is refused.
+    assert_eq!(index.prefixes(), Prefixes::default(), "{name}: prefixes");
+    index.check_embedder(&e).unwrap_or_else(|err| panic!("{name}: {err}"));
+    let prefixed = Prefixed(&e);
+    assert!(
+        matches!(index.check_embedder(&prefixed), Err(Error::PrefixMismatch { .. })),
+        "{name}: an embedder with prefixes is refused"
+    );
     let searches = expect["searches"].as_array().unwrap();
     assert!(!searches.is_empty(), "{name}: no searches recorded");
     for s in searches {
@@ -107,7 +117,7 @@ fn check(golden: &Path, scratch: &Path) {
             filter: filter.map(|f| Filter::parse(f).unwrap()),
             ..SearchOptions::default()
         };
-        let v = e.embed(&[query]).unwrap().pop().unwrap();
+        let v = e.embed(&[query], TextKind::Query).unwrap().pop().unwrap();
         let report =
             index.search(&v, Some(&e), &opts).unwrap_or_else(|err| panic!("{name}: {query:?}: {err}"));
         assert_eq!(report.mode, mode, "{name}: {query:?} ran in another mode");
@@ -116,6 +126,28 @@ fn check(golden: &Path, scratch: &Path) {
         assert_eq!(hits, want, "{name}: {query:?} in {mode:?} with filter {filter:?}");
     }
     println!("compat: {name}: {} passages, {} searches as recorded", stats.passages, searches.len());
+}
+
+/// The golden indexes' model, with a query prefix.
+struct Prefixed<'a>(&'a HashEmbedder);
+
+impl Embedder for Prefixed<'_> {
+    fn embed(&self, texts: &[&str], kind: TextKind) -> ember_core::Result<Vec<Vec<f32>>> {
+        self.0.embed(texts, kind)
+    }
+    fn dim(&self) -> usize {
+        self.0.dim()
+    }
+    fn model_id(&self) -> &str {
+        self.0.model_id()
+    }
+    fn prefix(&self, kind: TextKind) -> &str {
+        if kind == TextKind::Query {
+            "query: "
+        } else {
+            ""
+        }
+    }
 }
 
 #[test]

@@ -9,6 +9,7 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use ember_core::store::checksum;
+use ember_core::TextKind;
 use ember_core::{Embedder, Error, Index, Mode, SearchOptions};
 
 use crate::HashEmbedder;
@@ -260,7 +261,7 @@ pub fn open_and_use(dir: &Path) -> Outcome {
     assert!(index.texts(&[total as u32]).is_err(), "text of passage {total} of {total}");
     let sidecar_ok = index.sidecar_status().is_ok();
     let embedder = HashEmbedder { dim: index.dim(), id: index.model().to_string() };
-    let query = embedder.embed(&["battery flash storage offline"]).map(|mut v| v.remove(0));
+    let query = embedder.embed(&["battery flash storage offline"], TextKind::Query).map(|mut v| v.remove(0));
     let mut searches = 0;
     let mut nonfinite = 0;
     if let Ok(query) = query {

@@ -3,6 +3,7 @@
 
 use std::path::Path;
 
+use ember_core::TextKind;
 use ember_core::{Embedder, EmbedderConfig, Error, OnnxEmbedder};
 use ember_tests::{l3, l3_copy};
 
@@ -98,7 +99,10 @@ fn output_found_by_shape_without_manifest() {
     let with = load(&l3()).unwrap();
     let without = load(&dir).unwrap();
     let texts = ["the output is chosen by shape, not position"];
-    assert_eq!(with.embed(&texts).unwrap(), without.embed(&texts).unwrap());
+    assert_eq!(
+        with.embed(&texts, TextKind::Passage).unwrap(),
+        without.embed(&texts, TextKind::Passage).unwrap()
+    );
 }
 
 #[test]
@@ -117,9 +121,9 @@ fn out_of_range_settings() {
 #[test]
 fn empty_and_odd_inputs_embed() {
     let e = load(&l3()).unwrap();
-    assert!(e.embed(&[]).unwrap().is_empty());
+    assert!(e.embed(&[], TextKind::Passage).unwrap().is_empty());
     let long = "word ".repeat(5000);
-    let vs = e.embed(&["", " ", "\u{0}", &long, "🙂"]).unwrap();
+    let vs = e.embed(&["", " ", "\u{0}", &long, "🙂"], TextKind::Passage).unwrap();
     assert_eq!(vs.len(), 5);
     assert!(vs.iter().all(|v| v.len() == 384 && v.iter().all(|x| x.is_finite())));
 }

@@ -2,6 +2,7 @@
 //! safetensors checkpoints against a numpy float64 forward pass (scripts/py/golden_reference_l6.py).
 #![allow(clippy::panic, clippy::expect_used, clippy::unwrap_used)]
 
+use ember_core::TextKind;
 use ember_core::{Embedder, EmbedderConfig, OnnxEmbedder};
 use ember_tests::{max_abs_diff, model_dir, workspace};
 
@@ -64,7 +65,7 @@ fn embed_reference(
         reference.token_counts.contains(&reference.max_tokens),
         "the set must hold a sentence longer than max tokens"
     );
-    let vectors = embedder.embed(&texts).unwrap();
+    let vectors = embedder.embed(&texts, TextKind::Passage).unwrap();
     for v in &vectors {
         let norm: f32 = v.iter().map(|x| x * x).sum::<f32>().sqrt();
         assert!((norm - 1.0).abs() < 1e-5, "vectors are L2-normalized, got norm {norm}");

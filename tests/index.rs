@@ -4,6 +4,7 @@
 
 use ember_core::store::{SectionKind, Segment, SegmentWriter};
 use ember_core::Task;
+use ember_core::TextKind;
 use ember_core::{Embedder, Error, Index, IndexConfig, Mode, SearchOptions, VectorStorage};
 use ember_tests::{open_read_only, synthetic_passages, temp_dir, HashEmbedder};
 
@@ -22,7 +23,7 @@ fn opts(mode: Mode, k: usize) -> SearchOptions {
 #[test]
 fn round_trip_and_every_mode() {
     let (dir, index, e) = build("roundtrip", 300, VectorStorage::F16);
-    let q = e.embed(&["battery flash storage offline"]).unwrap().remove(0);
+    let q = e.embed(&["battery flash storage offline"], TextKind::Query).unwrap().remove(0);
     let stored = index.search(&q, Some(&e), &opts(Mode::StoredRerank, 5)).unwrap();
     let recompute = index.search(&q, Some(&e), &opts(Mode::Recompute, 5)).unwrap();
     let codes = index.search(&q, None, &opts(Mode::CodesOnly, 5)).unwrap();
@@ -52,10 +53,10 @@ fn exact_scores_match_brute_force_on_the_best_hit() {
     let (_dir, index, e) = build("brute", 500, VectorStorage::F32);
     let passages = synthetic_passages(500);
     let texts: Vec<&str> = passages.iter().map(|p| p.text.as_str()).collect();
-    let all = e.embed(&texts).unwrap();
+    let all = e.embed(&texts, TextKind::Passage).unwrap();
     let mut agree = 0;
     for p in passages.iter().take(50) {
-        let q = e.embed(&[p.text.as_str()]).unwrap().remove(0);
+        let q = e.embed(&[p.text.as_str()], TextKind::Query).unwrap().remove(0);
         let hits = index.search(&q, None, &opts(Mode::StoredRerank, 1)).unwrap().hits;
         let best = all.iter().map(|v| ember_core::distance::dot(v, &q)).fold(f32::MIN, f32::max);
         if (hits[0].score - best).abs() < 1e-5 {
@@ -68,7 +69,7 @@ fn exact_scores_match_brute_force_on_the_best_hit() {
 #[test]
 fn empty_index_and_k_beyond_size() {
     let (_d, empty, e) = build("empty", 0, VectorStorage::None);
-    let q = e.embed(&["anything"]).unwrap().remove(0);
+    let q = e.embed(&["anything"], TextKind::Query).unwrap().remove(0);
     assert!(empty.search(&q, Some(&e), &opts(Mode::Recompute, 10)).unwrap().hits.is_empty());
     assert_eq!(empty.stats().unwrap().passages, 0);
     let (_d, small, e) = build("small", 7, VectorStorage::None);
@@ -87,7 +88,7 @@ fn empty_and_huge_passages() {
     passages.push(ember_core::Passage::new("huge", "battery ".repeat(300_000)));
     let config = IndexConfig { code_dims: 32, ..IndexConfig::default() };
     let index = Index::build(&dir, &e, &passages, &config, &Task::none()).unwrap();
-    let q = e.embed(&["battery"]).unwrap().remove(0);
+    let q = e.embed(&["battery"], TextKind::Query).unwrap().remove(0);
     let hits = index.search(&q, Some(&e), &opts(Mode::Recompute, 3)).unwrap().hits;
     assert_eq!(hits[0].id, "huge");
     assert_eq!(index.stats().unwrap().text_bytes, passages.iter().map(|p| p.text.len() as u64).sum::<u64>());
@@ -110,7 +111,7 @@ fn bad_input_is_rejected() {
     let (_d, index, e) = build("badq", 10, VectorStorage::None);
     let err = index.search(&[0.0; 3], Some(&e), &opts(Mode::Recompute, 3)).unwrap_err();
     assert!(matches!(err, Error::DimensionMismatch { expected: 64, found: 3 }));
-    let q = e.embed(&["x"]).unwrap().remove(0);
+    let q = e.embed(&["x"], TextKind::Query).unwrap().remove(0);
     assert!(matches!(index.search(&q, Some(&e), &opts(Mode::Recompute, 0)), Err(Error::InvalidArgument(_))));
     assert!(matches!(index.search(&q, None, &opts(Mode::StoredRerank, 3)), Err(Error::InvalidArgument(_))));
     let other = HashEmbedder { dim: 64, id: "another-model".into() };
@@ -240,7 +241,7 @@ fn sidecar_problems_disable_stored_mode_only() {
     replace(&side, &bytes);
     let index = open_read_only(&dir).unwrap();
     assert!(index.sidecar_status().unwrap_err().contains("checksum"));
-    let q = e.embed(&["flash storage"]).unwrap().remove(0);
+    let q = e.embed(&["flash storage"], TextKind::Query).unwrap().remove(0);
     assert!(index.search(&q, Some(&e), &opts(Mode::StoredRerank, 3)).is_err());
     assert_eq!(index.search(&q, Some(&e), &opts(Mode::Auto, 3)).unwrap().mode, Mode::Recompute);
     // A sidecar of a different build (stale) is refused too.

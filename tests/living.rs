@@ -7,6 +7,7 @@ use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 use std::sync::Arc;
 
 use ember_core::keywords::AnalyzerConfig;
+use ember_core::TextKind;
 use ember_core::{
     DeviceState, Embedder, Error, Filter, Index, IndexConfig, Metadata, Mode, OpenOptions, Passage,
     Precision, Retrieval, SearchOptions, Task, Value, VectorStorage,
@@ -41,7 +42,7 @@ fn passages(from: usize, to: usize) -> Vec<Passage> {
 }
 
 fn query(e: &HashEmbedder, p: &Passage) -> Vec<f32> {
-    e.embed(&[p.text.as_str()]).unwrap().remove(0)
+    e.embed(&[p.text.as_str()], TextKind::Query).unwrap().remove(0)
 }
 
 fn live_ids(index: &Index) -> HashSet<String> {
@@ -169,7 +170,8 @@ fn filters_match_brute_force() {
         .chain(extra)
         .filter(|p| !p.id.trim_start_matches('p').parse::<usize>().unwrap().is_multiple_of(9))
         .collect();
-    let vectors = e.embed(&all.iter().map(|p| p.text.as_str()).collect::<Vec<_>>()).unwrap();
+    let vectors =
+        e.embed(&all.iter().map(|p| p.text.as_str()).collect::<Vec<_>>(), TextKind::Passage).unwrap();
     let filters = [
         "lang = 'en'",
         "lang != 'en'",

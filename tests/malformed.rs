@@ -638,7 +638,7 @@ fn damaged_sidecar_only_disables_stored_mode() {
     let mut tally = Tally::default();
     // Light check for the bulk: open, sidecar refused, stored mode a typed error, auto falls back.
     let e = HashEmbedder::new(64);
-    let q = ember_core::Embedder::embed(&e, &["battery"]).unwrap().remove(0);
+    let q = ember_core::Embedder::embed(&e, &["battery"], ember_core::TextKind::Query).unwrap().remove(0);
     let light = |case: &str| {
         let index = open_read_only(&f.dir).unwrap_or_else(|e| panic!("{case}: {e}"));
         assert!(index.sidecar_status().is_err(), "{case}: sidecar accepted");

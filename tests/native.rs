@@ -2,6 +2,7 @@
 //! for what it cannot run.
 #![allow(clippy::panic, clippy::expect_used, clippy::unwrap_used)]
 
+use ember_core::TextKind;
 use ember_core::{Embedder, EmbedderConfig, Error, OnnxEmbedder};
 use ember_tests::{l3, l3_copy, max_abs_diff, model_dir};
 
@@ -14,7 +15,10 @@ fn built_in_encoder_matches_tract() {
     assert_eq!(tract.dim(), native.dim());
     let long = "the shell expands each glob pattern before the command runs; ".repeat(30);
     let texts = ["", " ", "?", "a", "🎉 ünïcödé", "how do I mount a usb drive", long.as_str()];
-    let diff = max_abs_diff(&native.embed(&texts).unwrap(), &tract.embed(&texts).unwrap());
+    let diff = max_abs_diff(
+        &native.embed(&texts, TextKind::Passage).unwrap(),
+        &tract.embed(&texts, TextKind::Passage).unwrap(),
+    );
     println!("built-in encoder vs tract, L3: max abs diff {diff:e}");
     assert!(diff <= 1e-5, "max abs diff {diff}");
 }
@@ -29,7 +33,12 @@ fn int8_model_runs_close_to_tract() {
     assert_eq!(tract.model_id(), native.model_id(), "one index must serve both engines");
     let long = "the shell expands each glob pattern before the command runs; ".repeat(30);
     let texts = ["", "?", "🎉 ünïcödé", "how do I mount a usb drive", long.as_str()];
-    for (a, b) in native.embed(&texts).unwrap().iter().zip(tract.embed(&texts).unwrap()) {
+    for (a, b) in native
+        .embed(&texts, TextKind::Passage)
+        .unwrap()
+        .iter()
+        .zip(tract.embed(&texts, TextKind::Passage).unwrap())
+    {
         let cos: f32 = a.iter().zip(&b).map(|(x, y)| x * y).sum();
         assert!(cos >= 0.999, "cosine {cos}");
     }

@@ -9,6 +9,7 @@ use std::path::{Path, PathBuf};
 use std::time::{Duration, Instant};
 
 use ember_core::store::{encode_ids, SectionKind};
+use ember_core::Prefixes;
 use ember_core::{Error, Index, IndexConfig, Passage, Task, VectorStorage};
 use ember_tests::damage::{open_and_use, rewrite_segment, Watchdog};
 use ember_tests::{read_only, synthetic_passages, temp_dir, HashEmbedder};
@@ -22,7 +23,7 @@ fn fixture(name: &str, n: usize) -> (PathBuf, PathBuf) {
     let dir = temp_dir(name);
     let config = IndexConfig { vectors: VectorStorage::None, ..IndexConfig::default() };
     if n == 0 {
-        drop(Index::create(&dir, "hash-64", 64, &config).unwrap());
+        drop(Index::create(&dir, "hash-64", &Prefixes::default(), 64, &config).unwrap());
     } else {
         drop(
             Index::build(&dir, &HashEmbedder::new(64), &synthetic_passages(n), &config, &Task::none())
@@ -180,7 +181,7 @@ fn quantizer_claims_are_refused_before_the_rotation() {
     assert!(open_and_use(&empty_dir).opened());
     // Building refuses code dimensions over the cap instead of writing what no open would accept.
     let wide = temp_dir("open-quantizer-wide");
-    let r = Index::create(&wide, "wide", 1032, &IndexConfig::default());
+    let r = Index::create(&wide, "wide", &Prefixes::default(), 1032, &IndexConfig::default());
     assert!(matches!(r, Err(Error::InvalidArgument(_))), "{:?}", r.map(|_| ()));
 }
 

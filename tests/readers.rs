@@ -32,12 +32,12 @@ struct SlowEmbedder {
 }
 
 impl Embedder for SlowEmbedder {
-    fn embed(&self, texts: &[&str]) -> ember_core::Result<Vec<Vec<f32>>> {
+    fn embed(&self, texts: &[&str], kind: ember_core::TextKind) -> ember_core::Result<Vec<Vec<f32>>> {
         if self.armed.swap(false, Ordering::SeqCst) {
             self.inside.wait();
             std::thread::sleep(HOLD);
         }
-        self.inner.embed(texts)
+        self.inner.embed(texts, kind)
     }
     fn dim(&self) -> usize {
         self.inner.dim()

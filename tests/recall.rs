@@ -5,6 +5,7 @@
 use std::collections::HashMap;
 
 use ember_core::Task;
+use ember_core::TextKind;
 use ember_core::{Embedder, EmbedderConfig, Index, IndexConfig, Mode, OnnxEmbedder, Passage, SearchOptions};
 use ember_tests::{l3, read_jsonl, shared_data, temp_dir};
 
@@ -47,9 +48,9 @@ fn recall_against_brute_force_in_every_mode() {
     index.set_cache_bytes(0).unwrap(); // every recompute pays in full
 
     let texts: Vec<&str> = passages.iter().map(|p| p.text.as_str()).collect();
-    let corpus = embedder.embed(&texts).unwrap();
+    let corpus = embedder.embed(&texts, TextKind::Passage).unwrap();
     let qrefs: Vec<&str> = queries.iter().map(String::as_str).collect();
-    let qvecs = embedder.embed(&qrefs).unwrap();
+    let qvecs = embedder.embed(&qrefs, TextKind::Query).unwrap();
     let position: HashMap<&str, usize> =
         passages.iter().enumerate().map(|(i, p)| (p.id.as_str(), i)).collect();
     // Exact top-10 scores per query, from freshly embedded passages.

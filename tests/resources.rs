@@ -11,6 +11,7 @@ use std::path::Path;
 use std::sync::Arc;
 
 use ember_core::store::{Fault, FaultyStorage};
+use ember_core::TextKind;
 use ember_core::{
     Embedder, Error, Index, IndexConfig, Mode, OpenOptions, Passage, Precision, SearchOptions, Task,
     VectorStorage,
@@ -68,7 +69,7 @@ fn read_only_scenario() {
     assert_read_only("read-write open of a 0555 directory with 0444 files", Index::open(&dir).map(|_| ()));
     let reader = Index::open_with(&dir, read_only()).unwrap();
     assert_eq!(live_state(&reader), acked, "read-only open lost acknowledged passages");
-    let q = e.embed(&["battery flash storage"]).unwrap().remove(0);
+    let q = e.embed(&["battery flash storage"], TextKind::Query).unwrap().remove(0);
     let opts = SearchOptions { k: 5, mode: Mode::Recompute, ..SearchOptions::default() };
     assert_eq!(reader.search(&q, Some(&e), &opts).unwrap().hits.len(), 5);
     assert_read_only("add on a read-only handle", reader.add(&more(80, 81), &e, &Task::none()));
@@ -233,7 +234,7 @@ fn searches(index: &Index, e: &HashEmbedder, stored: bool) -> Answers {
     }
     let mut out = Vec::new();
     for text in ["battery flash storage", "graph vector phone", "offline private index"] {
-        let q = e.embed(&[text]).unwrap().remove(0);
+        let q = e.embed(&[text], TextKind::Query).unwrap().remove(0);
         for &mode in &modes {
             let opts = SearchOptions { k: 5, mode, ..SearchOptions::default() };
             let r = index.search(&q, Some(e), &opts).unwrap_or_else(|err| panic!("{mode:?}: {err}"));
@@ -317,7 +318,7 @@ fn files_deleted_or_replaced_while_open() {
     let fresh = Index::open_with(&dir, read_only()).unwrap();
     assert_eq!(fresh.len(), 80);
     assert!(fresh.sidecar_status().is_err(), "a sidecar of another segment was accepted");
-    let q = e.embed(&["battery"]).unwrap().remove(0);
+    let q = e.embed(&["battery"], TextKind::Query).unwrap().remove(0);
     let stored = SearchOptions { k: 3, mode: Mode::StoredRerank, ..SearchOptions::default() };
     assert!(matches!(fresh.search(&q, Some(&e), &stored), Err(Error::InvalidArgument(_))));
     assert_eq!(searches(&reader, &e, true), baseline);
@@ -419,7 +420,7 @@ fn tiny_cache_in_recompute_mode() {
     drop(Index::build(&dir, &e, &synthetic_passages(300), &config, &Task::none()).unwrap());
     let queries: Vec<Vec<f32>> = synthetic_passages(330)[300..]
         .iter()
-        .map(|p| e.embed(&[p.text.as_str()]).unwrap().remove(0))
+        .map(|p| e.embed(&[p.text.as_str()], TextKind::Query).unwrap().remove(0))
         .collect();
     let run = |index: &Index, mode: Mode| -> (Vec<Vec<(String, f32)>>, usize, usize) {
         let (mut hits, mut reembedded, mut cache_hits) = (Vec::new(), 0, 0);

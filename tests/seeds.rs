@@ -4,6 +4,7 @@
 #![allow(clippy::panic, clippy::expect_used, clippy::unwrap_used)]
 
 use ember_core::rng::SplitMix64;
+use ember_core::Prefixes;
 use ember_core::{Index, IndexConfig, Mode, Passage, SearchOptions, VectorStorage};
 use ember_tests::temp_dir;
 
@@ -30,7 +31,9 @@ fn seeded_walks_find_the_querys_cluster() {
         (0..vectors.len()).map(|i| Passage::new(format!("p{i}"), format!("passage {i}"))).collect();
     let config = IndexConfig { vectors: VectorStorage::F32, ..IndexConfig::default() };
     let dir = temp_dir("seeds");
-    let index = Index::build_with_vectors(&dir, "synthetic", &passages, &vectors, &config).unwrap();
+    let index =
+        Index::build_with_vectors(&dir, "synthetic", &Prefixes::default(), &passages, &vectors, &config)
+            .unwrap();
 
     // Measured: 0.970 of the hits in the query's cluster with seeds, 0.904 from the entry alone.
     let opts =

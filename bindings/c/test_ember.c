@@ -189,8 +189,9 @@ static int test_onnx(void) {
   float query[384];
   EmberEmbedder *again = NULL;
   OK(ember_embedder_new_onnx(model_dir, NULL, &again));
-  EXPECT(ember_embedder_embed(again, "cooking spaghetti", query, 10), EMBER_RESULT_DIMENSION_MISMATCH);
-  OK(ember_embedder_embed(again, "cooking spaghetti", query, 384));
+  EXPECT(ember_embedder_embed(again, "cooking spaghetti", EMBER_TEXT_KIND_QUERY, query, 10),
+         EMBER_RESULT_DIMENSION_MISMATCH);
+  OK(ember_embedder_embed(again, "cooking spaghetti", EMBER_TEXT_KIND_QUERY, query, 384));
   ember_embedder_free(again);
   OK(ember_index_search_vector(index, query, 384, NULL, &results));
   CHECK(strcmp(hit_id(results, 0), "pasta") == 0, "top hit %s", hit_id(results, 0));
@@ -199,10 +200,16 @@ static int test_onnx(void) {
   return 0;
 }
 
-/* A model-free embedder in C: hashed bag of words, as an accelerator would plug in. */
+/* A model-free embedder in C: hashed bag of words, as an accelerator would plug in. It counts its
+ * calls by kind (symmetric, it embeds both kinds alike), so a test can see which kind Ember asked
+ * for. */
 enum { WORDS_DIM = 32 };
-static int words_embed(void *data, const char *const *texts, size_t texts_len, float *out, size_t out_len) {
+static int kind_calls[2];
+static int words_embed(void *data, const char *const *texts, size_t texts_len, EmberTextKind kind, float *out,
+                       size_t out_len) {
   if (data) (*(int *)data)++;
+  if (kind != EMBER_TEXT_KIND_QUERY && kind != EMBER_TEXT_KIND_PASSAGE) return 3;
+  __atomic_fetch_add(&kind_calls[kind], 1, __ATOMIC_RELAXED);
   if (out_len != texts_len * WORDS_DIM) return 2;
   memset(out, 0, out_len * sizeof *out);
   for (size_t t = 0; t < texts_len; t++) {
@@ -220,34 +227,49 @@ static int words_embed(void *data, const char *const *texts, size_t texts_len, f
   }
   return 0;
 }
-static int failing_embed(void *data, const char *const *texts, size_t n, float *out, size_t len) {
-  (void)data, (void)texts, (void)n, (void)out, (void)len;
+static int failing_embed(void *data, const char *const *texts, size_t n, EmberTextKind kind, float *out,
+                         size_t len) {
+  (void)data, (void)texts, (void)n, (void)kind, (void)out, (void)len;
   return 7;
 }
 
 static int test_callback_embedder(void) {
   int calls = 0;
   EmberEmbedder *words = NULL;
-  OK(ember_embedder_new_callback("c-words-32", WORDS_DIM, words_embed, &calls, &words));
+  OK(ember_embedder_new_callback("c-words-32", WORDS_DIM, NULL, NULL, words_embed, &calls, &words));
   EmberIndex *index = NULL;
+  memset(kind_calls, 0, sizeof kind_calls);
   OK(ember_index_create(path("words"), words, NOTES, NOTES_LEN, NULL, NULL, &index));
   CHECK(calls > 0, "callback not called");
+  /* Building embeds passages only; the search embeds its text as a query, once. */
+  CHECK(kind_calls[EMBER_TEXT_KIND_PASSAGE] > 0 && kind_calls[EMBER_TEXT_KIND_QUERY] == 0, "build: %d query calls",
+        kind_calls[EMBER_TEXT_KIND_QUERY]);
   char top[64];
   OK(top_hit(index, "feed the cat", NULL, top, sizeof top));
   CHECK(strcmp(top, "cat") == 0, "top %s", top);
+  CHECK(kind_calls[EMBER_TEXT_KIND_QUERY] == 1, "search: %d query calls", kind_calls[EMBER_TEXT_KIND_QUERY]);
+  float vec[WORDS_DIM];
+  OK(ember_embedder_embed(words, "feed the cat", EMBER_TEXT_KIND_PASSAGE, vec, WORDS_DIM));
+  BAD(ember_embedder_embed(words, "feed the cat", 2, vec, WORDS_DIM)); /* not an EmberTextKind */
   ember_index_close(index);
 
-  /* The ONNX-built index refuses this model. */
+  /* The ONNX-built index refuses this model; the words index refuses the same model with a
+   * query prefix it was not built with. */
   EXPECT(ember_index_open(path("onnx"), words, NULL, &index), EMBER_RESULT_MODEL_MISMATCH);
   ember_embedder_free(words);
+  EmberEmbedder *prefixed = NULL;
+  OK(ember_embedder_new_callback("c-words-32", WORDS_DIM, "query: ", NULL, words_embed, NULL, &prefixed));
+  EXPECT(ember_index_open(path("words"), prefixed, NULL, &index), EMBER_RESULT_MODEL_MISMATCH);
+  CHECK(strstr(ember_last_error_message(), "query prefix") != NULL, "message %s", ember_last_error_message());
+  ember_embedder_free(prefixed);
 
   EmberEmbedder *failing = NULL;
-  OK(ember_embedder_new_callback("failing", 8, failing_embed, NULL, &failing));
+  OK(ember_embedder_new_callback("failing", 8, NULL, NULL, failing_embed, NULL, &failing));
   EXPECT(ember_index_create(path("failing"), failing, NOTES, NOTES_LEN, NULL, NULL, &index), EMBER_RESULT_INTERNAL);
   CHECK(strstr(ember_last_error_message(), "returned 7") != NULL, "message %s", ember_last_error_message());
   ember_embedder_free(failing);
-  BAD(ember_embedder_new_callback("x", 0, words_embed, NULL, &failing));
-  BAD(ember_embedder_new_callback("x", 8, NULL, NULL, &failing));
+  BAD(ember_embedder_new_callback("x", 0, NULL, NULL, words_embed, NULL, &failing));
+  BAD(ember_embedder_new_callback("x", 8, NULL, NULL, NULL, NULL, &failing));
   return 0;
 }
 
@@ -500,7 +522,7 @@ static void cancel_on_progress(void *data, size_t done, size_t total) {
 
 static int test_cancellation(void) {
   EmberEmbedder *words = NULL;
-  OK(ember_embedder_new_callback("c-words-32", WORDS_DIM, words_embed, NULL, &words));
+  OK(ember_embedder_new_callback("c-words-32", WORDS_DIM, NULL, NULL, words_embed, NULL, &words));
   EmberCancellationToken *token = NULL;
   OK(ember_cancellation_token_new(&token));
   OK(ember_cancellation_token_cancel(token));
@@ -571,7 +593,7 @@ static int test_cancellation(void) {
  * documented as allowed, success), never a crash. */
 static int test_null_everywhere(void) {
   EmberEmbedder *words = NULL;
-  OK(ember_embedder_new_callback("c-words-32", WORDS_DIM, words_embed, NULL, &words));
+  OK(ember_embedder_new_callback("c-words-32", WORDS_DIM, NULL, NULL, words_embed, NULL, &words));
   EmberIndex *index = NULL;
   OK(ember_index_create(path("nulls"), words, NOTES, NOTES_LEN, NULL, NULL, &index));
   EmberSearchResults *results = NULL;
@@ -593,14 +615,14 @@ static int test_null_everywhere(void) {
   BAD(ember_embedder_options_default(NULL));
   BAD(ember_embedder_new_onnx(NULL, NULL, &e));
   BAD(ember_embedder_new_onnx(model_dir, NULL, NULL));
-  BAD(ember_embedder_new_callback(NULL, WORDS_DIM, words_embed, NULL, &e));
-  BAD(ember_embedder_new_callback("x", WORDS_DIM, NULL, NULL, &e));
-  BAD(ember_embedder_new_callback("x", WORDS_DIM, words_embed, NULL, NULL));
+  BAD(ember_embedder_new_callback(NULL, WORDS_DIM, NULL, NULL, words_embed, NULL, &e));
+  BAD(ember_embedder_new_callback("x", WORDS_DIM, NULL, NULL, NULL, NULL, &e));
+  BAD(ember_embedder_new_callback("x", WORDS_DIM, NULL, NULL, words_embed, NULL, NULL));
   BAD(ember_embedder_dim(NULL, &n));
   BAD(ember_embedder_dim(words, NULL));
-  BAD(ember_embedder_embed(NULL, "x", vec, WORDS_DIM));
-  BAD(ember_embedder_embed(words, NULL, vec, WORDS_DIM));
-  BAD(ember_embedder_embed(words, "x", NULL, WORDS_DIM));
+  BAD(ember_embedder_embed(NULL, "x", EMBER_TEXT_KIND_QUERY, vec, WORDS_DIM));
+  BAD(ember_embedder_embed(words, NULL, EMBER_TEXT_KIND_QUERY, vec, WORDS_DIM));
+  BAD(ember_embedder_embed(words, "x", EMBER_TEXT_KIND_QUERY, NULL, WORDS_DIM));
   ember_embedder_free(NULL);
 
   BAD(ember_index_options_default(NULL));
@@ -691,7 +713,7 @@ static int test_null_everywhere(void) {
 /* Closed, stale, foreign and doubly freed handles; wrong lengths; text that is not UTF-8. */
 static int test_abuse(void) {
   EmberEmbedder *words = NULL;
-  OK(ember_embedder_new_callback("c-words-32", WORDS_DIM, words_embed, NULL, &words));
+  OK(ember_embedder_new_callback("c-words-32", WORDS_DIM, NULL, NULL, words_embed, NULL, &words));
   EmberIndex *index = NULL;
   OK(ember_index_create(path("abuse"), words, NOTES, NOTES_LEN, NULL, NULL, &index));
   EmberSearchResults *results = NULL;
@@ -703,8 +725,9 @@ static int test_abuse(void) {
   EXPECT(ember_index_search_vector(index, vec, WORDS_DIM - 1, NULL, &r), EMBER_RESULT_DIMENSION_MISMATCH);
   EXPECT(ember_index_search_vector(index, vec, WORDS_DIM + 1, NULL, &r), EMBER_RESULT_DIMENSION_MISMATCH);
   EXPECT(ember_index_search_vector(index, vec, 0, NULL, &r), EMBER_RESULT_DIMENSION_MISMATCH);
-  EXPECT(ember_embedder_embed(words, "x", vec, WORDS_DIM + 1), EMBER_RESULT_DIMENSION_MISMATCH);
-  EXPECT(ember_embedder_embed(words, "x", vec, 0), EMBER_RESULT_DIMENSION_MISMATCH);
+  EXPECT(ember_embedder_embed(words, "x", EMBER_TEXT_KIND_QUERY, vec, WORDS_DIM + 1),
+         EMBER_RESULT_DIMENSION_MISMATCH);
+  EXPECT(ember_embedder_embed(words, "x", EMBER_TEXT_KIND_QUERY, vec, 0), EMBER_RESULT_DIMENSION_MISMATCH);
   vec[0] = 0.0f / 0.0f;
   BAD(ember_index_search_vector(index, vec, WORDS_DIM, NULL, &r)); /* NaN */
   const char *id = NULL;
@@ -758,8 +781,9 @@ static int test_abuse(void) {
   BAD(ember_index_open(bad, words, NULL, &(EmberIndex *){0}));
   BAD(ember_index_create(bad, words, NOTES, 1, NULL, NULL, &(EmberIndex *){0}));
   BAD(ember_embedder_new_onnx(bad, NULL, &(EmberEmbedder *){0}));
-  BAD(ember_embedder_new_callback(bad, WORDS_DIM, words_embed, NULL, &(EmberEmbedder *){0}));
-  BAD(ember_embedder_embed(words, bad, vec, WORDS_DIM));
+  BAD(ember_embedder_new_callback(bad, WORDS_DIM, NULL, NULL, words_embed, NULL, &(EmberEmbedder *){0}));
+  BAD(ember_embedder_new_callback("x", WORDS_DIM, bad, NULL, words_embed, NULL, &(EmberEmbedder *){0}));
+  BAD(ember_embedder_embed(words, bad, EMBER_TEXT_KIND_QUERY, vec, WORDS_DIM));
 
   /* Foreign and garbage handles: a handle of another kind, a made-up value. */
   BAD(ember_index_commit((EmberIndex *)words));
@@ -852,7 +876,7 @@ static int searches_so_far(struct shared *sh) {
 
 static int test_threads(void) {
   EmberEmbedder *words = NULL;
-  OK(ember_embedder_new_callback("c-words-32", WORDS_DIM, words_embed, NULL, &words));
+  OK(ember_embedder_new_callback("c-words-32", WORDS_DIM, NULL, NULL, words_embed, NULL, &words));
   struct shared sh = {.lock = PTHREAD_MUTEX_INITIALIZER};
   OK(ember_index_create(path("threads"), words, NOTES, NOTES_LEN, NULL, NULL, &sh.index));
   pthread_t t[SEARCHERS];

@@ -26,14 +26,22 @@ val notes = listOf(
     Passage("tax", "File the tax return before the end of April"),
 )
 
-/** A model-free embedder written in Kotlin: hashed bag of words, as an accelerator would plug in. */
-class WordHashEmbedder(private val dim: Int = 64, private val id: String = "kotlin-words-64") : Embedder {
+/** A model-free embedder written in Kotlin: hashed bag of words, as an accelerator would plug in.
+ *  It puts its query prefix (none by default) before queries, and counts its calls by kind. */
+class WordHashEmbedder(
+    private val dim: Int = 64,
+    private val id: String = "kotlin-words-64",
+    private val queryPrefix: String = "",
+) : Embedder {
     var calls = 0
-    override fun embed(texts: List<String>): List<List<Float>> {
+    val queryCalls = AtomicInteger()
+    val passageCalls = AtomicInteger()
+    override fun embed(texts: List<String>, kind: TextKind): List<List<Float>> {
         calls++
+        (if (kind == TextKind.QUERY) queryCalls else passageCalls).incrementAndGet()
         return texts.map { text ->
             val v = FloatArray(dim)
-            text.lowercase().split(Regex("\\W+")).filter { it.isNotEmpty() }.forEach { w ->
+            (prefix(kind) + text).lowercase().split(Regex("\\W+")).filter { it.isNotEmpty() }.forEach { w ->
                 v[Math.floorMod(w.hashCode(), dim)] += 1f
             }
             v.toList()
@@ -41,6 +49,7 @@ class WordHashEmbedder(private val dim: Int = 64, private val id: String = "kotl
     }
     override fun dim(): UInt = dim.toUInt()
     override fun modelId(): String = id
+    override fun prefix(kind: TextKind): String = if (kind == TextKind.QUERY) queryPrefix else ""
 }
 
 inline fun <reified E : Throwable> expectThrows(block: () -> Unit): E {
@@ -266,6 +275,11 @@ val tests = linkedMapOf<String, () -> Unit>(
             expectThrows<EmberException.InvalidArgument> { index.search("cat", SearchOptions(Mode.AUTO, k = 0u)) }
         }
         expectThrows<EmberException.ModelMismatch> { EmberIndex.open(File(scratch, "words").path, WordHashEmbedder(64, "other")) }
+        // The same model with a query prefix the index was not built with: its vectors would not compare.
+        val prefixed = expectThrows<EmberException.ModelMismatch> {
+            EmberIndex.open(File(scratch, "words").path, WordHashEmbedder(queryPrefix = "query: "))
+        }
+        check(prefixed.givenModel.contains("query prefix")) { "mismatch $prefixed" }
         expectThrows<EmberException.InvalidArgument> {
             EmberIndex.create(File(scratch, "dup").path, words, notes + notes[0])
         }
@@ -274,29 +288,41 @@ val tests = linkedMapOf<String, () -> Unit>(
         val words = WordHashEmbedder()
         EmberIndex.create(File(scratch, "foreign").path, words, notes).use { index ->
             check(words.calls > 0) { "embedder not called" }
+            // Building embeds passages; the search embeds its text as a query, once (recompute
+            // re-embeds candidates as passages).
+            check(words.passageCalls.get() > 0 && words.queryCalls.get() == 0) { "build asked for queries" }
             val hits = index.search("feed cat", SearchOptions(Mode.RECOMPUTE, k = 2u)).hits
             check(hits[0].id == "cat") { "hits $hits" }
+            check(words.queryCalls.get() == 1) { "query calls ${words.queryCalls.get()}" }
+            index.add(listOf(Passage("ferry", "The ferry leaves at noon")))
+            check(words.queryCalls.get() == 1) { "add asked for a query" }
         }
+        // The built-in model embeds both kinds (a symmetric model: the same vector).
+        val onnx = onnxEmbedder(modelDir)
+        check(onnx.prefix(TextKind.QUERY) == "" && onnx.embed(listOf("cat"), TextKind.QUERY).size == 1) { "onnx kinds" }
     },
     "errors thrown by a Kotlin Embedder come back as thrown" to {
         val failing = object : Embedder {
-            override fun embed(texts: List<String>): List<List<Float>> =
+            override fun embed(texts: List<String>, kind: TextKind): List<List<Float>> =
                 throw EmberException.InvalidArgument("accelerator is busy")
             override fun dim(): UInt = 8u
             override fun modelId(): String = "failing"
+            override fun prefix(kind: TextKind): String = ""
         }
         val e = expectThrows<EmberException.InvalidArgument> { EmberIndex.create(File(scratch, "f1").path, failing, notes) }
         check(e.detail == "accelerator is busy") { "detail ${e.detail}" }
         val crashing = object : Embedder {
-            override fun embed(texts: List<String>): List<List<Float>> = throw IllegalStateException("boom")
+            override fun embed(texts: List<String>, kind: TextKind): List<List<Float>> = throw IllegalStateException("boom")
             override fun dim(): UInt = 8u
             override fun modelId(): String = "crashing"
+            override fun prefix(kind: TextKind): String = ""
         }
         expectThrows<EmberException.Internal> { EmberIndex.create(File(scratch, "f2").path, crashing, notes) }
         val short = object : Embedder {
-            override fun embed(texts: List<String>): List<List<Float>> = texts.map { listOf(1f, 2f) }
+            override fun embed(texts: List<String>, kind: TextKind): List<List<Float>> = texts.map { listOf(1f, 2f) }
             override fun dim(): UInt = 8u
             override fun modelId(): String = "short"
+            override fun prefix(kind: TextKind): String = ""
         }
         expectThrows<EmberException.DimensionMismatch> { EmberIndex.create(File(scratch, "f3").path, short, notes) }
     },

@@ -5,7 +5,7 @@ use std::collections::HashMap;
 use std::path::Path;
 
 use ember_core::store::checksum;
-use ember_core::Embedder;
+use ember_core::{Embedder, TextKind};
 
 type Error = Box<dyn std::error::Error>;
 
@@ -26,7 +26,7 @@ pub fn embed_cached(
     let mut out = Vec::with_capacity(items.len());
     for chunk in items.chunks(256) {
         let texts: Vec<&str> = chunk.iter().map(|(_, t)| t.as_str()).collect();
-        out.extend(embedder.embed(&texts)?);
+        out.extend(embedder.embed(&texts, TextKind::Passage)?);
         progress(out.len());
     }
     if let Some(path) = path {
@@ -42,7 +42,12 @@ fn cache_key(embedder: &dyn Embedder, items: &[(String, String)]) -> String {
     for (id, text) in sorted {
         h = h.rotate_left(5) ^ checksum(id.as_bytes()) ^ checksum(text.as_bytes()).rotate_left(17);
     }
-    format!("{}:{}:{h:016x}", embedder.model_id(), items.len())
+    // The passage prefix is part of what made the vectors; left out when empty so caches written
+    // before prefixes existed still match.
+    match embedder.prefix(TextKind::Passage) {
+        "" => format!("{}:{}:{h:016x}", embedder.model_id(), items.len()),
+        prefix => format!("{}:{prefix:?}:{}:{h:016x}", embedder.model_id(), items.len()),
+    }
 }
 
 fn load(

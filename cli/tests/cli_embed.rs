@@ -117,3 +117,84 @@ fn missing_input_and_bad_flags_fail_cleanly() {
     let out = ember(&["embed", "--no-such-flag"], None);
     assert_eq!(out.status.code(), Some(2));
 }
+
+#[test]
+fn embed_as_query_or_passage_with_e5() {
+    let e5 = ember_tests::model_dir("multilingual-e5-small");
+    let e5 = e5.to_str().unwrap();
+    let vectors = |kind: &str| -> serde_json::Value {
+        let out = ember(
+            &["embed", "--model", e5, "--as", kind, "--input", "-", "--json"],
+            Some("free disk space\n"),
+        );
+        assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+        let doc: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+        assert!(doc["model"].as_str().unwrap().starts_with("multilingual-e5-small@"));
+        doc["vectors"][0].clone()
+    };
+    let (query, passage) = (vectors("query"), vectors("passage"));
+    assert_eq!(query.as_array().unwrap().len(), 384);
+    assert_ne!(query, passage, "e5 puts query: or passage: before the text");
+    let default = ember(&["embed", "--model", e5, "--input", "-", "--json"], Some("free disk space\n"));
+    let default: serde_json::Value = serde_json::from_slice(&default.stdout).unwrap();
+    assert_eq!(default["vectors"][0], passage, "passages by default");
+    // A symmetric model gives the same vector for both kinds.
+    let l3 = l3();
+    let l3 = l3.to_str().unwrap();
+    let one = |kind: &str| ember(&["embed", "--model", l3, "--as", kind, "--input", "-"], Some("x\n")).stdout;
+    assert_eq!(one("query"), one("passage"));
+    // A usage error: clap's message, exit 2.
+    let bad = ember(&["embed", "--model", l3, "--as", "question", "--input", "-"], Some("x\n"));
+    let stderr = String::from_utf8_lossy(&bad.stderr);
+    assert_eq!(bad.status.code(), Some(2), "{stderr}");
+    assert!(stderr.contains("possible values: query, passage"), "{stderr}");
+}
+
+#[test]
+fn index_and_search_with_e5() {
+    let e5 = ember_tests::model_dir("multilingual-e5-small");
+    let e5 = e5.to_str().unwrap();
+    let dir = ember_tests::temp_dir("cli-e5");
+    std::fs::create_dir_all(&dir).unwrap();
+    let corpus = dir.join("corpus.jsonl");
+    std::fs::write(
+        &corpus,
+        concat!(
+            r#"{"_id": "disk", "title": "", "text": "Delete old build folders to free disk space"}"#,
+            "\n",
+            r#"{"_id": "train", "title": "", "text": "Der Zug an die Küste fährt um sieben Uhr morgens ab"}"#,
+            "\n",
+            r#"{"_id": "pasta", "title": "", "text": "Faire cuire les pâtes neuf minutes dans l'eau salée"}"#,
+            "\n",
+        ),
+    )
+    .unwrap();
+    let out_dir = dir.join("index");
+    let out = ember(
+        &["index", "--model", e5, "--corpus", corpus.to_str().unwrap(), "--out", out_dir.to_str().unwrap()],
+        None,
+    );
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    let out = ember(
+        &[
+            "search",
+            out_dir.to_str().unwrap(),
+            "--model",
+            e5,
+            "--query",
+            "when does the train leave",
+            "-k",
+            "1",
+            "--json",
+        ],
+        None,
+    );
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    let doc: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert_eq!(doc["hits"][0]["id"], "train", "{doc}");
+    // Another model's index is refused.
+    let l3 = l3();
+    let out =
+        ember(&["search", out_dir.to_str().unwrap(), "--model", l3.to_str().unwrap(), "--query", "x"], None);
+    assert_clean_failure(&out, "model");
+}

@@ -3,7 +3,7 @@
 //! `cargo run --release -p ember-core --example encoder_speed [MODEL_DIR...]` (default: the L3
 //! model). Directories holding model.safetensors run the built-in encoder only.
 #![allow(clippy::unwrap_used)]
-use ember_core::{Embedder, EmbedderConfig, OnnxEmbedder};
+use ember_core::{Embedder, EmbedderConfig, OnnxEmbedder, TextKind};
 fn main() {
     let mut dirs: Vec<String> = std::env::args().skip(1).collect();
     if dirs.is_empty() {
@@ -24,7 +24,7 @@ fn main() {
     for round in 0..3 {
         for (name, e) in &engines {
             let t = std::time::Instant::now();
-            e.embed(&texts).unwrap();
+            e.embed(&texts, TextKind::Passage).unwrap();
             println!(
                 "round {round} {name}: {:.1} passages/s",
                 texts.len() as f64 / t.elapsed().as_secs_f64()

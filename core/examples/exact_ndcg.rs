@@ -9,7 +9,7 @@ use std::collections::HashMap;
 use std::path::Path;
 use std::time::Instant;
 
-use ember_core::{Embedder, EmbedderConfig, OnnxEmbedder};
+use ember_core::{Embedder, EmbedderConfig, OnnxEmbedder, TextKind};
 
 fn records(path: &Path) -> Vec<(String, String)> {
     std::fs::read_to_string(path)
@@ -48,14 +48,14 @@ fn main() {
     let mut vectors = Vec::with_capacity(corpus.len());
     for chunk in corpus.chunks(64) {
         let texts: Vec<&str> = chunk.iter().map(|(_, t)| t.as_str()).collect();
-        vectors.extend(embedder.embed(&texts).unwrap());
+        vectors.extend(embedder.embed(&texts, TextKind::Passage).unwrap());
     }
     let embed_s = t.elapsed().as_secs_f64();
 
     let t = Instant::now();
     let mut total = 0f64;
     for (qid, text) in &queries {
-        let q = embedder.embed(&[text.as_str()]).unwrap().pop().unwrap();
+        let q = embedder.embed(&[text.as_str()], TextKind::Query).unwrap().pop().unwrap();
         let mut scored: Vec<(f32, usize)> = vectors
             .iter()
             .enumerate()

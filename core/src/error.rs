@@ -84,6 +84,17 @@ pub enum Error {
         /// The model id offered now.
         given: String,
     },
+    /// The index was built with the same model but other prefixes (the text put before each
+    /// query or passage): its vectors and the embedder's would not compare.
+    #[error("index was built with {kind} prefix {index:?}, the embedder uses {given:?}")]
+    PrefixMismatch {
+        /// `"query"` or `"passage"`: the first prefix that differs.
+        kind: &'static str,
+        /// The prefix recorded in the index.
+        index: String,
+        /// The embedder's prefix.
+        given: String,
+    },
     /// The disk is full; nothing was changed.
     #[error("out of space writing {path}")]
     OutOfSpace {

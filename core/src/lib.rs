@@ -11,7 +11,7 @@ pub mod rng;
 pub mod store;
 pub mod text;
 
-pub use embed::{Embedder, EmbedderConfig, OnnxEmbedder};
+pub use embed::{Embedder, EmbedderConfig, OnnxEmbedder, Prefixes, TextKind};
 pub use error::{Error, Result};
 pub use index::{
     DeviceState, Durability, Filter, Fusion, Index, IndexConfig, IndexStats, Metadata, Mode, OpenOptions,

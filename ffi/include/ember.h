@@ -54,6 +54,21 @@ enum EmberResult
 typedef uint32_t EmberResult;
 #endif // __cplusplus
 
+// What a text is to the model (values of `kind` in `EmberEmbedFn` and `ember_embedder_embed`).
+enum EmberTextKind
+#ifdef __cplusplus
+  : uint32_t
+#endif // __cplusplus
+ {
+  // A search query: Ember embeds the search text as one.
+  EMBER_TEXT_KIND_QUERY = 0,
+  // A passage: build, add, update, stored vectors and recompute embed passages.
+  EMBER_TEXT_KIND_PASSAGE = 1,
+};
+#ifndef __cplusplus
+typedef uint32_t EmberTextKind;
+#endif // __cplusplus
+
 // How a search gets exact scores (values of `EmberSearchOptions::mode`).
 enum EmberMode
 #ifdef __cplusplus
@@ -256,11 +271,14 @@ typedef struct EmberEmbedderOptions {
 
 // Fill `out_vectors` with `texts_len * dim` floats (one vector per text, row-major; Ember
 // normalizes them) and return 0; any other return value fails the Ember call with
-// `EMBER_RESULT_INTERNAL`. `out_vectors_len` is `texts_len * dim`. May be called from several
-// threads at once, and for as long as any handle or index holding the embedder lives.
+// `EMBER_RESULT_INTERNAL`. `kind` says whether the texts are queries or passages: put the
+// model's prefix for it (the one given to `ember_embedder_new_callback`) before each text.
+// `out_vectors_len` is `texts_len * dim`. May be called from several threads at once, and for
+// as long as any handle or index holding the embedder lives.
 typedef int32_t (*EmberEmbedFn)(void *user_data,
                                 const char *const *texts,
                                 size_t texts_len,
+                                EmberTextKind kind,
                                 float *out_vectors,
                                 size_t out_vectors_len);
 
@@ -443,7 +461,9 @@ EmberResult ember_index_drop_keywords(const struct EmberIndex *index);
 EmberResult ember_embedder_options_default(struct EmberEmbedderOptions *out_options);
 
 // Load the built-in ONNX embedder from `model_dir` (`model.onnx`, `tokenizer.json`, optional
-// `ember-model.json`). `options` may be NULL for the defaults.
+// `ember-model.json`), or a multilingual-e5 directory (`model.q4.bin`, manifest
+// `"weights": "e5-q4"`, which applies `query: ` and `passage: ` itself). `options` may be NULL
+// for the defaults.
 //
 // # Safety
 // `model_dir` is a NUL-terminated string; `options` is NULL or valid for reads;
@@ -453,14 +473,18 @@ EmberResult ember_embedder_new_onnx(const char *model_dir,
                                     struct EmberEmbedder **out_embedder);
 
 // Wrap the app's own embedder (an accelerator, a model Ember does not run) in a handle.
-// `model_id` names the model and its weights (recorded in indexes); `dim` is its dimension.
+// `model_id` names the model and its weights (recorded in indexes); `dim` is its dimension;
+// `query_prefix` and `passage_prefix` (NULL for none) are what `embed` puts before queries and
+// passages, recorded in indexes too (an index refuses an embedder with other prefixes).
 //
 // # Safety
-// `model_id` is a NUL-terminated string; `embed` and `user_data` must be usable from any thread,
-// concurrently, until the last handle and index holding this embedder are freed (see
-// `EmberEmbedFn`); `out_embedder` is valid for writes.
+// `model_id` is a NUL-terminated string, and each prefix NULL or one; `embed` and `user_data`
+// must be usable from any thread, concurrently, until the last handle and index holding this
+// embedder are freed (see `EmberEmbedFn`); `out_embedder` is valid for writes.
 EmberResult ember_embedder_new_callback(const char *model_id,
                                         size_t dim,
+                                        const char *query_prefix,
+                                        const char *passage_prefix,
                                         EmberEmbedFn embed,
                                         void *user_data,
                                         struct EmberEmbedder **out_embedder);
@@ -472,13 +496,15 @@ EmberResult ember_embedder_new_callback(const char *model_id,
 EmberResult ember_embedder_dim(const struct EmberEmbedder *embedder,
                                size_t *out_dim);
 
-// Embed one text into `out_vector`, which holds `out_vector_len` floats: exactly the embedder's
-// dimension, else `EMBER_RESULT_DIMENSION_MISMATCH`. The vector is L2-normalized.
+// Embed one text as `kind` (an `EmberTextKind` value: a query or a passage) into `out_vector`,
+// which holds `out_vector_len` floats: exactly the embedder's dimension, else
+// `EMBER_RESULT_DIMENSION_MISMATCH`. The vector is L2-normalized.
 //
 // # Safety
 // `text` is a NUL-terminated string; `out_vector` is valid for writes of `out_vector_len` floats.
 EmberResult ember_embedder_embed(const struct EmberEmbedder *embedder,
                                  const char *text,
+                                 uint32_t kind,
                                  float *out_vector,
                                  size_t out_vector_len);
 

@@ -6,23 +6,43 @@ use std::sync::{Arc, Mutex, PoisonError};
 
 use crate::{EmbedderConfig, EmberError};
 
+pub use ember_core::TextKind;
+
+/// What a text is to the model: a search query, or a passage to index. Declared here rather than
+/// in records.rs so the embedder's whole contract sits in one file.
+#[uniffi::remote(Enum)]
+pub enum TextKind {
+    /// A search query (Ember embeds the search text as one).
+    Query,
+    /// A passage: what build, add, update, stored vectors and recompute embed.
+    Passage,
+}
+
 /// Turns texts into vectors of a fixed dimension, one per text, in order.
 ///
 /// Implement it in Kotlin or Swift to embed on an accelerator; use [`onnx_embedder`] for the
 /// built-in CPU model. Returned vectors are L2-normalized by Ember; every call must return the
-/// same dimension, and an index refuses an embedder whose `model_id` differs from its own.
+/// same dimension, and an index refuses an embedder whose `model_id` or prefixes differ from
+/// its own.
 #[uniffi::export(rust, foreign)]
 pub trait Embedder: Send + Sync {
-    /// One vector of length `dim()` per text, in order. Throw `EmberError` to fail the call.
-    fn embed(&self, texts: Vec<String>) -> Result<Vec<Vec<f32>>, EmberError>;
+    /// One vector of length `dim()` per text, in order, each embedded as `kind`: put your model's
+    /// prefix for `kind` (`prefix(kind)`) before each text. Throw `EmberError` to fail the call.
+    fn embed(&self, texts: Vec<String>, kind: TextKind) -> Result<Vec<Vec<f32>>, EmberError>;
     /// The dimension of every vector.
     fn dim(&self) -> u32;
     /// A stable identifier of the model and its weights (recorded in an index).
     fn model_id(&self) -> String;
+    /// The text `embed` puts before each text of `kind`: `"query: "` and `"passage: "` for
+    /// multilingual-e5, empty for symmetric models. Recorded in an index, which refuses an
+    /// embedder with other prefixes later.
+    fn prefix(&self, kind: TextKind) -> String;
 }
 
 /// Load the built-in ONNX embedder from a model directory (`model.onnx`, `tokenizer.json`,
-/// optional `ember-model.json`), run by tract on the CPU.
+/// optional `ember-model.json`), run by tract on the CPU (the built-in encoder on Android and
+/// iOS). A multilingual-e5 directory (`model.q4.bin`, manifest `"weights": "e5-q4"`) loads too,
+/// with its `query: ` and `passage: ` prefixes.
 #[uniffi::export(default(config = None))]
 pub fn onnx_embedder(
     model_dir: String,
@@ -43,9 +63,13 @@ pub fn onnx_embedder(
 struct OnnxEmbedder(ember_core::OnnxEmbedder);
 
 impl Embedder for OnnxEmbedder {
-    fn embed(&self, texts: Vec<String>) -> Result<Vec<Vec<f32>>, EmberError> {
+    fn embed(&self, texts: Vec<String>, kind: TextKind) -> Result<Vec<Vec<f32>>, EmberError> {
         let texts: Vec<&str> = texts.iter().map(String::as_str).collect();
-        Ok(ember_core::Embedder::embed(&self.0, &texts)?)
+        Ok(ember_core::Embedder::embed(&self.0, &texts, kind)?)
+    }
+
+    fn prefix(&self, kind: TextKind) -> String {
+        ember_core::Embedder::prefix(&self.0, kind).to_owned()
     }
 
     fn dim(&self) -> u32 {
@@ -57,12 +81,14 @@ impl Embedder for OnnxEmbedder {
     }
 }
 
-/// An embedder with its dimension and model id read once (they cross the FFI on every call).
+/// An embedder with its dimension, model id and prefixes read once (they would cross the FFI on
+/// every call).
 #[derive(Clone)]
 pub(crate) struct Model {
     pub(crate) embedder: Arc<dyn Embedder>,
     pub(crate) dim: usize,
     pub(crate) id: String,
+    prefixes: ember_core::Prefixes,
 }
 
 impl std::fmt::Debug for Model {
@@ -81,7 +107,11 @@ impl Model {
         if id.is_empty() {
             return Err(EmberError::invalid("embedder model id is empty"));
         }
-        Ok(Model { embedder, dim, id })
+        let prefixes = ember_core::Prefixes {
+            query: embedder.prefix(TextKind::Query),
+            passage: embedder.prefix(TextKind::Passage),
+        };
+        Ok(Model { embedder, dim, id, prefixes })
     }
 
     /// A bridge for one call into core.
@@ -131,9 +161,9 @@ impl Bridge<'_> {
 }
 
 impl ember_core::Embedder for Bridge<'_> {
-    fn embed(&self, texts: &[&str]) -> ember_core::Result<Vec<Vec<f32>>> {
+    fn embed(&self, texts: &[&str], kind: TextKind) -> ember_core::Result<Vec<Vec<f32>>> {
         let owned = texts.iter().map(|t| (*t).to_owned()).collect();
-        match self.model.embedder.embed(owned).and_then(|v| self.checked(texts.len(), v)) {
+        match self.model.embedder.embed(owned, kind).and_then(|v| self.checked(texts.len(), v)) {
             Ok(v) => Ok(v),
             Err(e) => {
                 let detail = e.to_string();
@@ -150,6 +180,10 @@ impl ember_core::Embedder for Bridge<'_> {
     fn model_id(&self) -> &str {
         &self.model.id
     }
+
+    fn prefix(&self, kind: TextKind) -> &str {
+        self.model.prefixes.get(kind)
+    }
 }
 
 #[cfg(test)]
@@ -159,8 +193,11 @@ mod tests {
 
     struct Fixed(Result<Vec<Vec<f32>>, EmberError>);
     impl Embedder for Fixed {
-        fn embed(&self, _texts: Vec<String>) -> Result<Vec<Vec<f32>>, EmberError> {
+        fn embed(&self, _texts: Vec<String>, _kind: TextKind) -> Result<Vec<Vec<f32>>, EmberError> {
             self.0.clone()
+        }
+        fn prefix(&self, _kind: TextKind) -> String {
+            String::new()
         }
         fn dim(&self) -> u32 {
             2
@@ -173,7 +210,7 @@ mod tests {
     fn bridge_result(answer: Result<Vec<Vec<f32>>, EmberError>) -> Result<Vec<Vec<f32>>, EmberError> {
         let model = Model::new(Arc::new(Fixed(answer))).unwrap();
         let bridge = model.bridge();
-        bridge.finish(bridge.embed(&["a"]))
+        bridge.finish(bridge.embed(&["a"], TextKind::Passage))
     }
 
     #[test]

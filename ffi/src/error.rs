@@ -52,12 +52,14 @@ pub enum EmberError {
         /// What is wrong with it.
         detail: String,
     },
-    /// The index was built with another embedding model than the one given.
+    /// The index was built with another embedding model than the one given, or with the same
+    /// model and other prefixes (then both fields read `query prefix "..."` or
+    /// `passage prefix "..."`).
     #[error("index was built with model {index_model}, not {given_model}")]
     ModelMismatch {
-        /// The model id recorded in the index.
+        /// The model id recorded in the index (or its prefix that differs).
         index_model: String,
-        /// The model id of the embedder given.
+        /// The model id of the embedder given (or its prefix that differs).
         given_model: String,
     },
     /// The disk is full; nothing was changed.
@@ -139,6 +141,13 @@ impl From<ember_core::Error> for EmberError {
             E::ModelMismatch { index, given } => {
                 EmberError::ModelMismatch { index_model: index, given_model: given }
             }
+            // The same model with other prefixes makes vectors that do not compare: to the app it
+            // is another model, with the same remedy (the embedder the index was built with), so
+            // it keeps the public list of cases short; the message names the prefixes.
+            E::PrefixMismatch { kind, index, given } => EmberError::ModelMismatch {
+                index_model: format!("{kind} prefix {index:?}"),
+                given_model: format!("{kind} prefix {given:?}"),
+            },
             E::OutOfSpace { .. } => EmberError::OutOfSpace { detail },
             E::InvalidArgument(detail) => EmberError::InvalidArgument { detail },
             E::UnknownId(id) => EmberError::UnknownId { id },

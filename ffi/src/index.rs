@@ -89,7 +89,7 @@ impl EmberIndex {
         let read_only = options.read_only;
         let index = ember_core::Index::open_with(Path::new(dir), options.to_core()?)?;
         if let Some(m) = &model {
-            index.check_model(&m.id)?;
+            index.check_embedder(&m.bridge())?;
             if m.dim != index.dim() {
                 return Err(EmberError::DimensionMismatch {
                     expected: index.dim() as u64,

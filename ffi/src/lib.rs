@@ -16,7 +16,7 @@ mod progress;
 mod records;
 
 pub use device::{DeviceState, Precision, VectorAction};
-pub use embedder::{onnx_embedder, Embedder};
+pub use embedder::{onnx_embedder, Embedder, TextKind};
 pub use error::EmberError;
 pub use index::EmberIndex;
 pub use logging::{init_logging, LogLevel};

@@ -11,6 +11,7 @@
 use std::path::Path;
 
 use ember_core::store::{FORMAT_MAJOR, FORMAT_MINOR};
+use ember_core::TextKind;
 use ember_core::{
     Embedder, Filter, Index, IndexConfig, Metadata, Mode, OpenOptions, Passage, SearchOptions, Task, Value,
     VectorStorage,
@@ -81,7 +82,7 @@ fn expectations(dir: &Path, e: &HashEmbedder, modes: &[Mode], sample: &[&str]) -
     for &mode in modes {
         for filter in [None, Some(FILTER)] {
             for q in QUERIES {
-                let v = e.embed(&[q]).unwrap().pop().unwrap();
+                let v = e.embed(&[q], TextKind::Query).unwrap().pop().unwrap();
                 let report = index.search(&v, Some(e), &opts(mode, filter)).unwrap();
                 assert_eq!(report.mode, mode, "{q}: asked for {mode:?}");
                 let hits: Vec<&str> = report.hits.iter().map(|h| h.id.as_str()).collect();

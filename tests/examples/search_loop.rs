@@ -1,5 +1,6 @@
 //! Profiling aid: embed queries once, then run only the search (no query embedding) in a loop.
 //! Usage: cargo run --release -p ember-tests --example search_loop -- INDEX MODEL QUERIES MODE BEAM RERANK [ROUNDS]
+use ember_core::TextKind;
 use ember_core::{Embedder, EmbedderConfig, Index, Mode, OnnxEmbedder, SearchOptions};
 
 fn main() -> Result<(), Box<dyn std::error::Error>> {
@@ -15,7 +16,7 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
         .filter_map(|v| v["text"].as_str().map(str::to_owned))
         .collect();
     let refs: Vec<&str> = texts.iter().map(String::as_str).collect();
-    let queries = embedder.embed(&refs)?;
+    let queries = embedder.embed(&refs, TextKind::Query)?;
     let mode = match a[4].as_str() {
         "stored" => Mode::StoredRerank,
         "codes" => Mode::CodesOnly,

@@ -38,6 +38,7 @@ unsafe extern "C" fn hash_embed(
     user_data: *mut c_void,
     texts: *const *const c_char,
     texts_len: usize,
+    _kind: ember_ffi::capi::EmberTextKind,
     out: *mut f32,
     out_len: usize,
 ) -> i32 {
@@ -282,7 +283,15 @@ impl Run {
             let user_data = std::ptr::from_ref(mode).cast_mut().cast();
             // SAFETY: valid string and out-pointer; the callback is thread-safe and `user_data` static.
             let code = unsafe {
-                ember_embedder_new_callback(model.as_ptr(), DIM, Some(hash_embed), user_data, &mut e)
+                ember_embedder_new_callback(
+                    model.as_ptr(),
+                    DIM,
+                    std::ptr::null(),
+                    std::ptr::null(),
+                    Some(hash_embed),
+                    user_data,
+                    &mut e,
+                )
             };
             assert_eq!(code, EmberResult::Ok, "creating an embedder: {}", last_error());
             embedders.push(e);
@@ -291,7 +300,15 @@ impl Run {
         let user_data = std::ptr::from_ref(&MODES[0]).cast_mut().cast();
         // SAFETY: as above.
         let code = unsafe {
-            ember_embedder_new_callback(MODEL.as_ptr(), DIM, Some(hash_embed), user_data, &mut freed)
+            ember_embedder_new_callback(
+                MODEL.as_ptr(),
+                DIM,
+                std::ptr::null(),
+                std::ptr::null(),
+                Some(hash_embed),
+                user_data,
+                &mut freed,
+            )
         };
         assert_eq!(code, EmberResult::Ok);
         ember_embedder_free(freed);

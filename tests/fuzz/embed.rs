@@ -4,6 +4,7 @@
 
 use std::sync::OnceLock;
 
+use ember_core::TextKind;
 use ember_core::{Embedder, EmbedderConfig, OnnxEmbedder};
 
 use super::Input;
@@ -36,7 +37,7 @@ pub fn embed(data: &[u8]) {
     let e = embedder();
     let counts = e.token_counts(&texts).unwrap_or_else(|err| panic!("tokenizing failed: {err}"));
     assert!(counts.iter().all(|&c| (2..=MAX_TOKENS).contains(&c)), "token counts {counts:?}");
-    let vectors = e.embed(&texts).unwrap_or_else(|err| panic!("embedding failed: {err}"));
+    let vectors = e.embed(&texts, TextKind::Passage).unwrap_or_else(|err| panic!("embedding failed: {err}"));
     assert_eq!(vectors.len(), texts.len());
     for v in &vectors {
         assert_eq!(v.len(), e.dim());

@@ -4,7 +4,7 @@
 use std::io::Write;
 use std::path::PathBuf;
 
-use ember_core::{Embedder, EmbedderConfig, Index, OnnxEmbedder, Task};
+use ember_core::{EmbedderConfig, Index, OnnxEmbedder, Task};
 
 use super::CliResult;
 
@@ -47,7 +47,7 @@ pub fn run(args: Args) -> CliResult {
         &args.model,
         &EmbedderConfig { max_tokens, threads: args.threads, ..Default::default() },
     )?;
-    index.check_model(embedder.model_id())?;
+    index.check_embedder(&embedder)?;
     let passages = super::index::load_passages(&args.corpus, &embedder)?;
     let bar = (!args.json).then(|| crate::progress::bar(passages.len() as u64, "adding"));
     let mut stdout = std::io::stdout().lock();

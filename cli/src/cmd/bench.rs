@@ -3,7 +3,7 @@
 use std::path::PathBuf;
 use std::time::Instant;
 
-use ember_core::{Embedder, EmbedderConfig, OnnxEmbedder};
+use ember_core::{Embedder, EmbedderConfig, OnnxEmbedder, TextKind};
 
 use super::CliResult;
 use crate::corpus::read_jsonl;
@@ -64,9 +64,9 @@ pub fn run(args: Args) -> CliResult {
                 let texts: Vec<&str> = inputs.iter().map(String::as_str).collect();
                 let counts = embedder.token_counts(&texts)?;
                 // Warm-up compiles every plan the timed run needs.
-                embedder.embed(&texts)?;
+                embedder.embed(&texts, TextKind::Passage)?;
                 let start = Instant::now();
-                embedder.embed(&texts)?;
+                embedder.embed(&texts, TextKind::Passage)?;
                 let secs = start.elapsed().as_secs_f64();
                 let row = Row {
                     runtime: "ember-tract",

@@ -7,7 +7,7 @@ use std::time::Instant;
 
 use ember_core::{
     Durability, Embedder, EmbedderConfig, Index, IndexConfig, Mode, OnnxEmbedder, OpenOptions, SearchOptions,
-    Task, VectorStorage,
+    Task, TextKind, VectorStorage,
 };
 
 use super::CliResult;
@@ -61,8 +61,10 @@ pub fn run(args: Args) -> CliResult {
     bar.finish_and_clear();
     let durability = if args.buffered { Durability::Buffered } else { Durability::Sync };
     let index = Index::open_with(&args.out, OpenOptions { durability, ..OpenOptions::default() })?;
-    let queries: Vec<Vec<f32>> =
-        embedder.embed(&base.iter().step_by(7).take(64).map(|p| p.text.as_str()).collect::<Vec<_>>())?;
+    let queries: Vec<Vec<f32>> = embedder.embed(
+        &base.iter().step_by(7).take(64).map(|p| p.text.as_str()).collect::<Vec<_>>(),
+        TextKind::Query,
+    )?;
     let opts = SearchOptions { k: 10, mode: Mode::StoredRerank, ..SearchOptions::default() };
     let mut add_ms = Vec::new();
     for p in &rest[..args.ops] {

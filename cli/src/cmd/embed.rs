@@ -3,7 +3,7 @@
 use std::io::{BufRead, Write};
 use std::path::PathBuf;
 
-use ember_core::{Embedder, EmbedderConfig, OnnxEmbedder};
+use ember_core::{Embedder, EmbedderConfig, OnnxEmbedder, TextKind};
 
 use super::CliResult;
 
@@ -18,6 +18,10 @@ pub struct Args {
     /// Threads used per model call.
     #[arg(long, default_value_t = 1)]
     threads: usize,
+    /// Embed the lines as search queries or as passages: asymmetric models (multilingual-e5) put
+    /// a different prefix before each.
+    #[arg(long = "as", value_name = "KIND", value_enum, default_value = "passage")]
+    kind: TextKind,
     /// Input file with one text per line, or - for standard input.
     #[arg(long)]
     input: String,
@@ -38,7 +42,7 @@ pub fn run(args: Args) -> CliResult {
     let config = EmbedderConfig { max_tokens: args.max_tokens, threads: args.threads, ..Default::default() };
     let embedder = OnnxEmbedder::load(&args.model, &config)?;
     let texts: Vec<&str> = lines.iter().map(String::as_str).collect();
-    let vectors = embedder.embed(&texts)?;
+    let vectors = embedder.embed(&texts, args.kind)?;
     let mut out = std::io::BufWriter::new(std::io::stdout().lock());
     if args.json {
         let doc = Output { model: embedder.model_id(), dim: embedder.dim(), vectors };

@@ -5,7 +5,9 @@ use std::collections::HashMap;
 use std::path::{Path, PathBuf};
 use std::time::Instant;
 
-use ember_core::{Embedder, EmbedderConfig, Fusion, Index, Mode, OnnxEmbedder, Retrieval, SearchOptions};
+use ember_core::{
+    Embedder, EmbedderConfig, Fusion, Index, Mode, OnnxEmbedder, Retrieval, SearchOptions, TextKind,
+};
 
 use super::CliResult;
 use crate::corpus::read_jsonl;
@@ -108,7 +110,7 @@ pub fn run(args: Args) -> CliResult {
         &args.model,
         &EmbedderConfig { max_tokens, threads: args.search_threads, ..Default::default() },
     )?;
-    index.check_model(embedder.model_id())?;
+    index.check_embedder(&embedder)?;
     let mut queries = read_jsonl(&args.queries)?;
     if args.limit > 0 {
         queries.truncate(args.limit);
@@ -131,7 +133,7 @@ pub fn run(args: Args) -> CliResult {
     let mut truth = Vec::with_capacity(queries.len());
     for q in &queries {
         let t = Instant::now();
-        let v = embedder.embed(&[q.text.as_str()])?.pop().ok_or("no query vector")?;
+        let v = embedder.embed(&[q.text.as_str()], TextKind::Query)?.pop().ok_or("no query vector")?;
         embed_ms.push(t.elapsed().as_secs_f64() * 1e3);
         truth.push(exact_top(&corpus, &v, k_truth));
         qvecs.push(v);

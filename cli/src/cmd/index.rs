@@ -6,7 +6,10 @@ use std::time::Instant;
 use ember_core::graph::GraphParams;
 use ember_core::keywords::AnalyzerConfig;
 use ember_core::text::{chunk, ChunkConfig};
-use ember_core::{Embedder, EmbedderConfig, Index, IndexConfig, OnnxEmbedder, Passage, Task, VectorStorage};
+use ember_core::{
+    Embedder, EmbedderConfig, Index, IndexConfig, OnnxEmbedder, Passage, Prefixes, Task, TextKind,
+    VectorStorage,
+};
 
 use super::CliResult;
 use crate::corpus::read_jsonl;
@@ -100,7 +103,14 @@ pub fn run(args: Args) -> CliResult {
             let vectors = crate::embcache::embed_cached(Some(cache), &embedder, &items, &mut |done| {
                 bar.set_position(done as u64);
             })?;
-            Index::build_with_vectors(&args.out, embedder.model_id(), &passages, &vectors, &index_config)?
+            Index::build_with_vectors(
+                &args.out,
+                embedder.model_id(),
+                &Prefixes::of(&embedder),
+                &passages,
+                &vectors,
+                &index_config,
+            )?
         }
         None => {
             let progress = |done: u64, _total: u64| bar.set_position(done);
@@ -162,7 +172,13 @@ fn load_folder(dir: &Path, embedder: &OnnxEmbedder) -> Result<Vec<Passage>, Box<
     let mut files = Vec::new();
     collect_files(dir, &mut files)?;
     files.sort();
-    let target = embedder.max_tokens().saturating_sub(2).max(8);
+    // The window also holds the passage prefix the model puts first (e5's `passage: `): leave it
+    // room, so no chunk is cut at the end.
+    let prefix = match embedder.prefix(TextKind::Passage) {
+        "" => 0,
+        p => embedder.token_counts(&[p])?.first().map_or(0, |c| c.saturating_sub(2)),
+    };
+    let target = embedder.max_tokens().saturating_sub(2 + prefix).max(8);
     let chunk_config = ChunkConfig { target_tokens: target, overlap_tokens: target / 8 };
     // Token counts without special tokens: the chunker's budget is the model's window minus them.
     let count = |t: &str| embedder.token_counts(&[t]).map_or(usize::MAX, |c| c[0].saturating_sub(2));

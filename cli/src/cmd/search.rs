@@ -3,7 +3,7 @@
 use std::path::PathBuf;
 
 use ember_core::{
-    DeviceState, Embedder, EmbedderConfig, Filter, Fusion, Index, Mode, OnnxEmbedder, OpenOptions, Retrieval,
+    DeviceState, EmbedderConfig, Filter, Fusion, Index, Mode, OnnxEmbedder, OpenOptions, Retrieval,
     SearchOptions,
 };
 
@@ -125,7 +125,7 @@ pub fn run(args: Args) -> CliResult {
         &args.model,
         &EmbedderConfig { max_tokens, threads: args.threads, ..Default::default() },
     )?;
-    index.check_model(embedder.model_id())?;
+    index.check_embedder(&embedder)?;
     let queries: Vec<(String, String)> = match (&args.query, &args.queries) {
         (Some(q), _) => vec![("query".to_owned(), q.clone())],
         (None, Some(path)) => read_jsonl(path)?.into_iter().map(|r| (r.id, r.text)).collect(),

@@ -2,7 +2,7 @@
 
 use std::path::PathBuf;
 
-use ember_core::{Embedder, EmbedderConfig, Index, OnnxEmbedder, Precision, Task};
+use ember_core::{EmbedderConfig, Index, OnnxEmbedder, Precision, Task};
 
 use super::CliResult;
 
@@ -49,7 +49,7 @@ pub fn run(args: Args) -> CliResult {
                     ..Default::default()
                 },
             )?;
-            index.check_model(embedder.model_id())?;
+            index.check_embedder(&embedder)?;
             index.commit()?;
             let bar = crate::progress::bar(index.stats()?.passages, "materializing");
             let progress = |done: u64, _total: u64| bar.set_position(done);

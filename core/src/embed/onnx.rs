@@ -1,5 +1,7 @@
 //! [`OnnxEmbedder`]: a BERT-family ONNX encoder with mean pooling, run by tract (feature `tract`)
-//! or by the built-in encoder (`bert.rs`), which mobile builds use to leave tract out.
+//! or by the built-in encoder (`bert.rs`), which mobile builds use to leave tract out; or, for a
+//! directory of 4-bit multilingual-e5 weights, the [`E5Embedder`] behind the same type, so every
+//! surface that loads a model directory loads that one too.
 
 #[cfg(feature = "tract")]
 use std::collections::HashMap;
@@ -21,32 +23,15 @@ use tract_onnx::tract_core::internal::TDim;
 #[cfg(feature = "tract")]
 use super::batch::{self, Batch};
 use super::bert::{Bert, Config, LoadError};
+use super::e5::E5Embedder;
 use super::manifest::{Manifest, Weights};
 use super::pool::mean_pool;
-use super::Embedder;
+use super::EmbedderConfig;
+use super::{Embedder, TextKind};
 use crate::{Error, Result};
 
 /// Largest token limit accepted: BERT-family position tables stop at 512.
 pub const MAX_TOKENS_LIMIT: usize = 512;
-
-/// How an [`OnnxEmbedder`] runs.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct EmbedderConfig {
-    /// Token limit per text (special tokens included); `None` takes the manifest's (else 128).
-    pub max_tokens: Option<usize>,
-    /// Threads used inside each model call (matrix products); 1 means the calling thread only.
-    pub threads: usize,
-    /// Most texts per model call; rounded down to a power of two. Batch 1 measured fastest for
-    /// MiniLM-L3 on x86_64 with tract (≈90 vs ≈70 passages/s at batch 8), and with `threads > 1`
-    /// small batches spread over the threads.
-    pub batch_size: usize,
-}
-
-impl Default for EmbedderConfig {
-    fn default() -> Self {
-        EmbedderConfig { max_tokens: None, threads: 1, batch_size: 1 }
-    }
-}
 
 /// Which tokenizer field feeds a model input.
 #[cfg(feature = "tract")]
@@ -67,6 +52,8 @@ enum Engine {
     Tract(TractModel),
     /// The built-in encoder: f32 BERT-family exports, one text at a time.
     Native(Bert),
+    /// multilingual-e5 on 4-bit weights, with its own tokenizer and prefixes.
+    E5(E5Embedder),
 }
 
 #[cfg(feature = "tract")]
@@ -89,7 +76,8 @@ pub struct OnnxEmbedder {
     normalize: bool,
     /// The manifest's query and passage prefixes (empty when it has none).
     prefixes: (String, String),
-    tokenizer: Tokenizer,
+    /// `tokenizer.json`; `None` for e5, which brings its own.
+    tokenizer: Option<Tokenizer>,
     engine: Engine,
     /// Worker threads when `threads > 1`: batches run in parallel on it, or one batch's matmuls do.
     pool: Option<Arc<rayon::ThreadPool>>,
@@ -109,7 +97,9 @@ impl OnnxEmbedder {
     /// Load `dir/model.onnx`, `dir/tokenizer.json` and the optional `dir/ember-model.json`; run it
     /// with tract, or with the built-in encoder in builds without the `tract` feature. A directory
     /// with `model.safetensors` instead (or a manifest saying `"weights": "safetensors"`) always
-    /// runs the built-in encoder, with heads and epsilon from its `config.json` if present.
+    /// runs the built-in encoder, with heads and epsilon from its `config.json` if present. A
+    /// manifest saying `"weights": "e5-q4"` loads `model.q4.bin` with [`E5Embedder`] (no
+    /// `tokenizer.json`; its prefixes come from the manifest).
     pub fn load(dir: impl AsRef<Path>, config: &EmbedderConfig) -> Result<Self> {
         Self::load_with(dir.as_ref(), config, cfg!(feature = "tract"))
     }
@@ -135,13 +125,13 @@ impl OnnxEmbedder {
         if config.threads == 0 || config.batch_size == 0 {
             return Err(Error::InvalidArgument("threads and batch size must be at least 1".into()));
         }
-        let tokenizer = load_tokenizer(&dir.join("tokenizer.json"), max_tokens)?;
         let weights = manifest.as_ref().map_or(Weights::Onnx, |m| m.weights);
+        if weights == Weights::E5Q4 {
+            return Self::load_e5(dir, manifest.as_ref(), config);
+        }
+        let tokenizer = load_tokenizer(&dir.join("tokenizer.json"), max_tokens)?;
         let safetensors = weights == Weights::Safetensors
             || (!dir.join("model.onnx").exists() && dir.join("model.safetensors").is_file());
-        if weights == Weights::E5Q4 {
-            return Err(Error::UnsupportedModel("e5-q4 weights are not supported yet".into()));
-        }
         let model_path = dir.join(if safetensors { "model.safetensors" } else { "model.onnx" });
         let bytes = read_required(&model_path, "model file")?;
         let fingerprint = xxhash_rust::xxh3::xxh3_64(&bytes);
@@ -170,9 +160,32 @@ impl OnnxEmbedder {
             batch_size: config.batch_size,
             normalize: manifest.as_ref().is_none_or(|m| m.normalize),
             prefixes: manifest.map(|m| (m.query_prefix, m.passage_prefix)).unwrap_or_default(),
-            tokenizer,
+            tokenizer: Some(tokenizer),
             engine,
             pool: thread_pool(config.threads)?,
+        })
+    }
+
+    /// A `"weights": "e5-q4"` directory: [`E5Embedder`] reads the same manifest (id, token limit,
+    /// prefixes) and runs on any build, tract or not; its own threads replace the pool here.
+    fn load_e5(dir: &Path, manifest: Option<&Manifest>, config: &EmbedderConfig) -> Result<Self> {
+        let e5 = E5Embedder::load(dir, config)?;
+        let dim = e5.dim();
+        if let Some(m) = manifest {
+            if m.dim != dim {
+                return Err(Error::DimensionMismatch { expected: m.dim, found: dim });
+            }
+        }
+        Ok(OnnxEmbedder {
+            id: e5.model_id().to_owned(),
+            dim,
+            max_tokens: e5.max_tokens(),
+            batch_size: config.batch_size,
+            normalize: true,
+            prefixes: (e5.prefix(TextKind::Query).to_owned(), e5.prefix(TextKind::Passage).to_owned()),
+            tokenizer: None,
+            engine: Engine::E5(e5),
+            pool: None,
         })
     }
 
@@ -186,15 +199,21 @@ impl OnnxEmbedder {
         self.max_tokens
     }
 
-    /// Token count of each text after truncation, special tokens included.
+    /// Token count of each text as given (no prefix) after truncation, special tokens included.
     pub fn token_counts(&self, texts: &[&str]) -> Result<Vec<usize>> {
+        if let Engine::E5(e5) = &self.engine {
+            return Ok(texts.iter().map(|t| e5.token_ids(t).len()).collect());
+        }
         Ok(self.tokenize(texts)?.iter().map(|e| e.len()).collect())
     }
 
-    fn tokenize(&self, texts: &[&str]) -> Result<Vec<tokenizers::Encoding>> {
-        self.tokenizer
-            .encode_batch(texts.to_vec(), true)
-            .map_err(|e| Error::Inference(format!("tokenizing: {e}")))
+    fn tokenize<S: AsRef<str>>(&self, texts: &[S]) -> Result<Vec<tokenizers::Encoding>> {
+        let tokenizer = self
+            .tokenizer
+            .as_ref()
+            .ok_or_else(|| Error::Inference("this engine has no tokenizer.json".into()))?;
+        let texts: Vec<&str> = texts.iter().map(AsRef::as_ref).collect();
+        tokenizer.encode_batch(texts, true).map_err(|e| Error::Inference(format!("tokenizing: {e}")))
     }
 
     #[cfg(feature = "tract")]
@@ -273,15 +292,33 @@ impl OnnxEmbedder {
 }
 
 impl Embedder for OnnxEmbedder {
-    fn embed(&self, texts: &[&str]) -> Result<Vec<Vec<f32>>> {
+    fn embed(&self, texts: &[&str], kind: TextKind) -> Result<Vec<Vec<f32>>> {
         if texts.is_empty() {
             return Ok(Vec::new());
         }
-        let enc = self.tokenize(texts)?;
+        if let Engine::E5(e5) = &self.engine {
+            // It applies its own prefixes (the same ones `prefix` reports).
+            return e5.embed(texts, kind);
+        }
+        let prefix = self.prefix(kind);
+        let enc = if prefix.is_empty() {
+            self.tokenize(texts)?
+        } else {
+            let prefixed: Vec<String> = texts.iter().map(|t| format!("{prefix}{t}")).collect();
+            self.tokenize(prefixed.as_slice())?
+        };
         match &self.engine {
             #[cfg(feature = "tract")]
             Engine::Tract(t) => self.embed_tract(t, &enc, texts.len()),
             Engine::Native(bert) => self.embed_native(bert, &enc),
+            Engine::E5(_) => Err(Error::Inference("e5 texts go to its own engine".into())),
+        }
+    }
+
+    fn prefix(&self, kind: TextKind) -> &str {
+        match kind {
+            TextKind::Query => &self.prefixes.0,
+            TextKind::Passage => &self.prefixes.1,
         }
     }
 

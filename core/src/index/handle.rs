@@ -16,7 +16,7 @@ use super::read::search::{self, Auto, SearchReport};
 use super::read::walk::Scratch;
 use super::snapshot::Snapshot;
 use crate::error::lock_poisoned;
-use crate::{Embedder, Error, Result};
+use crate::{Embedder, Error, Prefixes, Result, TextKind};
 
 /// The writer's private state, behind one mutex: one writer at a time. Readers never take it:
 /// everything they read, the id map included, is in the published snapshot.
@@ -70,9 +70,22 @@ impl Index {
         Ok(())
     }
 
-    /// Refuse an embedder whose model differs from the one the index was built with.
-    pub fn check_model(&self, model_id: &str) -> Result<()> {
-        self.snapshot()?.check_model(model_id)
+    /// Refuse an embedder whose model differs from the one the index was built with
+    /// ([`Error::ModelMismatch`]), or whose prefixes differ from the recorded ones
+    /// ([`Error::PrefixMismatch`]).
+    pub fn check_embedder(&self, embedder: &dyn Embedder) -> Result<()> {
+        self.snapshot()?.check_embedder(embedder)
+    }
+
+    /// The prefixes the index was built with (empty for symmetric models, and for indexes
+    /// written before prefixes were recorded).
+    pub fn prefixes(&self) -> Prefixes {
+        self.snapshot()
+            .map(|s| Prefixes {
+                query: s.base.meta.query_prefix.clone(),
+                passage: s.base.meta.passage_prefix.clone(),
+            })
+            .unwrap_or_default()
     }
 
     /// Number of live passages.
@@ -189,14 +202,17 @@ impl Index {
         embedder: &dyn Embedder,
         opts: &SearchOptions,
     ) -> Result<(SearchReport, f64)> {
-        self.check_model(embedder.model_id())?;
+        self.check_embedder(embedder)?;
         let snap = self.snapshot()?;
         let (retrieval, _) = search::resolve_retrieval(&snap, opts.retrieval, true, true)?;
         if retrieval == Retrieval::Keywords {
             return Ok((self.search_on(&snap, Some(text), None, Some(embedder), opts)?, 0.0));
         }
         let start = Instant::now();
-        let q = embedder.embed(&[text])?.pop().ok_or_else(|| Error::Inference("no query vector".into()))?;
+        let q = embedder
+            .embed(&[text], TextKind::Query)?
+            .pop()
+            .ok_or_else(|| Error::Inference("no query vector".into()))?;
         let embed_ms = start.elapsed().as_secs_f64() * 1e3;
         Ok((self.search_on(&snap, Some(text), Some(&q), Some(embedder), opts)?, embed_ms))
     }

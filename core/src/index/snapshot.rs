@@ -14,7 +14,7 @@ use super::segment::meta::DELETED;
 use super::sidecar::Sidecar;
 use crate::graph::GraphView;
 use crate::quant::Decoded;
-use crate::{Error, Result};
+use crate::{Embedder, Error, Result, TextKind};
 
 /// Live ids → node: the base segment's live ids, built once per segment and shared by every
 /// snapshot on it, plus the changes logged since (`None` hides a base id deleted since).
@@ -113,10 +113,25 @@ impl Snapshot {
         }
     }
 
-    /// Refuse a model other than the one the index was built with.
-    pub fn check_model(&self, model_id: &str) -> Result<()> {
-        if model_id != self.base.meta.model {
-            return Err(Error::ModelMismatch { index: self.base.meta.model.clone(), given: model_id.into() });
+    /// Refuse a model other than the one the index was built with, or the same model with other
+    /// prefixes (its vectors would not compare with the stored ones).
+    pub fn check_embedder(&self, embedder: &dyn Embedder) -> Result<()> {
+        let meta = &self.base.meta;
+        let model_id = embedder.model_id();
+        if model_id != meta.model {
+            return Err(Error::ModelMismatch { index: meta.model.clone(), given: model_id.into() });
+        }
+        for (kind, recorded) in
+            [(TextKind::Query, &meta.query_prefix), (TextKind::Passage, &meta.passage_prefix)]
+        {
+            let given = embedder.prefix(kind);
+            if given != recorded.as_str() {
+                return Err(Error::PrefixMismatch {
+                    kind: kind.as_str(),
+                    index: recorded.clone(),
+                    given: given.into(),
+                });
+            }
         }
         Ok(())
     }

@@ -28,6 +28,7 @@ pub use device::{
 pub use embedder::{
     ember_embedder_dim, ember_embedder_embed, ember_embedder_free, ember_embedder_new_callback,
     ember_embedder_new_onnx, ember_embedder_options_default, CEmbedder, EmberEmbedFn, EmberEmbedderOptions,
+    EmberTextKind,
 };
 pub use index::{
     ember_index_close, ember_index_create, ember_index_get, ember_index_model_id, ember_index_open,

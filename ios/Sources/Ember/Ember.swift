@@ -808,14 +808,16 @@ public func FfiConverterTypeCancellationToken_lower(_ value: CancellationToken) 
  *
  * Implement it in Kotlin or Swift to embed on an accelerator; use [`onnx_embedder`] for the
  * built-in CPU model. Returned vectors are L2-normalized by Ember; every call must return the
- * same dimension, and an index refuses an embedder whose `model_id` differs from its own.
+ * same dimension, and an index refuses an embedder whose `model_id` or prefixes differ from
+ * its own.
  */
 public protocol Embedder: AnyObject, Sendable {
     
     /**
-     * One vector of length `dim()` per text, in order. Throw `EmberError` to fail the call.
+     * One vector of length `dim()` per text, in order, each embedded as `kind`: put your model's
+     * prefix for `kind` (`prefix(kind)`) before each text. Throw `EmberError` to fail the call.
      */
-    func embed(texts: [String]) throws  -> [[Float]]
+    func embed(texts: [String], kind: TextKind) throws  -> [[Float]]
     
     /**
      * The dimension of every vector.
@@ -827,13 +829,21 @@ public protocol Embedder: AnyObject, Sendable {
      */
     func modelId()  -> String
     
+    /**
+     * The text `embed` puts before each text of `kind`: `"query: "` and `"passage: "` for
+     * multilingual-e5, empty for symmetric models. Recorded in an index, which refuses an
+     * embedder with other prefixes later.
+     */
+    func prefix(kind: TextKind)  -> String
+    
 }
 /**
  * Turns texts into vectors of a fixed dimension, one per text, in order.
  *
  * Implement it in Kotlin or Swift to embed on an accelerator; use [`onnx_embedder`] for the
  * built-in CPU model. Returned vectors are L2-normalized by Ember; every call must return the
- * same dimension, and an index refuses an embedder whose `model_id` differs from its own.
+ * same dimension, and an index refuses an embedder whose `model_id` or prefixes differ from
+ * its own.
  */
 open class EmbedderImpl: Embedder, @unchecked Sendable {
     fileprivate let handle: UInt64
@@ -889,14 +899,16 @@ open class EmbedderImpl: Embedder, @unchecked Sendable {
 
     
     /**
-     * One vector of length `dim()` per text, in order. Throw `EmberError` to fail the call.
+     * One vector of length `dim()` per text, in order, each embedded as `kind`: put your model's
+     * prefix for `kind` (`prefix(kind)`) before each text. Throw `EmberError` to fail the call.
      */
-open func embed(texts: [String])throws  -> [[Float]]  {
+open func embed(texts: [String], kind: TextKind)throws  -> [[Float]]  {
     return try  FfiConverterSequenceSequenceFloat.lift(try rustCallWithError(FfiConverterTypeEmberError_lift) {
         uniffiCallStatus in
     uniffi_ember_ffi_fn_method_embedder_embed(
             self.uniffiCloneHandle(),
-        FfiConverterSequenceString.lower(texts),uniffiCallStatus
+        FfiConverterSequenceString.lower(texts),
+        FfiConverterTypeTextKind_lower(kind),uniffiCallStatus
     )
 })
 }
@@ -921,6 +933,21 @@ open func modelId() -> String  {
         uniffiCallStatus in
     uniffi_ember_ffi_fn_method_embedder_model_id(
             self.uniffiCloneHandle(),uniffiCallStatus
+    )
+})
+}
+    
+    /**
+     * The text `embed` puts before each text of `kind`: `"query: "` and `"passage: "` for
+     * multilingual-e5, empty for symmetric models. Recorded in an index, which refuses an
+     * embedder with other prefixes later.
+     */
+open func prefix(kind: TextKind) -> String  {
+    return try!  FfiConverterString.lift(try! rustCall() {
+        uniffiCallStatus in
+    uniffi_ember_ffi_fn_method_embedder_prefix(
+            self.uniffiCloneHandle(),
+        FfiConverterTypeTextKind_lower(kind),uniffiCallStatus
     )
 })
 }
@@ -956,6 +983,7 @@ fileprivate struct UniffiCallbackInterfaceEmbedder {
         embed: { (
             uniffiHandle: UInt64,
             texts: RustBuffer,
+            kind: RustBuffer,
             uniffiOutReturn: UnsafeMutablePointer<RustBuffer>,
             uniffiCallStatus: UnsafeMutablePointer<RustCallStatus>
         ) in
@@ -965,7 +993,8 @@ fileprivate struct UniffiCallbackInterfaceEmbedder {
                     throw UniffiInternalError.unexpectedStaleHandle
                 }
                 return try uniffiObj.embed(
-                     texts: try FfiConverterSequenceString.lift(texts)
+                     texts: try FfiConverterSequenceString.lift(texts),
+                     kind: try FfiConverterTypeTextKind_lift(kind)
                 )
             }
 
@@ -1011,6 +1040,30 @@ fileprivate struct UniffiCallbackInterfaceEmbedder {
                     throw UniffiInternalError.unexpectedStaleHandle
                 }
                 return uniffiObj.modelId(
+                )
+            }
+
+            
+            let writeReturn = { uniffiOutReturn.pointee = FfiConverterString.lower($0) }
+            uniffiTraitInterfaceCall(
+                callStatus: uniffiCallStatus,
+                makeCall: makeCall,
+                writeReturn: writeReturn
+            )
+        },
+        prefix: { (
+            uniffiHandle: UInt64,
+            kind: RustBuffer,
+            uniffiOutReturn: UnsafeMutablePointer<RustBuffer>,
+            uniffiCallStatus: UnsafeMutablePointer<RustCallStatus>
+        ) in
+            let makeCall = {
+                () throws -> String in
+                guard let uniffiObj = try? FfiConverterTypeEmbedder.handleMap.get(handle: uniffiHandle) else {
+                    throw UniffiInternalError.unexpectedStaleHandle
+                }
+                return uniffiObj.prefix(
+                     kind: try FfiConverterTypeTextKind_lift(kind)
                 )
             }
 
@@ -2997,14 +3050,16 @@ enum EmberError: Swift.Error, Equatable, Hashable, Foundation.LocalizedError {
          */detail: String
     )
     /**
-     * The index was built with another embedding model than the one given.
+     * The index was built with another embedding model than the one given, or with the same
+     * model and other prefixes (then both fields read `query prefix "..."` or
+     * `passage prefix "..."`).
      */
     case ModelMismatch(
         /**
-         * The model id recorded in the index.
+         * The model id recorded in the index (or its prefix that differs).
          */indexModel: String, 
         /**
-         * The model id of the embedder given.
+         * The model id of the embedder given (or its prefix that differs).
          */givenModel: String
     )
     /**
@@ -3734,6 +3789,82 @@ public func FfiConverterTypeRetrieval_lower(_ value: Retrieval) -> RustBuffer {
 
 
 /**
+ * What a text is to the model: a search query, or a passage to index. Declared here rather than
+ * in records.rs so the embedder's whole contract sits in one file.
+ */
+
+public enum TextKind: Equatable, Hashable {
+    
+    /**
+     * A search query (Ember embeds the search text as one).
+     */
+    case query
+    /**
+     * A passage: what build, add, update, stored vectors and recompute embed.
+     */
+    case passage
+
+
+
+
+
+}
+
+#if compiler(>=6)
+extension TextKind: Sendable {}
+#endif
+
+#if swift(>=5.8)
+@_documentation(visibility: private)
+#endif
+public struct FfiConverterTypeTextKind: FfiConverterRustBuffer {
+    typealias SwiftType = TextKind
+
+    public static func read(from buf: inout (data: Data, offset: Data.Index)) throws -> TextKind {
+        let variant: Int32 = try readInt(&buf)
+        switch variant {
+        
+        case 1: return .query
+        
+        case 2: return .passage
+        
+        default: throw UniffiInternalError.unexpectedEnumCase
+        }
+    }
+
+    public static func write(_ value: TextKind, into buf: inout [UInt8]) {
+        switch value {
+        
+        
+        case .query:
+            writeInt(&buf, Int32(1))
+        
+        
+        case .passage:
+            writeInt(&buf, Int32(2))
+        
+        }
+    }
+}
+
+
+#if swift(>=5.8)
+@_documentation(visibility: private)
+#endif
+public func FfiConverterTypeTextKind_lift(_ buf: RustBuffer) throws -> TextKind {
+    return try FfiConverterTypeTextKind.lift(buf)
+}
+
+#if swift(>=5.8)
+@_documentation(visibility: private)
+#endif
+public func FfiConverterTypeTextKind_lower(_ value: TextKind) -> RustBuffer {
+    return FfiConverterTypeTextKind.lower(value)
+}
+
+
+
+/**
  * What the device policy advises for the stored-vector sidecar.
  */
 
@@ -4442,7 +4573,9 @@ public func version() -> String  {
 }
 /**
  * Load the built-in ONNX embedder from a model directory (`model.onnx`, `tokenizer.json`,
- * optional `ember-model.json`), run by tract on the CPU.
+ * optional `ember-model.json`), run by tract on the CPU (the built-in encoder on Android and
+ * iOS). A multilingual-e5 directory (`model.q4.bin`, manifest `"weights": "e5-q4"`) loads too,
+ * with its `query: ` and `passage: ` prefixes.
  */
 public func onnxEmbedder(modelDir: String, config: EmbedderConfig? = nil)throws  -> Embedder  {
     return try  FfiConverterTypeEmbedder_lift(try rustCallWithError(FfiConverterTypeEmberError_lift) {
@@ -4483,19 +4616,22 @@ private let initializationResult: InitializationResult = {
     if (uniffi_ember_ffi_checksum_func_version() != 44168) {
         return InitializationResult.apiChecksumMismatch
     }
-    if (uniffi_ember_ffi_checksum_func_onnx_embedder() != 26035) {
+    if (uniffi_ember_ffi_checksum_func_onnx_embedder() != 1872) {
         return InitializationResult.apiChecksumMismatch
     }
     if (uniffi_ember_ffi_checksum_func_init_logging() != 22500) {
         return InitializationResult.apiChecksumMismatch
     }
-    if (uniffi_ember_ffi_checksum_method_embedder_embed() != 17430) {
+    if (uniffi_ember_ffi_checksum_method_embedder_embed() != 24401) {
         return InitializationResult.apiChecksumMismatch
     }
     if (uniffi_ember_ffi_checksum_method_embedder_dim() != 64929) {
         return InitializationResult.apiChecksumMismatch
     }
     if (uniffi_ember_ffi_checksum_method_embedder_model_id() != 35617) {
+        return InitializationResult.apiChecksumMismatch
+    }
+    if (uniffi_ember_ffi_checksum_method_embedder_prefix() != 56716) {
         return InitializationResult.apiChecksumMismatch
     }
     if (uniffi_ember_ffi_checksum_method_emberindex_add() != 29686) {

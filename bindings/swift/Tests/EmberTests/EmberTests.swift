@@ -14,18 +14,31 @@ let notes = [
     Passage(id: "tax", text: "File the tax return before the end of April"),
 ]
 
-/// A model-free embedder written in Swift: hashed bag of words, as Core ML would plug in.
+/// A model-free embedder written in Swift: hashed bag of words, as Core ML would plug in. It puts
+/// its query prefix (none by default) before queries, and counts its calls by kind.
 final class WordHashEmbedder: Embedder, @unchecked Sendable {
     let size: Int
     let id: String
-    init(size: Int = 32, id: String = "swift-words-32") {
+    let queryPrefix: String
+    private let lock = NSLock()
+    private var kindCalls: [TextKind: Int] = [:]
+    init(size: Int = 32, id: String = "swift-words-32", queryPrefix: String = "") {
         self.size = size
         self.id = id
+        self.queryPrefix = queryPrefix
     }
-    func embed(texts: [String]) throws -> [[Float]] {
-        texts.map { text in
+    func calls(_ kind: TextKind) -> Int {
+        lock.lock()
+        defer { lock.unlock() }
+        return kindCalls[kind, default: 0]
+    }
+    func embed(texts: [String], kind: TextKind) throws -> [[Float]] {
+        lock.lock()
+        kindCalls[kind, default: 0] += 1
+        lock.unlock()
+        return texts.map { text in
             var v = [Float](repeating: 0, count: size)
-            for word in text.lowercased().split(whereSeparator: { !$0.isLetter }) {
+            for word in (prefix(kind: kind) + text).lowercased().split(whereSeparator: { !$0.isLetter }) {
                 var h: UInt32 = 5381
                 for b in word.utf8 { h = h &* 33 &+ UInt32(b) }
                 v[Int(h % UInt32(size))] += 1
@@ -35,12 +48,16 @@ final class WordHashEmbedder: Embedder, @unchecked Sendable {
     }
     func dim() -> UInt32 { UInt32(size) }
     func modelId() -> String { id }
+    func prefix(kind: TextKind) -> String { kind == .query ? queryPrefix : "" }
 }
 
 final class FailingEmbedder: Embedder, @unchecked Sendable {
-    func embed(texts: [String]) throws -> [[Float]] { throw EmberError.InvalidArgument(detail: "accelerator is busy") }
+    func embed(texts: [String], kind: TextKind) throws -> [[Float]] {
+        throw EmberError.InvalidArgument(detail: "accelerator is busy")
+    }
     func dim() -> UInt32 { 8 }
     func modelId() -> String { "failing" }
+    func prefix(kind: TextKind) -> String { "" }
 }
 
 final class Progress: ProgressListener, @unchecked Sendable {
@@ -132,11 +149,22 @@ final class EmberTests: XCTestCase {
         XCTAssertThrowsError(try EmberIndex.open(dir: path("words"), embedder: WordHashEmbedder(id: "other"))) { error in
             guard case .ModelMismatch? = error as? EmberError else { return XCTFail("\(error)") }
         }
+        // The same model with a query prefix the index was not built with: its vectors would not compare.
+        XCTAssertThrowsError(try EmberIndex.open(dir: path("words"), embedder: WordHashEmbedder(queryPrefix: "query: "))) {
+            guard case .ModelMismatch(indexModel: _, givenModel: let given)? = $0 as? EmberError else { return XCTFail("\($0)") }
+            XCTAssertTrue(given.contains("query prefix"), given)
+        }
     }
 
     func testSwiftEmbedderBuildsSearchesAndItsErrorsComeBack() throws {
-        let index = try EmberIndex.create(dir: path("foreign"), embedder: WordHashEmbedder(), passages: notes)
+        let words = WordHashEmbedder()
+        let index = try EmberIndex.create(dir: path("foreign"), embedder: words, passages: notes)
+        // Building embeds passages; the search embeds its text as a query, once (recompute
+        // re-embeds candidates as passages).
+        XCTAssertGreaterThan(words.calls(.passage), 0)
+        XCTAssertEqual(words.calls(.query), 0)
         XCTAssertEqual(try index.search(query: "feed cat", options: SearchOptions(mode: .recompute, k: 2)).hits.first?.id, "cat")
+        XCTAssertEqual(words.calls(.query), 1)
         XCTAssertThrowsError(try EmberIndex.create(dir: path("failing"), embedder: FailingEmbedder(), passages: notes)) { error in
             XCTAssertEqual(error as? EmberError, .InvalidArgument(detail: "accelerator is busy"))
         }

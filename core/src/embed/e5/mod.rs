@@ -10,7 +10,7 @@ use std::path::Path;
 
 use rayon::prelude::*;
 
-use super::{l2_normalize, Embedder, EmbedderConfig};
+use super::{l2_normalize, Embedder, EmbedderConfig, TextKind};
 use crate::{Error, Result};
 use encoder::Encoder;
 use format::FormatError;
@@ -32,8 +32,9 @@ struct Fields {
     passage_prefix: Option<String>,
 }
 
-/// multilingual-e5-small on 4-bit weights. [`Embedder::embed`] embeds passages (what an index
-/// stores); search queries go through [`E5Embedder::embed_queries`].
+/// multilingual-e5-small on 4-bit weights. [`Embedder::embed`] puts `query: ` or `passage: `
+/// (or the manifest's prefixes) before each text, as the [`TextKind`] says: the model was trained
+/// that way, and a query embedded as a passage ranks worse.
 pub struct E5Embedder {
     id: String,
     max_tokens: usize,
@@ -168,8 +169,15 @@ impl E5Embedder {
 }
 
 impl Embedder for E5Embedder {
-    fn embed(&self, texts: &[&str]) -> Result<Vec<Vec<f32>>> {
-        self.embed_passages(texts)
+    fn embed(&self, texts: &[&str], kind: TextKind) -> Result<Vec<Vec<f32>>> {
+        self.embed_with(self.prefix(kind), texts)
+    }
+
+    fn prefix(&self, kind: TextKind) -> &str {
+        match kind {
+            TextKind::Query => &self.query_prefix,
+            TextKind::Passage => &self.passage_prefix,
+        }
     }
 
     fn dim(&self) -> usize {
@@ -198,6 +206,11 @@ mod tests {
         let e = E5Embedder::load(dir.path(), &EmbedderConfig { max_tokens: Some(8), ..cfg.clone() }).unwrap();
         let v = e.embed_queries(&["ab", "abc"]).unwrap();
         assert_eq!(v.len(), 2);
+        // The kind picks the prefix: the query side is the query prefix, the passage side differs.
+        assert_eq!(e.embed(&["ab", "abc"], TextKind::Query).unwrap(), v);
+        assert_eq!(e.embed(&["ab"], TextKind::Passage).unwrap(), e.embed_passages(&["ab"]).unwrap());
+        assert_ne!(e.embed(&["ab"], TextKind::Passage).unwrap()[0], v[0]);
+        assert_eq!((e.prefix(TextKind::Query), e.prefix(TextKind::Passage)), (QUERY_PREFIX, PASSAGE_PREFIX));
         assert!(v.iter().all(|v| (v.iter().map(|x| x * x).sum::<f32>() - 1.0).abs() < 1e-5));
         assert!(matches!(
             E5Embedder::load(dir.path(), &EmbedderConfig { max_tokens: Some(9), ..cfg.clone() }),

@@ -11,7 +11,7 @@ use crate::index::options::{Fusion, Mode, Policy, Retrieval, SearchOptions};
 use crate::index::policy::DeviceState;
 use crate::index::snapshot::Snapshot;
 use crate::keywords::{self as kw, Normalize};
-use crate::{Embedder, Error, Result};
+use crate::{Embedder, Error, Result, TextKind};
 
 /// One result.
 #[derive(Debug, Clone, PartialEq, serde::Serialize)]
@@ -203,7 +203,7 @@ fn dense(
         return Err(Error::InvalidArgument("query vector has a NaN or infinite value".into()));
     }
     if let Some(e) = embedder {
-        snap.check_model(e.model_id())?;
+        snap.check_embedder(e)?;
     }
     let (mode, reason) = resolve_mode(snap, opts.mode, embedder.is_some(), auto)?;
     let rerank = if mode == Mode::CodesOnly { depth } else { opts.rerank.max(depth) };
@@ -354,7 +354,8 @@ fn rerank_recompute(
     let texts = snap.texts(&missing)?;
     report.bytes_read += texts.iter().map(|t| t.len() as u64).sum::<u64>();
     let refs: Vec<&str> = texts.iter().map(String::as_str).collect();
-    let vectors = embedder.embed(&refs)?;
+    // Candidates are passages: re-embedded as they were at build, so the scores match stored ones.
+    let vectors = embedder.embed(&refs, TextKind::Passage)?;
     if vectors.len() != missing.len() {
         return Err(Error::Inference(format!("{} vectors for {} texts", vectors.len(), missing.len())));
     }

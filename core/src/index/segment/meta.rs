@@ -20,5 +20,13 @@ pub(crate) struct Meta {
     pub graph_degree: usize,
     #[serde(default)]
     pub max_tokens: Option<usize>,
+    /// The embedder's query prefix (`Embedder::prefix`). Absent in indexes written before
+    /// prefixes were recorded, which read as empty (they applied none); left out when empty so a
+    /// segment of a symmetric model is byte for byte what it was.
+    #[serde(default, skip_serializing_if = "String::is_empty")]
+    pub query_prefix: String,
+    /// The embedder's passage prefix, as above.
+    #[serde(default, skip_serializing_if = "String::is_empty")]
+    pub passage_prefix: String,
     pub created_by: String,
 }

@@ -17,7 +17,7 @@ use crate::index::sidecar;
 use crate::index::task::Task;
 use crate::quant::{QuantParams, Quantizer, MAX_CODE_DIMS, MAX_DIM};
 use crate::store::{RealStorage, Storage};
-use crate::{Embedder, Error, Result};
+use crate::{Embedder, Error, Prefixes, Result, TextKind};
 
 impl Index {
     /// Build an index of `passages` in `dir` (created if needed; a previous index there is replaced
@@ -37,7 +37,7 @@ impl Index {
         for chunk in passages.chunks(config.embed_chunk.max(1)) {
             task.check()?;
             let texts: Vec<&str> = chunk.iter().map(|p| p.text.as_str()).collect();
-            for v in embedder.embed(&texts)? {
+            for v in embedder.embed(&texts, TextKind::Passage)? {
                 if v.len() != dim {
                     return Err(Error::DimensionMismatch { expected: dim, found: v.len() });
                 }
@@ -46,14 +46,18 @@ impl Index {
             task.progress((vectors.len() / dim.max(1)) as u64, total);
         }
         task.check()?;
-        build_from_vectors(&RealStorage, dir, embedder.model_id(), dim, passages, &vectors, config)
+        let prefixes = Prefixes::of(embedder);
+        build_from_vectors(&RealStorage, dir, embedder.model_id(), &prefixes, dim, passages, &vectors, config)
     }
 
     /// Build from vectors the caller already computed (one unit vector per passage, in order, from
-    /// the model named `model_id`): for apps that embed on an accelerator, and for benchmarks.
+    /// the model named `model_id`, embedded as passages with `prefixes`, which the index records:
+    /// `Prefixes::default()` for symmetric models): for apps that embed on an accelerator, and for
+    /// benchmarks.
     pub fn build_with_vectors(
         dir: &Path,
         model_id: &str,
+        prefixes: &Prefixes,
         passages: &[Passage],
         vectors: &[Vec<f32>],
         config: &IndexConfig,
@@ -71,13 +75,19 @@ impl Index {
         }
         validate_passages(passages, dim, config)?;
         let flat: Vec<f32> = vectors.iter().flatten().copied().collect();
-        build_from_vectors(&RealStorage, dir, model_id, dim, passages, &flat, config)
+        build_from_vectors(&RealStorage, dir, model_id, prefixes, dim, passages, &flat, config)
     }
 
-    /// An empty index for `model_id` vectors of `dim`, to fill with `add`.
-    pub fn create(dir: &Path, model_id: &str, dim: usize, config: &IndexConfig) -> Result<Index> {
+    /// An empty index for `model_id` vectors of `dim` made with `prefixes`, to fill with `add`.
+    pub fn create(
+        dir: &Path,
+        model_id: &str,
+        prefixes: &Prefixes,
+        dim: usize,
+        config: &IndexConfig,
+    ) -> Result<Index> {
         validate_passages(&[], dim, config)?;
-        build_from_vectors(&RealStorage, dir, model_id, dim, &[], &[], config)
+        build_from_vectors(&RealStorage, dir, model_id, prefixes, dim, &[], &[], config)
     }
 }
 
@@ -121,10 +131,12 @@ fn code_dims(config: &IndexConfig, dim: usize) -> usize {
 }
 
 /// Build from already computed unit vectors (row-major, in `passages` order).
+#[allow(clippy::too_many_arguments)] // each is one plain fact about the new segment
 pub(crate) fn build_from_vectors(
     storage: &dyn Storage,
     dir: &Path,
     model: &str,
+    prefixes: &Prefixes,
     dim: usize,
     passages: &[Passage],
     vectors: &[f32],
@@ -169,6 +181,8 @@ pub(crate) fn build_from_vectors(
         graph_max_degree: config.graph.max_degree,
         graph_degree: config.graph.degree,
         max_tokens: config.max_tokens,
+        query_prefix: prefixes.query.clone(),
+        passage_prefix: prefixes.passage.clone(),
         created_by: format!("ember {}", env!("CARGO_PKG_VERSION")),
     };
     let parts = SegmentParts {

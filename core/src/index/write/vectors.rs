@@ -15,7 +15,7 @@ use crate::index::options::Precision;
 use crate::index::sidecar;
 use crate::index::snapshot::Snapshot;
 use crate::index::task::Task;
-use crate::{Embedder, Error, Result};
+use crate::{Embedder, Error, Result, TextKind};
 
 /// Rows embedded (and synced) per step.
 const STEP: usize = 64;
@@ -30,7 +30,7 @@ impl Index {
         precision: Precision,
         task: &Task,
     ) -> Result<()> {
-        self.check_model(embedder.model_id())?;
+        self.check_embedder(embedder)?;
         let _w = self.writer.lock().map_err(|_| lock_poisoned())?;
         if self.opts.read_only {
             return Err(Error::ReadOnly { path: self.dir.clone() });
@@ -59,7 +59,7 @@ impl Index {
             let rows: Vec<u32> = (done..(done + STEP).min(n)).map(|i| i as u32).collect();
             let texts = base.texts(&rows)?;
             let refs: Vec<&str> = texts.iter().map(String::as_str).collect();
-            let vectors = embedder.embed(&refs)?;
+            let vectors = embedder.embed(&refs, TextKind::Passage)?;
             if vectors.len() != rows.len() {
                 return Err(Error::Inference(format!("{} vectors for {} texts", vectors.len(), rows.len())));
             }

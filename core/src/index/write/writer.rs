@@ -10,7 +10,7 @@ use crate::index::log::{Entry, Op};
 use crate::index::options::Durability;
 use crate::index::passage::{validate_passage, Passage};
 use crate::index::task::Task;
-use crate::{Embedder, Error, Result};
+use crate::{Embedder, Error, Result, TextKind};
 
 impl Index {
     pub(crate) fn writer(&self) -> Result<std::sync::MutexGuard<'_, Writer>> {
@@ -72,7 +72,7 @@ impl Index {
         task: &Task,
         replace: bool,
     ) -> Result<()> {
-        self.check_model(embedder.model_id())?;
+        self.check_embedder(embedder)?;
         let mut w = self.writer()?;
         self.check_new(passages, replace)?;
         let dim = self.dim();
@@ -81,7 +81,7 @@ impl Index {
         for chunk in passages.chunks(16) {
             task.check()?;
             let texts: Vec<&str> = chunk.iter().map(|p| p.text.as_str()).collect();
-            let vectors = embedder.embed(&texts)?;
+            let vectors = embedder.embed(&texts, TextKind::Passage)?;
             if vectors.len() != chunk.len() {
                 return Err(Error::Inference(format!("{} vectors for {} texts", vectors.len(), chunk.len())));
             }

@@ -651,7 +651,7 @@ internal interface UniffiForeignFutureCompleteVoid : com.sun.jna.Callback {
     fun callback(`callbackData`: Long,`result`: UniffiForeignFutureResultVoid.UniffiByValue,)
 }
 internal interface UniffiCallbackInterfaceEmbedderMethod0 : com.sun.jna.Callback {
-    fun callback(`uniffiHandle`: Long,`texts`: RustBuffer.ByValue,`uniffiOutReturn`: RustBuffer,uniffiCallStatus: UniffiRustCallStatus,)
+    fun callback(`uniffiHandle`: Long,`texts`: RustBuffer.ByValue,`kind`: RustBuffer.ByValue,`uniffiOutReturn`: RustBuffer,uniffiCallStatus: UniffiRustCallStatus,)
 }
 internal interface UniffiCallbackInterfaceEmbedderMethod1 : com.sun.jna.Callback {
     fun callback(`uniffiHandle`: Long,`uniffiOutReturn`: IntByReference,uniffiCallStatus: UniffiRustCallStatus,)
@@ -659,16 +659,20 @@ internal interface UniffiCallbackInterfaceEmbedderMethod1 : com.sun.jna.Callback
 internal interface UniffiCallbackInterfaceEmbedderMethod2 : com.sun.jna.Callback {
     fun callback(`uniffiHandle`: Long,`uniffiOutReturn`: RustBuffer,uniffiCallStatus: UniffiRustCallStatus,)
 }
+internal interface UniffiCallbackInterfaceEmbedderMethod3 : com.sun.jna.Callback {
+    fun callback(`uniffiHandle`: Long,`kind`: RustBuffer.ByValue,`uniffiOutReturn`: RustBuffer,uniffiCallStatus: UniffiRustCallStatus,)
+}
 internal interface UniffiCallbackInterfaceProgressListenerMethod0 : com.sun.jna.Callback {
     fun callback(`uniffiHandle`: Long,`done`: Long,`total`: Long,`uniffiOutReturn`: Pointer,uniffiCallStatus: UniffiRustCallStatus,)
 }
-@Structure.FieldOrder("uniffiFree", "uniffiClone", "embed", "dim", "modelId")
+@Structure.FieldOrder("uniffiFree", "uniffiClone", "embed", "dim", "modelId", "prefix")
 internal open class UniffiVTableCallbackInterfaceEmbedder(
     @JvmField internal var `uniffiFree`: UniffiCallbackInterfaceFree? = null,
     @JvmField internal var `uniffiClone`: UniffiCallbackInterfaceClone? = null,
     @JvmField internal var `embed`: UniffiCallbackInterfaceEmbedderMethod0? = null,
     @JvmField internal var `dim`: UniffiCallbackInterfaceEmbedderMethod1? = null,
     @JvmField internal var `modelId`: UniffiCallbackInterfaceEmbedderMethod2? = null,
+    @JvmField internal var `prefix`: UniffiCallbackInterfaceEmbedderMethod3? = null,
 ) : Structure() {
     class UniffiByValue(
         `uniffiFree`: UniffiCallbackInterfaceFree? = null,
@@ -676,7 +680,8 @@ internal open class UniffiVTableCallbackInterfaceEmbedder(
         `embed`: UniffiCallbackInterfaceEmbedderMethod0? = null,
         `dim`: UniffiCallbackInterfaceEmbedderMethod1? = null,
         `modelId`: UniffiCallbackInterfaceEmbedderMethod2? = null,
-    ): UniffiVTableCallbackInterfaceEmbedder(`uniffiFree`,`uniffiClone`,`embed`,`dim`,`modelId`,), Structure.ByValue
+        `prefix`: UniffiCallbackInterfaceEmbedderMethod3? = null,
+    ): UniffiVTableCallbackInterfaceEmbedder(`uniffiFree`,`uniffiClone`,`embed`,`dim`,`modelId`,`prefix`,), Structure.ByValue
 
    internal fun uniffiSetValue(other: UniffiVTableCallbackInterfaceEmbedder) {
         `uniffiFree` = other.`uniffiFree`
@@ -684,6 +689,7 @@ internal open class UniffiVTableCallbackInterfaceEmbedder(
         `embed` = other.`embed`
         `dim` = other.`dim`
         `modelId` = other.`modelId`
+        `prefix` = other.`prefix`
     }
 
 }
@@ -742,6 +748,8 @@ internal object IntegrityCheckingUniffiLib {
     external fun uniffi_ember_ffi_checksum_method_embedder_dim(
     ): Int
     external fun uniffi_ember_ffi_checksum_method_embedder_model_id(
+    ): Int
+    external fun uniffi_ember_ffi_checksum_method_embedder_prefix(
     ): Int
     external fun uniffi_ember_ffi_checksum_method_emberindex_add(
     ): Int
@@ -823,11 +831,13 @@ internal object UniffiLib {
     ): Unit
     external fun uniffi_ember_ffi_fn_init_callback_vtable_embedder(`vtable`: UniffiVTableCallbackInterfaceEmbedder,
     ): Unit
-    external fun uniffi_ember_ffi_fn_method_embedder_embed(`ptr`: Long,`texts`: RustBuffer.ByValue,uniffi_out_err: UniffiRustCallStatus, 
+    external fun uniffi_ember_ffi_fn_method_embedder_embed(`ptr`: Long,`texts`: RustBuffer.ByValue,`kind`: RustBuffer.ByValue,uniffi_out_err: UniffiRustCallStatus, 
     ): RustBuffer.ByValue
     external fun uniffi_ember_ffi_fn_method_embedder_dim(`ptr`: Long,uniffi_out_err: UniffiRustCallStatus, 
     ): Int
     external fun uniffi_ember_ffi_fn_method_embedder_model_id(`ptr`: Long,uniffi_out_err: UniffiRustCallStatus, 
+    ): RustBuffer.ByValue
+    external fun uniffi_ember_ffi_fn_method_embedder_prefix(`ptr`: Long,`kind`: RustBuffer.ByValue,uniffi_out_err: UniffiRustCallStatus, 
     ): RustBuffer.ByValue
     external fun uniffi_ember_ffi_fn_clone_emberindex(`handle`: Long,uniffi_out_err: UniffiRustCallStatus, 
     ): Long
@@ -1023,19 +1033,22 @@ private fun uniffiCheckApiChecksums(lib: IntegrityCheckingUniffiLib) {
     if ((lib.uniffi_ember_ffi_checksum_func_version() and 0xFFFF) != 44168) {
         throw RuntimeException("UniFFI API checksum mismatch: try cleaning and rebuilding your project")
     }
-    if ((lib.uniffi_ember_ffi_checksum_func_onnx_embedder() and 0xFFFF) != 26035) {
+    if ((lib.uniffi_ember_ffi_checksum_func_onnx_embedder() and 0xFFFF) != 1872) {
         throw RuntimeException("UniFFI API checksum mismatch: try cleaning and rebuilding your project")
     }
     if ((lib.uniffi_ember_ffi_checksum_func_init_logging() and 0xFFFF) != 22500) {
         throw RuntimeException("UniFFI API checksum mismatch: try cleaning and rebuilding your project")
     }
-    if ((lib.uniffi_ember_ffi_checksum_method_embedder_embed() and 0xFFFF) != 17430) {
+    if ((lib.uniffi_ember_ffi_checksum_method_embedder_embed() and 0xFFFF) != 24401) {
         throw RuntimeException("UniFFI API checksum mismatch: try cleaning and rebuilding your project")
     }
     if ((lib.uniffi_ember_ffi_checksum_method_embedder_dim() and 0xFFFF) != 64929) {
         throw RuntimeException("UniFFI API checksum mismatch: try cleaning and rebuilding your project")
     }
     if ((lib.uniffi_ember_ffi_checksum_method_embedder_model_id() and 0xFFFF) != 35617) {
+        throw RuntimeException("UniFFI API checksum mismatch: try cleaning and rebuilding your project")
+    }
+    if ((lib.uniffi_ember_ffi_checksum_method_embedder_prefix() and 0xFFFF) != 56716) {
         throw RuntimeException("UniFFI API checksum mismatch: try cleaning and rebuilding your project")
     }
     if ((lib.uniffi_ember_ffi_checksum_method_emberindex_add() and 0xFFFF) != 29686) {
@@ -1935,14 +1948,16 @@ public object FfiConverterTypeCancellationToken: FfiConverter<CancellationToken,
  *
  * Implement it in Kotlin or Swift to embed on an accelerator; use [`onnx_embedder`] for the
  * built-in CPU model. Returned vectors are L2-normalized by Ember; every call must return the
- * same dimension, and an index refuses an embedder whose `model_id` differs from its own.
+ * same dimension, and an index refuses an embedder whose `model_id` or prefixes differ from
+ * its own.
  */
 public interface Embedder {
     
     /**
-     * One vector of length `dim()` per text, in order. Throw `EmberError` to fail the call.
+     * One vector of length `dim()` per text, in order, each embedded as `kind`: put your model's
+     * prefix for `kind` (`prefix(kind)`) before each text. Throw `EmberError` to fail the call.
      */
-    fun `embed`(`texts`: List<kotlin.String>): List<List<kotlin.Float>>
+    fun `embed`(`texts`: List<kotlin.String>, `kind`: TextKind): List<List<kotlin.Float>>
     
     /**
      * The dimension of every vector.
@@ -1954,6 +1969,13 @@ public interface Embedder {
      */
     fun `modelId`(): kotlin.String
     
+    /**
+     * The text `embed` puts before each text of `kind`: `"query: "` and `"passage: "` for
+     * multilingual-e5, empty for symmetric models. Recorded in an index, which refuses an
+     * embedder with other prefixes later.
+     */
+    fun `prefix`(`kind`: TextKind): kotlin.String
+    
     companion object
 }
 
@@ -1962,7 +1984,8 @@ public interface Embedder {
  *
  * Implement it in Kotlin or Swift to embed on an accelerator; use [`onnx_embedder`] for the
  * built-in CPU model. Returned vectors are L2-normalized by Ember; every call must return the
- * same dimension, and an index refuses an embedder whose `model_id` differs from its own.
+ * same dimension, and an index refuses an embedder whose `model_id` or prefixes differ from
+ * its own.
  */
 open class EmbedderImpl: Disposable, AutoCloseable, Embedder
 {
@@ -2067,16 +2090,18 @@ open class EmbedderImpl: Disposable, AutoCloseable, Embedder
 
     
     /**
-     * One vector of length `dim()` per text, in order. Throw `EmberError` to fail the call.
+     * One vector of length `dim()` per text, in order, each embedded as `kind`: put your model's
+     * prefix for `kind` (`prefix(kind)`) before each text. Throw `EmberError` to fail the call.
      */
-    @Throws(EmberException::class)override fun `embed`(`texts`: List<kotlin.String>): List<List<kotlin.Float>> {
+    @Throws(EmberException::class)override fun `embed`(`texts`: List<kotlin.String>, `kind`: TextKind): List<List<kotlin.Float>> {
             return FfiConverterSequenceSequenceFloat.lift(
     callWithHandle {
     uniffiRustCallWithError(EmberException) { _status ->
     UniffiLib.uniffi_ember_ffi_fn_method_embedder_embed(
         it,
         
-        FfiConverterSequenceString.lower(`texts`),_status)
+        FfiConverterSequenceString.lower(`texts`),
+        FfiConverterTypeTextKind.lower(`kind`),_status)
 }
     }
     )
@@ -2116,6 +2141,25 @@ open class EmbedderImpl: Disposable, AutoCloseable, Embedder
     
 
     
+    /**
+     * The text `embed` puts before each text of `kind`: `"query: "` and `"passage: "` for
+     * multilingual-e5, empty for symmetric models. Recorded in an index, which refuses an
+     * embedder with other prefixes later.
+     */override fun `prefix`(`kind`: TextKind): kotlin.String {
+            return FfiConverterString.lift(
+    callWithHandle {
+    uniffiRustCall() { _status ->
+    UniffiLib.uniffi_ember_ffi_fn_method_embedder_prefix(
+        it,
+        
+        FfiConverterTypeTextKind.lower(`kind`),_status)
+}
+    }
+    )
+    }
+    
+
+    
 
     
 
@@ -2134,11 +2178,12 @@ open class EmbedderImpl: Disposable, AutoCloseable, Embedder
 // Put the implementation in an object so we don't pollute the top-level namespace
 internal object uniffiCallbackInterfaceEmbedder {
     internal object `embed`: UniffiCallbackInterfaceEmbedderMethod0 {
-        override fun callback(`uniffiHandle`: Long,`texts`: RustBuffer.ByValue,`uniffiOutReturn`: RustBuffer,uniffiCallStatus: UniffiRustCallStatus,) {
+        override fun callback(`uniffiHandle`: Long,`texts`: RustBuffer.ByValue,`kind`: RustBuffer.ByValue,`uniffiOutReturn`: RustBuffer,uniffiCallStatus: UniffiRustCallStatus,) {
             val uniffiObj = FfiConverterTypeEmbedder.handleMap.get(uniffiHandle)
             val makeCall = { ->
                 uniffiObj.`embed`(
                     FfiConverterSequenceString.lift(`texts`),
+                    FfiConverterTypeTextKind.lift(`kind`),
                 )
             }
             val writeReturn = { value: List<List<kotlin.Float>> -> uniffiOutReturn.setValue(FfiConverterSequenceSequenceFloat.lower(value)) }
@@ -2172,6 +2217,18 @@ internal object uniffiCallbackInterfaceEmbedder {
             uniffiTraitInterfaceCall(uniffiCallStatus, makeCall, writeReturn)
         }
     }
+    internal object `prefix`: UniffiCallbackInterfaceEmbedderMethod3 {
+        override fun callback(`uniffiHandle`: Long,`kind`: RustBuffer.ByValue,`uniffiOutReturn`: RustBuffer,uniffiCallStatus: UniffiRustCallStatus,) {
+            val uniffiObj = FfiConverterTypeEmbedder.handleMap.get(uniffiHandle)
+            val makeCall = { ->
+                uniffiObj.`prefix`(
+                    FfiConverterTypeTextKind.lift(`kind`),
+                )
+            }
+            val writeReturn = { value: kotlin.String -> uniffiOutReturn.setValue(FfiConverterString.lower(value)) }
+            uniffiTraitInterfaceCall(uniffiCallStatus, makeCall, writeReturn)
+        }
+    }
 
     internal object uniffiFree: UniffiCallbackInterfaceFree {
         override fun callback(handle: Long) {
@@ -2191,6 +2248,7 @@ internal object uniffiCallbackInterfaceEmbedder {
         `embed`,
         `dim`,
         `modelId`,
+        `prefix`,
     )
 
     // Registers the foreign callback with the Rust side.
@@ -4223,17 +4281,19 @@ sealed class EmberException: kotlin.Exception() {
     }
     
     /**
-     * The index was built with another embedding model than the one given.
+     * The index was built with another embedding model than the one given, or with the same
+     * model and other prefixes (then both fields read `query prefix "..."` or
+     * `passage prefix "..."`).
      */
     class ModelMismatch(
         
         /**
-         * The model id recorded in the index.
+         * The model id recorded in the index (or its prefix that differs).
          */
         val `indexModel`: kotlin.String, 
         
         /**
-         * The model id of the embedder given.
+         * The model id of the embedder given (or its prefix that differs).
          */
         val `givenModel`: kotlin.String
         ) : EmberException() {
@@ -4940,6 +5000,52 @@ public object FfiConverterTypeRetrieval: FfiConverterRustBuffer<Retrieval> {
     override fun allocationSize(value: Retrieval) = 4UL
 
     override fun write(value: Retrieval, buf: ByteBuffer) {
+        buf.putInt(value.ordinal + 1)
+    }
+}
+
+
+
+
+
+/**
+ * What a text is to the model: a search query, or a passage to index. Declared here rather than
+ * in records.rs so the embedder's whole contract sits in one file.
+ */
+
+enum class TextKind {
+    
+    /**
+     * A search query (Ember embeds the search text as one).
+     */
+    QUERY,
+    /**
+     * A passage: what build, add, update, stored vectors and recompute embed.
+     */
+    PASSAGE;
+
+    
+
+
+    companion object
+}
+
+
+/**
+ * @suppress
+ */
+public object FfiConverterTypeTextKind: FfiConverterRustBuffer<TextKind> {
+    override fun read(buf: ByteBuffer) = try {
+        
+        TextKind.entries[buf.getInt() - 1]
+        
+    } catch (e: IndexOutOfBoundsException) {
+        throw RuntimeException("invalid enum value, something is very wrong!!", e)
+    }
+
+    override fun allocationSize(value: TextKind) = 4UL
+
+    override fun write(value: TextKind, buf: ByteBuffer) {
         buf.putInt(value.ordinal + 1)
     }
 }
@@ -5697,7 +5803,9 @@ public typealias FfiConverterTypeSections = FfiConverterMapStringULong
 
         /**
          * Load the built-in ONNX embedder from a model directory (`model.onnx`, `tokenizer.json`,
-         * optional `ember-model.json`), run by tract on the CPU.
+         * optional `ember-model.json`), run by tract on the CPU (the built-in encoder on Android and
+         * iOS). A multilingual-e5 directory (`model.q4.bin`, manifest `"weights": "e5-q4"`) loads too,
+         * with its `query: ` and `passage: ` prefixes.
          */
     @Throws(EmberException::class) fun `onnxEmbedder`(`modelDir`: kotlin.String, `config`: EmbedderConfig? = null): Embedder {
             return FfiConverterTypeEmbedder.lift(
