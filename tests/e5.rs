@@ -18,7 +18,8 @@ fn model() -> E5Embedder {
         "model multilingual-e5-small is missing at {}: run `bash scripts/fetch/fetch-models.sh` first",
         dir.display()
     );
-    E5Embedder::load(dir, &EmbedderConfig::default()).unwrap()
+    // The package engine truncates at the model's 512 positions; the manifest's default is 256.
+    E5Embedder::load(dir, &EmbedderConfig { max_tokens: Some(512), ..EmbedderConfig::default() }).unwrap()
 }
 
 fn golden<T: serde::de::DeserializeOwned>(name: &str) -> T {

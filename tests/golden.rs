@@ -1,5 +1,6 @@
-//! Golden embeddings: Ember's vectors against onnxruntime's (scripts/py/golden_reference.py), and for
-//! safetensors checkpoints against a numpy float64 forward pass (scripts/py/golden_reference_l6.py).
+//! Golden embeddings: Ember's vectors (tract and the built-in encoder) against onnxruntime's
+//! (scripts/py/golden_reference.py), and for safetensors checkpoints against a numpy float64
+//! forward pass (scripts/py/golden_reference_l6.py).
 #![allow(clippy::panic, clippy::expect_used, clippy::unwrap_used)]
 
 use ember_core::TextKind;
@@ -21,7 +22,7 @@ struct Reference {
 type Load = fn(std::path::PathBuf, &EmbedderConfig) -> ember_core::Result<OnnxEmbedder>;
 
 fn check(model: &str, reference_file: &str, config: EmbedderConfig) {
-    check_with(OnnxEmbedder::load, model, reference_file, config);
+    check_with(OnnxEmbedder::load_tract, model, reference_file, config);
 }
 
 fn check_with(load: Load, model: &str, reference_file: &str, config: EmbedderConfig) {

@@ -9,7 +9,7 @@ use ember_tests::{l3, l3_copy, max_abs_diff, model_dir};
 #[test]
 fn built_in_encoder_matches_tract() {
     let config = EmbedderConfig::default();
-    let tract = OnnxEmbedder::load(l3(), &config).unwrap();
+    let tract = OnnxEmbedder::load_tract(l3(), &config).unwrap();
     let native = OnnxEmbedder::load_native(l3(), &config).unwrap();
     assert_eq!(tract.model_id(), native.model_id(), "one index must serve both engines");
     assert_eq!(tract.dim(), native.dim());
@@ -28,7 +28,7 @@ fn built_in_encoder_matches_tract() {
 fn int8_model_runs_close_to_tract() {
     let config = EmbedderConfig::default();
     let dir = model_dir("all-MiniLM-L6-v2-int8");
-    let tract = OnnxEmbedder::load(&dir, &config).unwrap();
+    let tract = OnnxEmbedder::load_tract(&dir, &config).unwrap();
     let native = OnnxEmbedder::load_native(&dir, &config).unwrap();
     assert_eq!(tract.model_id(), native.model_id(), "one index must serve both engines");
     let long = "the shell expands each glob pattern before the command runs; ".repeat(30);

@@ -15,7 +15,7 @@ fn main() {
         let dir = std::path::Path::new(dir);
         let name = dir.file_name().unwrap().to_string_lossy().into_owned();
         if cfg!(feature = "tract") && dir.join("model.onnx").is_file() {
-            engines.push((format!("{name} tract"), OnnxEmbedder::load(dir, &c).unwrap()));
+            engines.push((format!("{name} tract"), OnnxEmbedder::load_tract(dir, &c).unwrap()));
         }
         engines.push((format!("{name} built-in"), OnnxEmbedder::load_native(dir, &c).unwrap()));
     }

