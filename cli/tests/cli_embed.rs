@@ -143,8 +143,8 @@ fn embed_as_query_or_passage_with_e5() {
     let l3 = l3.to_str().unwrap();
     let one = |kind: &str| ember(&["embed", "--model", l3, "--as", kind, "--input", "-"], Some("x\n")).stdout;
     assert_eq!(one("query"), one("passage"));
-    // A usage error: clap's message, exit 2.
-    let bad = ember(&["embed", "--model", l3, "--as", "question", "--input", "-"], Some("x\n"));
+    // A usage error: clap's message, exit 2 (no input given: it exits before reading any).
+    let bad = ember(&["embed", "--model", l3, "--as", "question", "--input", "-"], None);
     let stderr = String::from_utf8_lossy(&bad.stderr);
     assert_eq!(bad.status.code(), Some(2), "{stderr}");
     assert!(stderr.contains("possible values: query, passage"), "{stderr}");
