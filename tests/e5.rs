@@ -107,7 +107,10 @@ fn resident_model_stays_within_budget() {
 fn every_surface_loads_e5_and_each_kind_gets_its_prefix() {
     let dir = workspace().join("models/multilingual-e5-small");
     let direct = model();
-    let e = OnnxEmbedder::load(&dir, &EmbedderConfig::default()).unwrap();
+    let by_default = OnnxEmbedder::load(&dir, &EmbedderConfig::default()).unwrap();
+    assert_eq!(by_default.max_tokens(), 256, "the manifest's limit");
+    let e = OnnxEmbedder::load(&dir, &EmbedderConfig { max_tokens: Some(512), ..EmbedderConfig::default() })
+        .unwrap();
     assert_eq!((e.model_id(), e.dim(), e.max_tokens()), (direct.model_id(), 384, direct.max_tokens()));
     assert_eq!((e.prefix(TextKind::Query), e.prefix(TextKind::Passage)), ("query: ", "passage: "));
     assert_eq!(e.prefixes(), ("query: ", "passage: "));

@@ -31,7 +31,8 @@ type Qrels = HashMap<String, HashMap<String, f64>>;
 
 fn qrels(path: &Path) -> Qrels {
     let mut out: Qrels = HashMap::new();
-    for line in std::fs::read_to_string(path).unwrap_or_else(|e| panic!("{}: {e}", path.display())).lines().skip(1)
+    for line in
+        std::fs::read_to_string(path).unwrap_or_else(|e| panic!("{}: {e}", path.display())).lines().skip(1)
     {
         if let [q, d, s] = line.split('\t').collect::<Vec<_>>()[..] {
             out.entry(q.into()).or_default().insert(d.into(), s.trim().parse().unwrap());
@@ -42,14 +43,21 @@ fn qrels(path: &Path) -> Qrels {
 
 /// nDCG@10 (graded gains, log2 discount, ideal from the qrels) and recall@10 over positive grades.
 fn metrics(ranked: &[&str], rel: &HashMap<String, f64>) -> (f64, f64) {
-    let dcg: f64 =
-        ranked.iter().take(10).enumerate().map(|(r, d)| rel.get(*d).copied().unwrap_or(0.0) / ((r + 2) as f64).log2()).sum();
+    let dcg: f64 = ranked
+        .iter()
+        .take(10)
+        .enumerate()
+        .map(|(r, d)| rel.get(*d).copied().unwrap_or(0.0) / ((r + 2) as f64).log2())
+        .sum();
     let mut ideal: Vec<f64> = rel.values().copied().filter(|g| *g > 0.0).collect();
     ideal.sort_by(|a, b| b.total_cmp(a));
     let idcg: f64 = ideal.iter().take(10).enumerate().map(|(r, g)| g / ((r + 2) as f64).log2()).sum();
     let relevant = ideal.len();
     let found = ranked.iter().take(10).filter(|d| rel.get(**d).is_some_and(|g| *g > 0.0)).count();
-    (if idcg > 0.0 { dcg / idcg } else { 0.0 }, if relevant > 0 { found as f64 / relevant as f64 } else { 0.0 })
+    (
+        if idcg > 0.0 { dcg / idcg } else { 0.0 },
+        if relevant > 0 { found as f64 / relevant as f64 } else { 0.0 },
+    )
 }
 
 fn main() {
