@@ -38,7 +38,7 @@ pub struct Args {
 
 #[derive(serde::Serialize)]
 struct Row {
-    runtime: &'static str,
+    runtime: String,
     model: String,
     max_tokens: usize,
     batch: usize,
@@ -69,7 +69,7 @@ pub fn run(args: Args) -> CliResult {
                 embedder.embed(&texts, TextKind::Passage)?;
                 let secs = start.elapsed().as_secs_f64();
                 let row = Row {
-                    runtime: "ember-tract",
+                    runtime: format!("ember-{}", embedder.engine()),
                     model: embedder.model_id().to_owned(),
                     max_tokens,
                     batch,

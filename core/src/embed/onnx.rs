@@ -59,7 +59,7 @@ enum Engine {
     /// tract: any ONNX graph it can type, batched.
     #[cfg(feature = "tract")]
     Tract(TractModel),
-    /// The built-in encoder: f32 BERT-family exports, one text at a time.
+    /// The built-in encoder: f32 and int8 BERT-family exports, one text at a time.
     Native(Bert),
     /// multilingual-e5 on 4-bit weights, with its own tokenizer and prefixes.
     E5(E5Embedder),
@@ -216,6 +216,16 @@ impl OnnxEmbedder {
     /// The text to put before each query and before each passage, from the manifest.
     pub fn prefixes(&self) -> (&str, &str) {
         (&self.prefixes.0, &self.prefixes.1)
+    }
+
+    /// Which engine runs the model: `"tract"`, `"built-in"` (f32 or int8 BERT) or `"e5"`.
+    pub fn engine(&self) -> &'static str {
+        match &self.engine {
+            #[cfg(feature = "tract")]
+            Engine::Tract(_) => "tract",
+            Engine::Native(_) => "built-in",
+            Engine::E5(_) => "e5",
+        }
     }
 
     /// The token limit in force (special tokens included).
