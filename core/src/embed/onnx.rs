@@ -23,6 +23,7 @@ use super::batch::{self, Batch};
 use super::bert::{Bert, Config, LoadError};
 use super::manifest::{Manifest, Weights};
 use super::pool::mean_pool;
+use crate::cpu::MeteredPool;
 use super::Embedder;
 use crate::{Error, Result};
 
@@ -92,7 +93,7 @@ pub struct OnnxEmbedder {
     tokenizer: Tokenizer,
     engine: Engine,
     /// Worker threads when `threads > 1`: batches run in parallel on it, or one batch's matmuls do.
-    pool: Option<Arc<rayon::ThreadPool>>,
+    pool: Option<MeteredPool>,
 }
 
 impl std::fmt::Debug for OnnxEmbedder {
@@ -305,7 +306,7 @@ impl OnnxEmbedder {
             Ok(mean_pool(&hidden, seq, self.dim, seq, 0, self.normalize))
         };
         match &self.pool {
-            Some(pool) if enc.len() > 1 => pool.install(|| enc.par_iter().map(one).collect()),
+            Some(pool) if enc.len() > 1 => pool.run(|p| p.install(|| enc.par_iter().map(one).collect())),
             _ => enc.iter().map(one).collect(),
         }
     }
@@ -316,13 +317,13 @@ impl OnnxEmbedder {
         let batches = batch::plan(&lengths, self.batch_size, self.max_tokens);
         let results: Vec<Result<Vec<Vec<f32>>>> = match &self.pool {
             // Several batches: one per worker, each single-threaded (scales better than split matmuls).
-            Some(pool) if batches.len() > 1 => pool.install(|| {
-                batches.par_iter().map(|b| self.run_batch(t, enc, b, &Executor::SingleThread)).collect()
+            Some(pool) if batches.len() > 1 => pool.run(|p| {
+                p.install(|| batches.par_iter().map(|b| self.run_batch(t, enc, b, &Executor::SingleThread)).collect())
             }),
-            Some(pool) => {
-                let exec = Executor::MultiThread(pool.clone());
+            Some(pool) => pool.run(|p| {
+                let exec = Executor::MultiThread(p.clone());
                 batches.iter().map(|b| self.run_batch(t, enc, b, &exec)).collect()
-            }
+            }),
             None => batches.iter().map(|b| self.run_batch(t, enc, b, &Executor::SingleThread)).collect(),
         };
         let mut out = vec![Vec::new(); n];
@@ -493,7 +494,7 @@ fn read_required(path: &Path, what: &'static str) -> Result<Vec<u8>> {
     })
 }
 
-fn thread_pool(threads: usize) -> Result<Option<Arc<rayon::ThreadPool>>> {
+fn thread_pool(threads: usize) -> Result<Option<MeteredPool>> {
     if threads <= 1 {
         return Ok(None);
     }
@@ -505,7 +506,7 @@ fn thread_pool(threads: usize) -> Result<Option<Arc<rayon::ThreadPool>>> {
         .thread_name(|i| format!("ember-embed-{i}"))
         .build()
         .map_err(|e| Error::InvalidArgument(format!("cannot start {threads} threads: {e}")))?;
-    Ok(Some(Arc::new(pool)))
+    Ok(Some(MeteredPool::new(pool)))
 }
 
 /// Run `f`, turning a panic inside tract or the tokenizer into an error message.

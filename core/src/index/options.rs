@@ -7,6 +7,7 @@ use std::sync::Arc;
 use serde::{Deserialize, Serialize};
 
 use super::filter::Filter;
+use crate::cpu::EnergyProfile;
 use crate::graph::GraphParams;
 use crate::keywords::{AnalyzerConfig, Bm25Params};
 use crate::store::{RealStorage, Storage};
@@ -333,6 +334,26 @@ pub struct Policy {
     pub materialize_min_free_bytes: u64,
     /// Evict the sidecar when free flash falls below this.
     pub evict_below_free_bytes: u64,
+    /// On battery (not charging), `Mode::Auto` picks no mode whose measured mean energy per query
+    /// on this index exceeds this many millijoules (estimated, [`EnergyProfile`]); `None`: no
+    /// budget.
+    pub battery_query_budget_mj: Option<f64>,
+    /// Threads to embed with on battery (advice for the app's `EmbedderConfig::threads`,
+    /// [`Policy::threads`]).
+    pub threads_on_battery: usize,
+    /// Threads to embed with while charging; 0 for every core.
+    pub threads_charging: usize,
+    /// Joules per CPU-second of this device, behind every `energy_mj` estimate.
+    pub energy: EnergyProfile,
+}
+
+impl Policy {
+    /// The default per-query budget on battery, millijoules. Measured at 10k passages with the
+    /// default model (docs/BENCHMARKS.md, "Energy"): a recompute search costs about 90-130 CPU-ms,
+    /// 100-150 mJ on the phone profile, stored and codes searches under 2 mJ. 100 mJ (about 10,000
+    /// searches per 1% of a 4,000 mAh, 3.85 V battery... no: 0.1 J × 10,000 = 1 kJ of its 55 kJ)
+    /// keeps recompute for typical queries and drops to codes for ones that re-embed long texts.
+    pub const DEFAULT_BATTERY_QUERY_BUDGET_MJ: f64 = 100.0;
 }
 
 impl Default for Policy {
@@ -341,6 +362,10 @@ impl Default for Policy {
             recompute_min_battery: 20,
             materialize_min_free_bytes: 2 << 30,
             evict_below_free_bytes: 512 << 20,
+            battery_query_budget_mj: Some(Policy::DEFAULT_BATTERY_QUERY_BUDGET_MJ),
+            threads_on_battery: 1,
+            threads_charging: 0,
+            energy: EnergyProfile::platform_default(),
         }
     }
 }
