@@ -23,8 +23,9 @@ fn cpu_ms_matches_process_cpu_time() {
     let (built, rest) = passages.split_at(500);
     drop(Index::build(&dir, &e, built, &IndexConfig::default(), &Task::none()).unwrap());
     let budget = Policy { battery_query_budget_mj: Some(1.0), ..Policy::default() };
-    let index = Index::open_with(&dir, OpenOptions { cache_bytes: 0, policy: budget, ..OpenOptions::default() })
-        .unwrap();
+    let index =
+        Index::open_with(&dir, OpenOptions { cache_bytes: 0, policy: budget, ..OpenOptions::default() })
+            .unwrap();
     let opts = SearchOptions { k: 10, mode: Mode::Recompute, ..SearchOptions::default() };
     // Warm up: tract compiles a plan per batch shape on first use.
     index.search_text("list directory contents", &e, &opts).unwrap();

@@ -100,11 +100,7 @@ pub struct Meter {
 impl Meter {
     /// Start metering on the calling thread.
     pub fn start() -> Meter {
-        Meter {
-            own: thread_cpu_ns(),
-            helped: HELPED_NS.with(Cell::get),
-            lost: HELPED_LOST.with(Cell::get),
-        }
+        Meter { own: thread_cpu_ns(), helped: HELPED_NS.with(Cell::get), lost: HELPED_LOST.with(Cell::get) }
     }
 
     /// CPU time since `start`, milliseconds; `None` without per-thread clocks or when some
@@ -224,10 +220,12 @@ impl EnergyProfile {
     /// A 2017 phone SoC, HiSilicon Kirin 960 (docs/architecture.md, "Energy"): AnandTech measured
     /// +1.03 to +1.24 W per added loaded Cortex-A73 core at 2.36 GHz and +0.23 to +0.30 W per
     /// added Cortex-A53 core at 1.84 GHz. Compute-bound threads run on big cores, hence share 1.
-    pub const PHONE: EnergyProfile = EnergyProfile { big_j_per_cpu_s: 1.15, little_j_per_cpu_s: 0.26, big_share: 1.0 };
+    pub const PHONE: EnergyProfile =
+        EnergyProfile { big_j_per_cpu_s: 1.15, little_j_per_cpu_s: 0.26, big_share: 1.0 };
     /// An x86 laptop: a four-core Tiger Lake i7-1185G7 sustains 15 W with all cores loaded
     /// (AnandTech's Tiger Lake review), about 3.75 W a core; one core has no little sibling.
-    pub const LAPTOP_X86: EnergyProfile = EnergyProfile { big_j_per_cpu_s: 3.75, little_j_per_cpu_s: 3.75, big_share: 1.0 };
+    pub const LAPTOP_X86: EnergyProfile =
+        EnergyProfile { big_j_per_cpu_s: 3.75, little_j_per_cpu_s: 3.75, big_share: 1.0 };
 
     /// The profile for the platform Ember was built for: phone on Android and iOS, laptop elsewhere.
     pub fn platform_default() -> EnergyProfile {
@@ -241,7 +239,10 @@ impl EnergyProfile {
     /// Refuse negative or non-finite rates and a share outside [0, 1].
     pub fn check(&self) -> crate::Result<()> {
         let rate = |x: f64| x.is_finite() && x >= 0.0;
-        match rate(self.big_j_per_cpu_s) && rate(self.little_j_per_cpu_s) && (0.0..=1.0).contains(&self.big_share) {
+        match rate(self.big_j_per_cpu_s)
+            && rate(self.little_j_per_cpu_s)
+            && (0.0..=1.0).contains(&self.big_share)
+        {
             true => Ok(()),
             false => Err(crate::Error::InvalidArgument(format!("energy profile {self:?} is out of range"))),
         }

@@ -16,7 +16,7 @@ pub use cpu::{Cost, EnergyProfile, Meter};
 pub use embed::{Embedder, EmbedderConfig, OnnxEmbedder};
 pub use error::{Error, Result};
 pub use index::{
-    CostSource, DeviceState, Durability, Filter, Fusion, Index, IndexConfig, IndexStats, Metadata, Mode, ModeCost, ModeCosts, OpenOptions,
-    Passage, Policy, Precision, Retrieval, SearchHit, SearchOptions, SearchReport, Task, Value, VectorAction,
-    VectorStorage,
+    CostSource, DeviceState, Durability, Filter, Fusion, Index, IndexConfig, IndexStats, Metadata, Mode,
+    ModeCost, ModeCosts, OpenOptions, Passage, Policy, Precision, Retrieval, SearchHit, SearchOptions,
+    SearchReport, Task, Value, VectorAction, VectorStorage,
 };

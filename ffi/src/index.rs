@@ -8,8 +8,8 @@ use crate::device::vectors_advice;
 use crate::embedder::Model;
 use crate::progress::{listener_fn, with_task, ProgressFn};
 use crate::{
-    CancellationToken, Cost, DeviceState, Embedder, EmberError, IndexConfig, IndexStats, OpenOptions, Passage,
-    Precision, ProgressListener, SearchOptions, SearchReport,
+    CancellationToken, Cost, DeviceState, Embedder, EmberError, IndexConfig, IndexStats, OpenOptions,
+    Passage, Precision, ProgressListener, SearchOptions, SearchReport,
 };
 
 /// A semantic index on local storage. Thread-safe: searches run on several threads at once and

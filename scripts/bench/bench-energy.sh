@@ -38,8 +38,8 @@ with open(f"{out}/queries.jsonl", "w") as f:
         f.write(json.dumps(q) + "\n")
 print(f"{len(rows) + len(extra)} passages", file=sys.stderr)
 PY
-# The workspace and features of the test suite, so nothing is rebuilt for it.
-nice -n 10 cargo build --release --workspace --features ember-tests/models,ember-cli/models >&2
+# Exactly the test suite's build (a plain `cargo build` unifies features differently and rebuilds tract).
+nice -n 10 cargo test --release --workspace --features ember-tests/models,ember-cli/models --no-run >&2
 echo "# machine: $(lscpu | sed -n 's/^Model name: *//p') $(nproc) cores, load $(cut -d' ' -f1-3 /proc/loadavg)"
 [ -d "$out/index" ] || nice -n 10 "$ember" index --model "$model" --corpus "$out/corpus.jsonl" --out "$out/index" --threads 2 --json
 nice -n 10 "$ember" bench-energy "$out/index" --model "$model" --queries "$out/queries.jsonl" --limit "$limit" "$@"

@@ -6,8 +6,8 @@ use std::path::PathBuf;
 
 use ember_core::cpu::process_cpu_ns;
 use ember_core::{
-    Embedder, EmbedderConfig, EnergyProfile, Index, Meter, Mode, OnnxEmbedder, OpenOptions, Policy, Precision,
-    SearchOptions, Task,
+    Embedder, EmbedderConfig, EnergyProfile, Index, Meter, Mode, OnnxEmbedder, OpenOptions, Policy,
+    Precision, SearchOptions, Task,
 };
 
 use super::CliResult;
@@ -102,12 +102,17 @@ pub fn run(args: Args) -> CliResult {
         Profile::Phone => EnergyProfile::PHONE,
         Profile::Laptop => EnergyProfile::LAPTOP_X86,
     };
-    let queries: Vec<String> = read_jsonl(&args.queries)?.into_iter().take(args.limit).map(|r| r.text).collect();
+    let queries: Vec<String> =
+        read_jsonl(&args.queries)?.into_iter().take(args.limit).map(|r| r.text).collect();
     if queries.is_empty() || args.threads.is_empty() {
         return Err("need at least one query and one thread count".into());
     }
     // A cold cache: every recompute search re-embeds all its candidates.
-    let open = OpenOptions { cache_bytes: 0, policy: Policy { energy: profile, ..Policy::default() }, ..Default::default() };
+    let open = OpenOptions {
+        cache_bytes: 0,
+        policy: Policy { energy: profile, ..Policy::default() },
+        ..Default::default()
+    };
     let index = Index::open_with(&args.dir, open)?;
     let had_vectors = index.sidecar_status().is_ok();
     index.evict_vectors()?;

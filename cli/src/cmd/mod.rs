@@ -28,6 +28,14 @@ pub mod vectors;
 /// A CLI failure: one line for stderr.
 pub type CliResult = Result<(), Box<dyn std::error::Error>>;
 
+/// ", 123.4 CPU-ms, ~140 mJ estimated" for a human-readable line; empty without a CPU clock.
+pub fn cost_note(cost: &ember_core::Cost) -> String {
+    match (cost.cpu_ms, cost.energy_mj) {
+        (Some(ms), Some(mj)) => format!(" ({ms:.1} CPU-ms, ~{mj:.1} mJ estimated)"),
+        _ => String::new(),
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use clap::ValueEnum;
@@ -56,13 +64,5 @@ mod tests {
         for m in Mode::value_variants() {
             assert_eq!(m.to_possible_value().map(|p| p.get_name().to_owned()).as_deref(), Some(m.name()));
         }
-    }
-}
-
-/// ", 123.4 CPU-ms, ~140 mJ estimated" for a human-readable line; empty without a CPU clock.
-pub fn cost_note(cost: &ember_core::Cost) -> String {
-    match (cost.cpu_ms, cost.energy_mj) {
-        (Some(ms), Some(mj)) => format!(" ({ms:.1} CPU-ms, ~{mj:.1} mJ estimated)"),
-        _ => String::new(),
     }
 }

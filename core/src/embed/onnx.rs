@@ -23,8 +23,8 @@ use super::batch::{self, Batch};
 use super::bert::{Bert, Config, LoadError};
 use super::manifest::{Manifest, Weights};
 use super::pool::mean_pool;
-use crate::cpu::MeteredPool;
 use super::Embedder;
+use crate::cpu::MeteredPool;
 use crate::{Error, Result};
 
 /// Largest token limit accepted: BERT-family position tables stop at 512.
@@ -318,7 +318,9 @@ impl OnnxEmbedder {
         let results: Vec<Result<Vec<Vec<f32>>>> = match &self.pool {
             // Several batches: one per worker, each single-threaded (scales better than split matmuls).
             Some(pool) if batches.len() > 1 => pool.run(|p| {
-                p.install(|| batches.par_iter().map(|b| self.run_batch(t, enc, b, &Executor::SingleThread)).collect())
+                p.install(|| {
+                    batches.par_iter().map(|b| self.run_batch(t, enc, b, &Executor::SingleThread)).collect()
+                })
             }),
             Some(pool) => pool.run(|p| {
                 let exec = Executor::MultiThread(p.clone());

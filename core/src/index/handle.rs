@@ -247,7 +247,9 @@ impl Index {
         let cost = Cost::of(meter, &self.opts.policy.energy);
         report.cpu_ms = cost.cpu_ms;
         report.energy_mj = cost.energy_mj;
-        if let (Some(ms), Some(mj), false) = (cost.cpu_ms, cost.energy_mj, report.retrieval == Retrieval::Keywords) {
+        if let (Some(ms), Some(mj), false) =
+            (cost.cpu_ms, cost.energy_mj, report.retrieval == Retrieval::Keywords)
+        {
             if let Ok(mut c) = self.costs.lock() {
                 c.record(report.mode, ms, mj);
             }

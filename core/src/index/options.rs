@@ -348,11 +348,7 @@ pub struct Policy {
 }
 
 impl Policy {
-    /// The default per-query budget on battery, millijoules. Measured at 10k passages with the
-    /// default model (docs/BENCHMARKS.md, "Energy"): a recompute search costs about 90-130 CPU-ms,
-    /// 100-150 mJ on the phone profile, stored and codes searches under 2 mJ. 100 mJ (about 10,000
-    /// searches per 1% of a 4,000 mAh, 3.85 V battery... no: 0.1 J × 10,000 = 1 kJ of its 55 kJ)
-    /// keeps recompute for typical queries and drops to codes for ones that re-embed long texts.
+    /// The default per-query budget on battery, millijoules: BUDGET_DOC
     pub const DEFAULT_BATTERY_QUERY_BUDGET_MJ: f64 = 100.0;
 }
 

@@ -177,7 +177,12 @@ impl Policy {
     }
 
     /// The mode the device rules pick, before the energy budget.
-    fn device_mode(&self, device: Option<&DeviceState>, has_vectors: bool, has_model: bool) -> (Mode, String) {
+    fn device_mode(
+        &self,
+        device: Option<&DeviceState>,
+        has_vectors: bool,
+        has_model: bool,
+    ) -> (Mode, String) {
         if has_vectors {
             return (
                 Mode::StoredRerank,
@@ -304,7 +309,13 @@ mod tests {
             (battery, true, fake(Some(500.0), Some(2.0), Some(1.0)), Mode::StoredRerank, "within"),
             (battery, true, fake(None, Some(60.0), Some(1.0)), Mode::CodesOnly, "stored mean 60.0"),
             (plugged, true, fake(None, Some(60.0), Some(1.0)), Mode::StoredRerank, "stored vectors"),
-            (Some(dev(10, false, false, 8 * GB)), false, fake(Some(1.0), None, Some(1.0)), Mode::CodesOnly, "battery 10%"),
+            (
+                Some(dev(10, false, false, 8 * GB)),
+                false,
+                fake(Some(1.0), None, Some(1.0)),
+                Mode::CodesOnly,
+                "battery 10%",
+            ),
         ];
         for (i, (d, vecs, costs, want, word)) in table.into_iter().enumerate() {
             let (mode, why) = p.choose_mode(d.as_ref(), vecs, true, &costs);
@@ -321,12 +332,15 @@ mod tests {
         let p = Policy::default();
         let budget = p.battery_query_budget_mj.unwrap_or(f64::NAN);
         // Costs around the budget for each mode, codes always within (the floor Auto falls to).
-        let levels = [None, Some(0.0), Some(budget * 0.5), Some(budget), Some(budget * 1.01), Some(budget * 40.0)];
+        let levels =
+            [None, Some(0.0), Some(budget * 0.5), Some(budget), Some(budget * 1.01), Some(budget * 40.0)];
         let mut picked_over = 0;
         for &recompute in &levels {
             for &stored in &levels {
                 for codes in [None, Some(0.5), Some(budget)] {
-                    for (vecs, battery, low) in [(false, 90, false), (true, 90, false), (false, 15, false), (false, 90, true)] {
+                    for (vecs, battery, low) in
+                        [(false, 90, false), (true, 90, false), (false, 15, false), (false, 90, true)]
+                    {
                         let costs = Fake { recompute, stored, codes };
                         let d = dev(battery, false, low, 8 * GB);
                         let (mode, why) = p.choose_mode(Some(&d), vecs, true, &costs);

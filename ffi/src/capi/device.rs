@@ -108,7 +108,10 @@ pub unsafe extern "C" fn ember_index_last_write_cost(
 /// # Safety
 /// `out_threads` is valid for writes.
 #[no_mangle]
-pub unsafe extern "C" fn ember_index_embed_threads(index: *const CIndex, out_threads: *mut u32) -> EmberResult {
+pub unsafe extern "C" fn ember_index_embed_threads(
+    index: *const CIndex,
+    out_threads: *mut u32,
+) -> EmberResult {
     guard(|| {
         // SAFETY: forwarded from this function's contract.
         let out = unsafe { out_arg(out_threads, "out_threads", 0) }?;

@@ -33,7 +33,12 @@ impl Index {
         self.metered(|| self.materialize_unmetered(embedder, precision, task))
     }
 
-    fn materialize_unmetered(&self, embedder: &dyn Embedder, precision: Precision, task: &Task) -> Result<()> {
+    fn materialize_unmetered(
+        &self,
+        embedder: &dyn Embedder,
+        precision: Precision,
+        task: &Task,
+    ) -> Result<()> {
         self.check_model(embedder.model_id())?;
         let _w = self.writer.lock().map_err(|_| lock_poisoned())?;
         if self.opts.read_only {
