@@ -342,7 +342,7 @@ pub struct OpenOptions {
     #[uniffi(default = None)]
     pub energy: Option<EnergyProfile>,
     /// On battery, `Auto` picks no mode whose measured mean energy per query exceeds this many
-    /// millijoules (`None`: the default, 100; infinity: no budget).
+    /// millijoules (`None`: core's `Policy::DEFAULT_BATTERY_QUERY_BUDGET_MJ`; infinity: no budget).
     #[uniffi(default = None)]
     pub battery_query_budget_mj: Option<f64>,
     /// Embedding threads the policy advises on battery (`EmberIndex::embed_threads`).

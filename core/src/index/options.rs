@@ -348,8 +348,13 @@ pub struct Policy {
 }
 
 impl Policy {
-    /// The default per-query budget on battery, millijoules: BUDGET_DOC
-    pub const DEFAULT_BATTERY_QUERY_BUDGET_MJ: f64 = 100.0;
+    /// The default per-query budget on battery, millijoules. At 10k passages with the default
+    /// model (docs/BENCHMARKS.md, "Energy"), a cold-cache recompute search costs about 1,000-1,060
+    /// CPU-ms, 1.1-1.2 J at the phone profile, and a stored or codes search about 6 CPU-ms. 2 J
+    /// keeps such recompute searches, with room for longer passages, and stops `Auto` from running
+    /// a mode whose searches cost more on this index (a wider rerank, a slower CPU): it falls to
+    /// codes until the device charges.
+    pub const DEFAULT_BATTERY_QUERY_BUDGET_MJ: f64 = 2000.0;
 }
 
 impl Default for Policy {
