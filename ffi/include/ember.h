@@ -295,7 +295,7 @@ typedef struct EmberOpenOptions {
   // See `energy_big_j_per_cpu_s`; 0 to 1.
   double energy_big_share;
   // On battery, `EMBER_MODE_AUTO` picks no mode whose measured mean energy per query exceeds
-  // this many millijoules (default 100; `INFINITY`: no budget).
+  // this many millijoules (`INFINITY`: no budget; the default is core's, docs/architecture.md).
   double battery_query_budget_mj;
   // Embedding threads the policy advises on battery (`ember_index_embed_threads`).
   uint32_t threads_on_battery;
@@ -533,7 +533,7 @@ void ember_embedder_free(struct EmberEmbedder *embedder);
 EmberResult ember_index_options_default(struct EmberIndexOptions *out_options);
 
 // Fill `out_options` with the defaults (read-write, `EMBER_DURABILITY_SYNC`, a 4 MiB cache,
-// automatic commit past 16 MiB of log, the platform's energy profile, a 100 mJ query budget on
+// automatic commit past 16 MiB of log, the platform's energy profile, the default query budget on
 // battery, 1 embedding thread on battery and every core while charging).
 //
 // # Safety

@@ -2496,7 +2496,7 @@ public struct OpenOptions: Equatable, Hashable {
     public var energy: EnergyProfile?
     /**
      * On battery, `Auto` picks no mode whose measured mean energy per query exceeds this many
-     * millijoules (`None`: the default, 100; infinity: no budget).
+     * millijoules (`None`: core's `Policy::DEFAULT_BATTERY_QUERY_BUDGET_MJ`; infinity: no budget).
      */
     public var batteryQueryBudgetMj: Double?
     /**
@@ -2529,7 +2529,7 @@ public struct OpenOptions: Equatable, Hashable {
          */energy: EnergyProfile? = nil, 
         /**
          * On battery, `Auto` picks no mode whose measured mean energy per query exceeds this many
-         * millijoules (`None`: the default, 100; infinity: no budget).
+         * millijoules (`None`: core's `Policy::DEFAULT_BATTERY_QUERY_BUDGET_MJ`; infinity: no budget).
          */batteryQueryBudgetMj: Double? = nil, 
         /**
          * Embedding threads the policy advises on battery (`EmberIndex::embed_threads`).

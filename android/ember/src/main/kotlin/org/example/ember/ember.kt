@@ -3848,7 +3848,7 @@ data class OpenOptions (
     , 
     /**
      * On battery, `Auto` picks no mode whose measured mean energy per query exceeds this many
-     * millijoules (`None`: the default, 100; infinity: no budget).
+     * millijoules (`None`: core's `Policy::DEFAULT_BATTERY_QUERY_BUDGET_MJ`; infinity: no budget).
      */
     var `batteryQueryBudgetMj`: kotlin.Double? = null 
     , 
