@@ -6,6 +6,7 @@
  * snippet (readme_snippet.c, cut from README.md by scripts/sdk/test-bindings.sh).
  * Built for x86_64 and aarch64 (run under qemu).
  * Usage: test_ember MODEL_DIR SCRATCH_DIR EXPECTED_VERSION. Prints "c: N passed, N failed". */
+#include <math.h>
 #include <pthread.h>
 #include <sched.h>
 #include <stdio.h>
@@ -163,6 +164,11 @@ static int test_onnx(void) {
   CHECK(info.mode == EMBER_MODE_RECOMPUTE && info.reembedded > 0, "mode %u reembedded %llu", (unsigned)info.mode,
         (unsigned long long)info.reembedded);
   CHECK(info.vectors_advice == EMBER_VECTOR_ACTION_NONE && !info.scanned, "advice %u", (unsigned)info.vectors_advice);
+  /* What the search cost: every thread's CPU time, and the estimate at the default profile. */
+  EmberOpenOptions defaults;
+  OK(ember_open_options_default(&defaults));
+  double priced = info.energy_mj - info.cpu_ms * defaults.energy_big_j_per_cpu_s; /* no libm: no fabs */
+  CHECK(info.cpu_ms > 0 && priced < 1e-6 && priced > -1e-6, "cpu %f ms, energy %f mJ", info.cpu_ms, info.energy_mj);
   const char *reason = NULL;
   OK(ember_search_results_reason(results, &reason));
   CHECK(reason != NULL, "reason");
@@ -423,9 +429,18 @@ static int test_device_and_vectors(void) {
         "charging: %u %u", (unsigned)info.mode, (unsigned)info.vectors_advice);
   ember_search_results_free(results);
 
+  uint32_t threads = 0;
+  OK(ember_index_embed_threads(index, &threads));
+  CHECK(threads >= 1, "threads while charging %u", threads);
+  double cpu_ms = 0, energy_mj = 0;
+  OK(ember_index_last_write_cost(index, &cpu_ms, &energy_mj));
+  CHECK(isnan(cpu_ms) && isnan(energy_mj), "no write yet: %f %f", cpu_ms, energy_mj);
   progress_calls = 0;
   EmberTask task = {.progress = on_progress};
   OK(ember_index_materialize_vectors(index, EMBER_PRECISION_F16, &task));
+  OK(ember_index_last_write_cost(index, &cpu_ms, &energy_mj));
+  CHECK(cpu_ms > 0 && energy_mj > 0, "materialize cost %f ms %f mJ", cpu_ms, energy_mj);
+  BAD(ember_index_last_write_cost(index, NULL, &energy_mj));
   CHECK(progress_calls >= 1 && progress_last == NOTES_LEN, "materialize progress %zu %zu", progress_calls,
         progress_last);
   EmberIndexStats stats;

@@ -82,13 +82,20 @@ val tests = linkedMapOf<String, () -> Unit>(
             check(report.hits.size == 3) { "hits ${report.hits}" }
             check(report.hits[0].id == "battery") { "top hit ${report.hits}" }
             check(report.mode == Mode.RECOMPUTE && report.reembedded > 0uL) { "report $report" }
+            // What the search cost: every thread's CPU time and the energy estimate from it.
+            check((report.cpuMs ?: 0.0) > 0.0 && (report.energyMj ?: 0.0) > 0.0) { "cost $report" }
             val stats = index.stats()
             check(stats.passages == 6uL && stats.dim == 384uL) { "stats $stats" }
             check(index.ids().sorted() == notes.map { it.id }.sorted()) { "ids ${index.ids()}" }
             check(index.passageCount() == 6uL && index.modelId() == embedder.modelId()) { "count/model" }
         }
-        EmberIndex.open(dir, embedder).use { index ->
-            check(index.search("cooking spaghetti").hits[0].id == "pasta") { "reopened search" }
+        // The app's own energy profile prices the estimate: 2 J per CPU-second.
+        val profile = EnergyProfile(bigJPerCpuS = 2.0, littleJPerCpuS = 0.5, bigShare = 1.0)
+        EmberIndex.open(dir, embedder, OpenOptions(energy = profile)).use { index ->
+            val again = index.search("cooking spaghetti")
+            check(again.hits[0].id == "pasta") { "reopened search" }
+            val cpuMs = again.cpuMs ?: error("no cpu_ms on Linux")
+            check(Math.abs((again.energyMj ?: 0.0) - 2.0 * cpuMs) < 1e-9) { "priced $again" }
         }
         // Kotlin's close() (AutoCloseable) frees the index: later calls fail in the bindings.
         val index = EmberIndex.open(dir, null)
@@ -145,7 +152,9 @@ val tests = linkedMapOf<String, () -> Unit>(
         EmberIndex.open(dir, embedder, OpenOptions(durability = Durability.BUFFERED)).use { again ->
             check(again.get("pasta")?.text?.contains("risotto") == true) { "update survived reopen" }
             check(again.get("disk") == null && again.get("ferry") == ferry) { "delete and add survived reopen" }
+            check(again.lastWriteCost() == null) { "no write yet" }
             again.compact()
+            check(again.lastWriteCost()?.cpuMs != null) { "compact cost ${again.lastWriteCost()}" }
             val s2 = again.stats()
             check(s2.passages == 4uL && s2.deleted == 0uL && s2.generation > stats.generation) { "after compact $s2" }
             check(again.search("cheap flashlight batteries").hits[0].id == "battery") { "search after compact" }
@@ -157,6 +166,7 @@ val tests = linkedMapOf<String, () -> Unit>(
             index.setDeviceState(DeviceState(5u, false, false, 1uL shl 32))
             val low = index.search("feed the cat")
             check(low.mode == Mode.CODES_ONLY && low.vectorsAdvice == VectorAction.KEEP) { "low battery $low" }
+            check(index.embedThreads() == 1u) { "threads on battery ${index.embedThreads()}" }
             index.setDeviceState(DeviceState(50u, true, false, 64uL shl 30))
             val charging = index.search("feed the cat")
             check(charging.mode == Mode.RECOMPUTE && charging.vectorsAdvice == VectorAction.MATERIALIZE) { "$charging" }

@@ -33,6 +33,8 @@ enum Command {
     Eval(cmd::eval::Args),
     /// Measure embedding throughput (passages/s) over batch sizes and thread counts.
     BenchEmbed(cmd::bench::Args),
+    /// Measure CPU time and estimated energy per query for each mode, and materializing's break-even.
+    BenchEnergy(cmd::bench_energy::Args),
     /// Measure add and delete latency, and search latency while a writer adds.
     BenchLiving(cmd::bench_living::Args),
     /// Embed and add passages to an index (each batch durable before it is reported).
@@ -65,6 +67,7 @@ fn main() -> ExitCode {
         Command::Eval(args) => cmd::eval::run(args),
         Command::BenchEmbed(args) => cmd::bench::run(args),
         Command::BenchLiving(args) => cmd::bench_living::run(args),
+        Command::BenchEnergy(args) => cmd::bench_energy::run(args),
         Command::Add(args) => cmd::add::run(args),
         Command::Delete(args) => cmd::delete::run(args),
         Command::Compact(args) => cmd::compact::run(args),

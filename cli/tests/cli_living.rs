@@ -60,6 +60,11 @@ fn add_delete_compact_vectors_and_filtered_search() {
         .flat_map(|l| l["acked"].as_array().unwrap().iter().map(|v| v.as_str().unwrap().to_owned()))
         .collect();
     assert_eq!(acked, (60..80).map(|i| format!("m{i}")).collect::<Vec<_>>());
+    // Each batch says what it cost: every thread's CPU time and the energy estimate (Linux has
+    // per-thread CPU clocks, so both are there).
+    for l in &lines {
+        assert!(l["cpu_ms"].as_f64().unwrap() > 0.0 && l["energy_mj"].as_f64().unwrap() > 0.0, "{l}");
+    }
     assert_eq!(ids(&dir).len(), 80);
     // Adding the same ids again fails with a one-line error and changes nothing.
     let again = ember(&["add", &dir, "--model", &model, "--corpus", &more]);
@@ -91,6 +96,8 @@ fn add_delete_compact_vectors_and_filtered_search() {
     let line: serde_json::Value = serde_json::from_str(out.trim()).unwrap();
     let hits = line["hits"].as_array().unwrap();
     assert_eq!(hits.len(), 5);
+    let (cpu_ms, energy_mj) = (line["cpu_ms"].as_f64().unwrap(), line["energy_mj"].as_f64().unwrap());
+    assert!(cpu_ms > 0.0 && energy_mj > 0.0, "{line}");
     for h in hits {
         let n: usize = h["id"].as_str().unwrap()[1..].parse().unwrap();
         assert!(n % 3 == 1 && n % 2 == 1, "hit {n} does not match the filter");
@@ -131,15 +138,20 @@ fn add_delete_compact_vectors_and_filtered_search() {
         (line["mode"].as_str(), line["vectors_advice"].as_str()),
         (Some("recompute"), Some("materialize"))
     );
-    // Materialize, then stored mode; evict, back to recompute.
-    ok(&["vectors", &dir, "materialize", "--model", &model]);
+    // Materialize (reporting its cost), then stored mode; evict, back to recompute.
+    let out = ok(&["vectors", &dir, "materialize", "--model", &model, "--json"]);
+    let made: serde_json::Value = serde_json::from_str(out.trim()).unwrap();
+    assert!(made["sidecar_bytes"].as_u64().unwrap() > 0 && made["cpu_ms"].as_f64().unwrap() > 0.0, "{made}");
     let out = ok(&["search", &dir, "--model", &model, "--query", "copy files", "--json"]);
     assert_eq!(serde_json::from_str::<serde_json::Value>(out.trim()).unwrap()["mode"], "stored");
     ok(&["vectors", &dir, "evict"]);
     let out = ok(&["search", &dir, "--model", &model, "--query", "copy files", "--json"]);
     assert_eq!(serde_json::from_str::<serde_json::Value>(out.trim()).unwrap()["mode"], "recompute");
-    // Compact keeps exactly the live ids.
-    ok(&["compact", &dir]);
+    // Compact keeps exactly the live ids, and says what it cost beside the stats.
+    let out = ok(&["compact", &dir, "--json"]);
+    let compacted: serde_json::Value = serde_json::from_str(out.trim()).unwrap();
+    assert_eq!(compacted["passages"].as_u64(), Some(77), "{compacted}");
+    assert!(compacted["cpu_ms"].as_f64().unwrap() >= 0.0 && !compacted["energy_mj"].is_null(), "{compacted}");
     assert_eq!(ids(&dir), live);
     let info: serde_json::Value = serde_json::from_str(&ok(&["info", &dir, "--json"])).unwrap();
     assert_eq!((info["passages"].as_u64(), info["deleted"].as_u64()), (Some(77), Some(0)));

@@ -1,5 +1,6 @@
 //! Ember core: on-device text embeddings and a lean semantic index. No FFI, no network.
 #![warn(missing_docs)]
+pub mod cpu;
 pub mod distance;
 pub mod embed;
 pub mod error;
@@ -11,10 +12,11 @@ pub mod rng;
 pub mod store;
 pub mod text;
 
+pub use cpu::{Cost, EnergyProfile, Meter};
 pub use embed::{Embedder, EmbedderConfig, OnnxEmbedder, Prefixes, TextKind};
 pub use error::{Error, Result};
 pub use index::{
-    DeviceState, Durability, Filter, Fusion, Index, IndexConfig, IndexStats, Metadata, Mode, OpenOptions,
-    Passage, Policy, Precision, Retrieval, SearchHit, SearchOptions, SearchReport, Task, Value, VectorAction,
-    VectorStorage,
+    CostSource, DeviceState, Durability, Filter, Fusion, Index, IndexConfig, IndexStats, Metadata, Mode,
+    ModeCost, ModeCosts, OpenOptions, Passage, Policy, Precision, Retrieval, SearchHit, SearchOptions,
+    SearchReport, Task, Value, VectorAction, VectorStorage,
 };

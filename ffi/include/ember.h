@@ -304,6 +304,21 @@ typedef struct EmberOpenOptions {
   uint64_t cache_bytes;
   // Fold the log into a new segment past this many bytes (0: only on `ember_index_commit`).
   uint64_t auto_commit_bytes;
+  // Energy profile behind `energy_mj` estimates: joules per CPU-second on a big core, on a
+  // little core, and the share of CPU time priced as big (the default is the platform's,
+  // docs/architecture.md, "Energy").
+  double energy_big_j_per_cpu_s;
+  // See `energy_big_j_per_cpu_s`.
+  double energy_little_j_per_cpu_s;
+  // See `energy_big_j_per_cpu_s`; 0 to 1.
+  double energy_big_share;
+  // On battery, `EMBER_MODE_AUTO` picks no mode whose measured mean energy per query exceeds
+  // this many millijoules (`INFINITY`: no budget; the default is core's, docs/architecture.md).
+  double battery_query_budget_mj;
+  // Embedding threads the policy advises on battery (`ember_index_embed_threads`).
+  uint32_t threads_on_battery;
+  // Embedding threads the policy advises while charging (0: every core).
+  uint32_t threads_charging;
 } EmberOpenOptions;
 
 // A metadata value: `kind` says which field holds it (the others are ignored). Booleans live in
@@ -413,6 +428,12 @@ typedef struct EmberSearchInfo {
   double dense_ms;
   // Time of the keyword side, milliseconds (0 when it did not run).
   double keyword_ms;
+  // CPU time of every thread that worked for the search (query embedding, graph walk,
+  // re-embedding, reads), milliseconds; NaN where the platform has no per-thread CPU clock.
+  double cpu_ms;
+  // Estimated energy of the search, millijoules (`cpu_ms` priced by the energy profile of
+  // `EmberOpenOptions`); an estimate, NaN when `cpu_ms` is.
+  double energy_mj;
 } EmberSearchInfo;
 
 #ifdef __cplusplus
@@ -432,6 +453,25 @@ const char *ember_last_error_message(void);
 // `state` is NULL or valid for reads.
 EmberResult ember_index_set_device_state(const struct EmberIndex *index,
                                          const struct EmberDeviceState *state);
+
+// What the last `ember_index_add`, `ember_index_update`, `ember_index_compact` or
+// `ember_index_materialize_vectors` on this index cost: the CPU time of every thread that worked
+// for it, milliseconds, and the energy estimate from it, millijoules. Both are NaN before the
+// first such call or where the platform has no per-thread CPU clock.
+//
+// # Safety
+// `out_cpu_ms` and `out_energy_mj` are valid for writes.
+EmberResult ember_index_last_write_cost(const struct EmberIndex *index,
+                                        double *out_cpu_ms,
+                                        double *out_energy_mj);
+
+// Embedding threads the device policy advises for the last device state: fewer on battery
+// (`EmberOpenOptions::threads_on_battery`), every core while charging.
+//
+// # Safety
+// `out_threads` is valid for writes.
+EmberResult ember_index_embed_threads(const struct EmberIndex *index,
+                                      uint32_t *out_threads);
 
 // Build the stored-vector sidecar (for `EMBER_MODE_STORED_RERANK`) by re-embedding every passage,
 // without touching the graph; `precision` is an `EmberPrecision` value. Resumable: a cancelled
@@ -519,7 +559,8 @@ void ember_embedder_free(struct EmberEmbedder *embedder);
 EmberResult ember_index_options_default(struct EmberIndexOptions *out_options);
 
 // Fill `out_options` with the defaults (read-write, `EMBER_DURABILITY_SYNC`, a 4 MiB cache,
-// automatic commit past 16 MiB of log).
+// automatic commit past 16 MiB of log, the platform's energy profile, the default query budget on
+// battery, 1 embedding thread on battery and every core while charging).
 //
 // # Safety
 // `out_options` is NULL or valid for writes.

@@ -8,8 +8,8 @@ use crate::device::vectors_advice;
 use crate::embedder::Model;
 use crate::progress::{listener_fn, with_task, ProgressFn};
 use crate::{
-    CancellationToken, DeviceState, Embedder, EmberError, IndexConfig, IndexStats, OpenOptions, Passage,
-    Precision, ProgressListener, SearchOptions, SearchReport,
+    CancellationToken, Cost, DeviceState, Embedder, EmberError, IndexConfig, IndexStats, OpenOptions,
+    Passage, Precision, ProgressListener, SearchOptions, SearchReport,
 };
 
 /// A semantic index on local storage. Thread-safe: searches run on several threads at once and
@@ -291,6 +291,20 @@ impl EmberIndex {
     /// searches follow it, and search reports carry its advice on stored vectors.
     pub fn set_device_state(&self, state: DeviceState) -> Result<(), EmberError> {
         Ok(self.open_state()?.index.set_device_state(crate::device::checked(state)?)?)
+    }
+
+    /// What the last `add`, `update`, `compact` or `materialize_vectors` through this handle cost
+    /// (CPU time of every thread that worked for it, and the energy estimate), whether it
+    /// succeeded or not; `None` before the first.
+    pub fn last_write_cost(&self) -> Result<Option<Cost>, EmberError> {
+        Ok(self.open_state()?.index.last_write_cost())
+    }
+
+    /// Embedding threads the device policy advises for the last device state: fewer on battery,
+    /// every core while charging (give it to `onnxEmbedder`'s `threads` when you load a model).
+    pub fn embed_threads(&self) -> Result<u32, EmberError> {
+        let index = &self.open_state()?.index;
+        Ok(u32::try_from(index.policy().threads(index.device_state().as_ref())).unwrap_or(u32::MAX))
     }
 
     /// Build the stored-vector sidecar (for `StoredRerank`) by re-embedding every passage, without

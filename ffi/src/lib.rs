@@ -23,8 +23,8 @@ pub use logging::{init_logging, LogLevel};
 pub use passage::{MetadataValue, Passage};
 pub use progress::{CancellationToken, ProgressListener};
 pub use records::{
-    Durability, EmbedderConfig, IndexConfig, IndexStats, Mode, OpenOptions, Retrieval, SearchHit,
-    SearchOptions, SearchReport, Sections, VectorStorage,
+    Cost, Durability, EmbedderConfig, EnergyProfile, IndexConfig, IndexStats, Mode, OpenOptions, Retrieval,
+    SearchHit, SearchOptions, SearchReport, Sections, VectorStorage,
 };
 
 uniffi::setup_scaffolding!("ember");

@@ -10,7 +10,7 @@
 
 use std::collections::{BTreeMap, HashMap};
 
-pub use ember_core::{IndexStats, Mode, Retrieval, SearchHit, VectorStorage};
+pub use ember_core::{Cost, EnergyProfile, IndexStats, Mode, Retrieval, SearchHit, VectorStorage};
 
 use crate::{EmberError, VectorAction};
 
@@ -152,6 +152,13 @@ pub struct SearchReport {
     pub dense_ms: f64,
     /// Time of the keyword side, milliseconds (0 when it did not run).
     pub keyword_ms: f64,
+    /// CPU time of every thread that worked for the search (query embedding, graph walk,
+    /// re-embedding, reads), milliseconds, from per-thread CPU clocks; `None` where the platform
+    /// has none. An app's own embedder is counted only for the time the calling thread spends in it.
+    pub cpu_ms: Option<f64>,
+    /// Estimated energy of the search, millijoules: `cpu_ms` priced by the open options'
+    /// energy profile. An estimate, not a measurement.
+    pub energy_mj: Option<f64>,
 }
 
 impl SearchReport {
@@ -176,6 +183,8 @@ impl SearchReport {
             keyword_hits: r.keyword_hits as u64,
             dense_ms: r.dense_ms,
             keyword_ms: r.keyword_ms,
+            cpu_ms: r.cpu_ms,
+            energy_mj: r.energy_mj,
         }
     }
 }
@@ -290,8 +299,31 @@ pub enum Durability {
     Buffered,
 }
 
+/// Joules one CPU-second costs on the device: what `energy_mj` estimates are priced with. The
+/// defaults are published measurements (docs/architecture.md, "Energy"); set your own from the
+/// device's measurements.
+#[uniffi::remote(Record)]
+pub struct EnergyProfile {
+    /// Joules per CPU-second on a big (performance) core.
+    pub big_j_per_cpu_s: f64,
+    /// Joules per CPU-second on a little (efficiency) core.
+    pub little_j_per_cpu_s: f64,
+    /// Share of CPU time priced as big-core time, 0 to 1.
+    pub big_share: f64,
+}
+
+/// What a call cost: CPU time and the energy estimate from it.
+#[uniffi::remote(Record)]
+pub struct Cost {
+    /// CPU time of every thread that worked for the call, milliseconds (`None`: no per-thread
+    /// CPU clock on this platform).
+    pub cpu_ms: Option<f64>,
+    /// Estimated energy, millijoules.
+    pub energy_mj: Option<f64>,
+}
+
 /// How an index is opened. The defaults suit an app that owns its index.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, uniffi::Record)]
+#[derive(Debug, Clone, Copy, PartialEq, uniffi::Record)]
 pub struct OpenOptions {
     /// Search only, without taking the writer lock (to search beside another process's writer).
     #[uniffi(default = false)]
@@ -306,6 +338,19 @@ pub struct OpenOptions {
     /// Fold the log into a new segment once it passes this many bytes (0: only on `commit`).
     #[uniffi(default = 16777216)]
     pub auto_commit_bytes: u64,
+    /// The device's energy profile for `energy_mj` estimates (`None`: the platform's default).
+    #[uniffi(default = None)]
+    pub energy: Option<EnergyProfile>,
+    /// On battery, `Auto` picks no mode whose measured mean energy per query exceeds this many
+    /// millijoules (`None`: core's `Policy::DEFAULT_BATTERY_QUERY_BUDGET_MJ`; infinity: no budget).
+    #[uniffi(default = None)]
+    pub battery_query_budget_mj: Option<f64>,
+    /// Embedding threads the policy advises on battery (`EmberIndex::embed_threads`).
+    #[uniffi(default = 1)]
+    pub threads_on_battery: u32,
+    /// Embedding threads the policy advises while charging (0: every core).
+    #[uniffi(default = 0)]
+    pub threads_charging: u32,
 }
 
 impl Default for OpenOptions {
@@ -316,6 +361,10 @@ impl Default for OpenOptions {
             durability: None,
             cache_bytes: d.cache_bytes as u64,
             auto_commit_bytes: d.auto_commit_bytes,
+            energy: None,
+            battery_query_budget_mj: None,
+            threads_on_battery: d.policy.threads_on_battery as u32,
+            threads_charging: d.policy.threads_charging as u32,
         }
     }
 }
@@ -331,7 +380,26 @@ impl OpenOptions {
             cache_bytes: usize::try_from(self.cache_bytes)
                 .map_err(|_| EmberError::invalid("cache_bytes too large"))?,
             auto_commit_bytes: self.auto_commit_bytes,
+            policy: self.policy()?,
             ..ember_core::OpenOptions::default()
+        })
+    }
+
+    /// Core's policy with these options' energy profile, budget and thread counts.
+    fn policy(&self) -> Result<ember_core::Policy, EmberError> {
+        let d = ember_core::Policy::default();
+        let energy = self.energy.unwrap_or(d.energy);
+        energy.check()?;
+        let budget = self.battery_query_budget_mj.or(d.battery_query_budget_mj);
+        if budget.is_some_and(|b| b.is_nan() || b < 0.0) {
+            return Err(EmberError::invalid("battery_query_budget_mj must be at least 0"));
+        }
+        Ok(ember_core::Policy {
+            energy,
+            battery_query_budget_mj: budget.filter(|b| b.is_finite()),
+            threads_on_battery: self.threads_on_battery as usize,
+            threads_charging: self.threads_charging as usize,
+            ..d
         })
     }
 }

@@ -527,6 +527,12 @@ impl Run {
                     durability,
                     cache_bytes: 1 << 16,
                     auto_commit_bytes: 1 << 12,
+                    energy_big_j_per_cpu_s: 1.0,
+                    energy_little_j_per_cpu_s: 0.25,
+                    energy_big_share: 1.0,
+                    battery_query_budget_mj: f64::INFINITY,
+                    threads_on_battery: 1,
+                    threads_charging: 0,
                 };
                 let opts_ptr: *const EmberOpenOptions =
                     if input.u8() & 1 == 0 { std::ptr::null() } else { &options };

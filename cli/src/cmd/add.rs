@@ -4,7 +4,7 @@
 use std::io::Write;
 use std::path::PathBuf;
 
-use ember_core::{EmbedderConfig, Index, OnnxEmbedder, Task};
+use ember_core::{EmbedderConfig, Index, Meter, OnnxEmbedder, Task};
 
 use super::CliResult;
 
@@ -38,6 +38,12 @@ pub struct Args {
 #[derive(serde::Serialize)]
 struct Acked<'a> {
     acked: Vec<&'a str>,
+    /// CPU time of the batch's add (and update) calls, every thread's.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    cpu_ms: Option<f64>,
+    /// Estimated energy of the batch, millijoules.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    energy_mj: Option<f64>,
 }
 
 pub fn run(args: Args) -> CliResult {
@@ -52,6 +58,7 @@ pub fn run(args: Args) -> CliResult {
     let bar = (!args.json).then(|| crate::progress::bar(passages.len() as u64, "adding"));
     let mut stdout = std::io::stdout().lock();
     for batch in passages.chunks(args.batch.max(1)) {
+        let meter = Meter::start();
         if args.update {
             let (new, old): (Vec<_>, Vec<_>) =
                 batch.iter().cloned().partition(|p| index.get(&p.id).ok().flatten().is_none());
@@ -61,7 +68,12 @@ pub fn run(args: Args) -> CliResult {
             index.add(batch, &embedder, &Task::none())?;
         }
         if args.json {
-            let line = Acked { acked: batch.iter().map(|p| p.id.as_str()).collect() };
+            let cost = index.cost(&meter);
+            let line = Acked {
+                acked: batch.iter().map(|p| p.id.as_str()).collect(),
+                cpu_ms: cost.cpu_ms,
+                energy_mj: cost.energy_mj,
+            };
             writeln!(stdout, "{}", serde_json::to_string(&line)?)?;
             stdout.flush()?;
         }

@@ -12,6 +12,7 @@ macro_rules! outln {
 
 pub mod add;
 pub mod bench;
+pub mod bench_energy;
 pub mod bench_living;
 pub mod compact;
 pub mod delete;
@@ -26,6 +27,14 @@ pub mod vectors;
 
 /// A CLI failure: one line for stderr.
 pub type CliResult = Result<(), Box<dyn std::error::Error>>;
+
+/// ", 123.4 CPU-ms, ~140 mJ estimated" for a human-readable line; empty without a CPU clock.
+pub fn cost_note(cost: &ember_core::Cost) -> String {
+    match (cost.cpu_ms, cost.energy_mj) {
+        (Some(ms), Some(mj)) => format!(" ({ms:.1} CPU-ms, ~{mj:.1} mJ estimated)"),
+        _ => String::new(),
+    }
+}
 
 #[cfg(test)]
 mod tests {

@@ -105,6 +105,10 @@ struct Line<'a> {
     keyword_ms: f64,
     keyword_hits: usize,
     #[serde(skip_serializing_if = "Option::is_none")]
+    cpu_ms: Option<f64>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    energy_mj: Option<f64>,
+    #[serde(skip_serializing_if = "Option::is_none")]
     vectors_advice: Option<ember_core::VectorAction>,
 }
 
@@ -160,6 +164,8 @@ pub fn run(args: Args) -> CliResult {
                 dense_ms: report.dense_ms,
                 keyword_ms: report.keyword_ms,
                 keyword_hits: report.keyword_hits,
+                cpu_ms: report.cpu_ms,
+                energy_mj: report.energy_mj,
                 vectors_advice: advice,
             };
             outln!("{}", serde_json::to_string(&line)?)?;

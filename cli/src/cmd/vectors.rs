@@ -30,6 +30,9 @@ pub struct Args {
     /// Threads for embedding.
     #[arg(long, default_value_t = 2)]
     threads: usize,
+    /// Print the result as JSON (`sidecar_bytes`, and for materialize `cpu_ms`, `energy_mj`).
+    #[arg(long)]
+    json: bool,
 }
 
 pub fn run(args: Args) -> CliResult {
@@ -37,7 +40,10 @@ pub fn run(args: Args) -> CliResult {
     match args.action {
         Action::Evict => {
             index.evict_vectors()?;
-            outln!("evicted the vectors of {}", args.dir.display())?;
+            match args.json {
+                true => outln!("{}", serde_json::json!({"sidecar_bytes": 0}))?,
+                false => outln!("evicted the vectors of {}", args.dir.display())?,
+            }
         }
         Action::Materialize => {
             let model = args.model.as_ref().ok_or("materialize needs --model")?;
@@ -59,11 +65,19 @@ pub fn run(args: Args) -> CliResult {
                 &Task { progress: Some(&progress), cancel: None },
             )?;
             bar.finish_and_clear();
-            outln!(
-                "materialized {} bytes of vectors in {}",
-                index.stats()?.sidecar_bytes,
-                args.dir.display()
-            )?;
+            let cost = index.last_write_cost().unwrap_or_default();
+            let bytes = index.stats()?.sidecar_bytes;
+            match args.json {
+                true => outln!(
+                    "{}",
+                    serde_json::json!({"sidecar_bytes": bytes, "cpu_ms": cost.cpu_ms, "energy_mj": cost.energy_mj})
+                )?,
+                false => outln!(
+                    "materialized {bytes} bytes of vectors in {}{}",
+                    args.dir.display(),
+                    super::cost_note(&cost)
+                )?,
+            }
         }
     }
     Ok(())

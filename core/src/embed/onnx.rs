@@ -7,9 +7,8 @@
 use std::collections::HashMap;
 use std::panic::{catch_unwind, AssertUnwindSafe};
 use std::path::{Path, PathBuf};
-use std::sync::Arc;
 #[cfg(feature = "tract")]
-use std::sync::Mutex;
+use std::sync::{Arc, Mutex};
 
 use rayon::prelude::*;
 use tokenizers::{Tokenizer, TruncationParams};
@@ -28,6 +27,7 @@ use super::manifest::{Manifest, Weights};
 use super::pool::mean_pool;
 use super::EmbedderConfig;
 use super::{Embedder, TextKind};
+use crate::cpu::MeteredPool;
 use crate::{Error, Result};
 
 /// Largest token limit accepted: BERT-family position tables stop at 512.
@@ -89,7 +89,7 @@ pub struct OnnxEmbedder {
     tokenizer: Option<Tokenizer>,
     engine: Engine,
     /// Worker threads when `threads > 1`: batches run in parallel on it, or one batch's matmuls do.
-    pool: Option<Arc<rayon::ThreadPool>>,
+    pool: Option<MeteredPool>,
 }
 
 impl std::fmt::Debug for OnnxEmbedder {
@@ -376,7 +376,7 @@ impl OnnxEmbedder {
             Ok(mean_pool(&hidden, seq, self.dim, seq, 0, self.normalize))
         };
         match &self.pool {
-            Some(pool) if enc.len() > 1 => pool.install(|| enc.par_iter().map(one).collect()),
+            Some(pool) if enc.len() > 1 => pool.run(|p| p.install(|| enc.par_iter().map(one).collect())),
             _ => enc.iter().map(one).collect(),
         }
     }
@@ -387,13 +387,15 @@ impl OnnxEmbedder {
         let batches = batch::plan(&lengths, self.batch_size, self.max_tokens);
         let results: Vec<Result<Vec<Vec<f32>>>> = match &self.pool {
             // Several batches: one per worker, each single-threaded (scales better than split matmuls).
-            Some(pool) if batches.len() > 1 => pool.install(|| {
-                batches.par_iter().map(|b| self.run_batch(t, enc, b, &Executor::SingleThread)).collect()
+            Some(pool) if batches.len() > 1 => pool.run(|p| {
+                p.install(|| {
+                    batches.par_iter().map(|b| self.run_batch(t, enc, b, &Executor::SingleThread)).collect()
+                })
             }),
-            Some(pool) => {
-                let exec = Executor::MultiThread(pool.clone());
+            Some(pool) => pool.run(|p| {
+                let exec = Executor::MultiThread(p.clone());
                 batches.iter().map(|b| self.run_batch(t, enc, b, &exec)).collect()
-            }
+            }),
             None => batches.iter().map(|b| self.run_batch(t, enc, b, &Executor::SingleThread)).collect(),
         };
         let mut out = vec![Vec::new(); n];
@@ -564,7 +566,7 @@ fn read_required(path: &Path, what: &'static str) -> Result<Vec<u8>> {
     })
 }
 
-fn thread_pool(threads: usize) -> Result<Option<Arc<rayon::ThreadPool>>> {
+fn thread_pool(threads: usize) -> Result<Option<MeteredPool>> {
     if threads <= 1 {
         return Ok(None);
     }
@@ -576,7 +578,7 @@ fn thread_pool(threads: usize) -> Result<Option<Arc<rayon::ThreadPool>>> {
         .thread_name(|i| format!("ember-embed-{i}"))
         .build()
         .map_err(|e| Error::InvalidArgument(format!("cannot start {threads} threads: {e}")))?;
-    Ok(Some(Arc::new(pool)))
+    Ok(Some(MeteredPool::new(pool)))
 }
 
 /// Run `f`, turning a panic inside tract or the tokenizer into an error message.

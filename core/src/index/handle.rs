@@ -10,11 +10,12 @@ use super::cache::EmbeddingCache;
 use super::log::append::Tail;
 use super::options::{OpenOptions, Policy, Precision, Retrieval, SearchOptions};
 use super::passage::Passage;
-use super::policy::DeviceState;
+use super::policy::{DeviceState, ModeCosts};
 use super::read::lookup::{self, IndexStats};
 use super::read::search::{self, Auto, SearchReport};
 use super::read::walk::Scratch;
 use super::snapshot::Snapshot;
+use crate::cpu::{Cost, Meter};
 use crate::error::lock_poisoned;
 use crate::{Embedder, Error, Prefixes, Result, TextKind};
 
@@ -36,6 +37,10 @@ pub struct Index {
     state: RwLock<Arc<Snapshot>>,
     pub(crate) writer: Mutex<Writer>,
     device: Mutex<Option<DeviceState>>,
+    /// Running mean cost of each mode's searches on this index, for `Mode::Auto`'s budget.
+    costs: Mutex<ModeCosts>,
+    /// What the last `add`, `update`, `compact` or `materialize_vectors` cost.
+    write_cost: Mutex<Option<Cost>>,
     scratch: Mutex<Vec<Scratch>>,
     _lock: Option<std::fs::File>,
 }
@@ -55,6 +60,8 @@ impl Index {
             state: RwLock::new(Arc::new(snap)),
             writer: Mutex::new(writer),
             device: Mutex::new(None),
+            costs: Mutex::new(ModeCosts::default()),
+            write_cost: Mutex::new(None),
             scratch: Mutex::new(Vec::new()),
             _lock: lock,
         }
@@ -203,10 +210,12 @@ impl Index {
         opts: &SearchOptions,
     ) -> Result<(SearchReport, f64)> {
         self.check_embedder(embedder)?;
+        let meter = Meter::start();
         let snap = self.snapshot()?;
         let (retrieval, _) = search::resolve_retrieval(&snap, opts.retrieval, true, true)?;
         if retrieval == Retrieval::Keywords {
-            return Ok((self.search_on(&snap, Some(text), None, Some(embedder), opts)?, 0.0));
+            let report = self.search_on(&snap, Some(text), None, Some(embedder), opts)?;
+            return Ok((self.costed(report, &meter), 0.0));
         }
         let start = Instant::now();
         let q = embedder
@@ -214,7 +223,8 @@ impl Index {
             .pop()
             .ok_or_else(|| Error::Inference("no query vector".into()))?;
         let embed_ms = start.elapsed().as_secs_f64() * 1e3;
-        Ok((self.search_on(&snap, Some(text), Some(&q), Some(embedder), opts)?, embed_ms))
+        let report = self.search_on(&snap, Some(text), Some(&q), Some(embedder), opts)?;
+        Ok((self.costed(report, &meter), embed_ms))
     }
 
     /// The general search: a query text (for the keyword side), an embedded query (for the dense
@@ -227,7 +237,9 @@ impl Index {
         embedder: Option<&dyn Embedder>,
         opts: &SearchOptions,
     ) -> Result<SearchReport> {
-        self.search_on(&*self.snapshot()?, text, query, embedder, opts)
+        let meter = Meter::start();
+        let report = self.search_on(&*self.snapshot()?, text, query, embedder, opts)?;
+        Ok(self.costed(report, &meter))
     }
 
     fn search_on(
@@ -238,11 +250,62 @@ impl Index {
         embedder: Option<&dyn Embedder>,
         opts: &SearchOptions,
     ) -> Result<SearchReport> {
-        let auto = Auto { policy: &self.opts.policy, device: self.device_state() };
+        let auto = Auto { policy: &self.opts.policy, device: self.device_state(), costs: self.mode_costs() };
         let mut scratch = self.take_scratch();
         let report = search::search(snap, text, query, embedder, opts, auto, &mut scratch);
         self.return_scratch(scratch);
         report
+    }
+
+    /// `report` with the cost `meter` read, which is also added to the running cost of its mode
+    /// (keyword-only searches say nothing about the modes and are left out).
+    fn costed(&self, mut report: SearchReport, meter: &Meter) -> SearchReport {
+        let cost = Cost::of(meter, &self.opts.policy.energy);
+        report.cpu_ms = cost.cpu_ms;
+        report.energy_mj = cost.energy_mj;
+        if let (Some(ms), Some(mj), false) =
+            (cost.cpu_ms, cost.energy_mj, report.retrieval == Retrieval::Keywords)
+        {
+            if let Ok(mut c) = self.costs.lock() {
+                c.record(report.mode, ms, mj);
+            }
+        }
+        report
+    }
+
+    /// The measured mean cost of each mode's searches on this index since it was opened (what
+    /// `Mode::Auto` weighs against `Policy::battery_query_budget_mj`).
+    pub fn mode_costs(&self) -> ModeCosts {
+        self.costs.lock().map(|c| *c).unwrap_or_default()
+    }
+
+    /// Replace the running costs, e.g. with figures saved from an earlier session, so `Mode::Auto`
+    /// need not measure each mode again.
+    pub fn set_mode_costs(&self, costs: ModeCosts) -> Result<()> {
+        *self.costs.lock().map_err(|_| lock_poisoned())? = costs;
+        Ok(())
+    }
+
+    /// What the last `add`, `update`, `compact` or `materialize_vectors` on this handle cost,
+    /// whether it succeeded or not (`None` before the first).
+    pub fn last_write_cost(&self) -> Option<Cost> {
+        self.write_cost.lock().ok().and_then(|c| *c)
+    }
+
+    /// Run a write and keep its cost for [`Index::last_write_cost`].
+    pub(crate) fn metered<T>(&self, f: impl FnOnce() -> Result<T>) -> Result<T> {
+        let meter = Meter::start();
+        let out = f();
+        if let Ok(mut c) = self.write_cost.lock() {
+            *c = Some(self.cost(&meter));
+        }
+        out
+    }
+
+    /// The cost of `meter`'s call priced by this index's energy profile: for apps that meter
+    /// `add`, `compact` or `materialize_vectors` themselves.
+    pub fn cost(&self, meter: &Meter) -> Cost {
+        Cost::of(meter, &self.opts.policy.energy)
     }
 
     /// Whether a valid keyword index is present (and why not, if not).

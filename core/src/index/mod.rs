@@ -47,7 +47,7 @@ pub use options::{
     VectorStorage, DEFAULT_CACHE_BYTES,
 };
 pub use passage::Passage;
-pub use policy::{DeviceState, VectorAction};
+pub use policy::{CostSource, DeviceState, ModeCost, ModeCosts, Unmeasured, VectorAction};
 pub use read::lookup::IndexStats;
 pub use read::search::{SearchHit, SearchReport};
 pub use task::Task;

@@ -7,6 +7,7 @@ use std::sync::Arc;
 use serde::{Deserialize, Serialize};
 
 use super::filter::Filter;
+use crate::cpu::EnergyProfile;
 use crate::graph::GraphParams;
 use crate::keywords::{AnalyzerConfig, Bm25Params};
 use crate::store::{RealStorage, Storage};
@@ -333,6 +334,27 @@ pub struct Policy {
     pub materialize_min_free_bytes: u64,
     /// Evict the sidecar when free flash falls below this.
     pub evict_below_free_bytes: u64,
+    /// On battery (not charging), `Mode::Auto` picks no mode whose measured mean energy per query
+    /// on this index exceeds this many millijoules (estimated, [`EnergyProfile`]); `None`: no
+    /// budget.
+    pub battery_query_budget_mj: Option<f64>,
+    /// Threads to embed with on battery (advice for the app's `EmbedderConfig::threads`,
+    /// [`Policy::threads`]).
+    pub threads_on_battery: usize,
+    /// Threads to embed with while charging; 0 for every core.
+    pub threads_charging: usize,
+    /// Joules per CPU-second of this device, behind every `energy_mj` estimate.
+    pub energy: EnergyProfile,
+}
+
+impl Policy {
+    /// The default per-query budget on battery, millijoules. At 10k passages with the default
+    /// model (docs/BENCHMARKS.md, "Energy"), a cold-cache recompute search costs about 1,000-1,060
+    /// CPU-ms, 1.1-1.2 J at the phone profile, and a stored or codes search about 6 CPU-ms. 2 J
+    /// keeps such recompute searches, with room for longer passages, and stops `Auto` from running
+    /// a mode whose searches cost more on this index (a wider rerank, a slower CPU): it falls to
+    /// codes until the device charges.
+    pub const DEFAULT_BATTERY_QUERY_BUDGET_MJ: f64 = 2000.0;
 }
 
 impl Default for Policy {
@@ -341,6 +363,10 @@ impl Default for Policy {
             recompute_min_battery: 20,
             materialize_min_free_bytes: 2 << 30,
             evict_below_free_bytes: 512 << 20,
+            battery_query_budget_mj: Some(Policy::DEFAULT_BATTERY_QUERY_BUDGET_MJ),
+            threads_on_battery: 1,
+            threads_charging: 0,
+            energy: EnergyProfile::platform_default(),
         }
     }
 }

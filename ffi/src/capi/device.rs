@@ -2,7 +2,7 @@
 
 use super::index::{index_entry, CIndex};
 use super::task::{EmberTask, Resolved};
-use super::{flag, guard, EmberResult};
+use super::{flag, guard, out_arg, EmberResult};
 use crate::{DeviceState, EmberError, Precision, VectorAction};
 
 /// The device's state, for the policy behind `EMBER_MODE_AUTO`.
@@ -74,6 +74,49 @@ pub unsafe extern "C" fn ember_index_set_device_state(
             low_power_mode: flag(s.low_power_mode),
             free_storage_bytes: s.free_storage_bytes,
         })
+    })
+}
+
+/// What the last `ember_index_add`, `ember_index_update`, `ember_index_compact` or
+/// `ember_index_materialize_vectors` on this index cost: the CPU time of every thread that worked
+/// for it, milliseconds, and the energy estimate from it, millijoules. Both are NaN before the
+/// first such call or where the platform has no per-thread CPU clock.
+///
+/// # Safety
+/// `out_cpu_ms` and `out_energy_mj` are valid for writes.
+#[no_mangle]
+pub unsafe extern "C" fn ember_index_last_write_cost(
+    index: *const CIndex,
+    out_cpu_ms: *mut f64,
+    out_energy_mj: *mut f64,
+) -> EmberResult {
+    guard(|| {
+        // SAFETY: forwarded from this function's contract.
+        let cpu = unsafe { out_arg(out_cpu_ms, "out_cpu_ms", f64::NAN) }?;
+        // SAFETY: forwarded from this function's contract.
+        let energy = unsafe { out_arg(out_energy_mj, "out_energy_mj", f64::NAN) }?;
+        let cost = index_entry(index)?.inner.last_write_cost()?.unwrap_or_default();
+        *cpu = cost.cpu_ms.unwrap_or(f64::NAN);
+        *energy = cost.energy_mj.unwrap_or(f64::NAN);
+        Ok(())
+    })
+}
+
+/// Embedding threads the device policy advises for the last device state: fewer on battery
+/// (`EmberOpenOptions::threads_on_battery`), every core while charging.
+///
+/// # Safety
+/// `out_threads` is valid for writes.
+#[no_mangle]
+pub unsafe extern "C" fn ember_index_embed_threads(
+    index: *const CIndex,
+    out_threads: *mut u32,
+) -> EmberResult {
+    guard(|| {
+        // SAFETY: forwarded from this function's contract.
+        let out = unsafe { out_arg(out_threads, "out_threads", 0) }?;
+        *out = index_entry(index)?.inner.embed_threads()?;
+        Ok(())
     })
 }
 

@@ -8,7 +8,7 @@ use super::handles::Registry;
 use super::passage::{passages_arg, CStoredPassage, EmberPassage, StoredPassage, PASSAGES};
 use super::task::{EmberTask, Resolved};
 use super::{flag, guard, guard_void, out_arg, str_arg, EmberResult};
-use crate::{Durability, EmberError, EmberIndex, IndexConfig, OpenOptions, VectorStorage};
+use crate::{Durability, EmberError, EmberIndex, EnergyProfile, IndexConfig, OpenOptions, VectorStorage};
 
 /// An open index (opaque). Searches and one writer may use a handle on several threads at once.
 /// Close it with `ember_index_close`; calls on a closed handle return `EMBER_RESULT_CLOSED`.
@@ -105,7 +105,7 @@ impl EmberIndexOptions {
 
 /// How an index is opened. Start from `ember_open_options_default`.
 #[repr(C)]
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[derive(Debug, Clone, Copy, PartialEq)]
 pub struct EmberOpenOptions {
     /// Nonzero: search only, without the writer lock (beside another process's writer).
     pub read_only: u8,
@@ -115,6 +115,21 @@ pub struct EmberOpenOptions {
     pub cache_bytes: u64,
     /// Fold the log into a new segment past this many bytes (0: only on `ember_index_commit`).
     pub auto_commit_bytes: u64,
+    /// Energy profile behind `energy_mj` estimates: joules per CPU-second on a big core, on a
+    /// little core, and the share of CPU time priced as big (the default is the platform's,
+    /// docs/architecture.md, "Energy").
+    pub energy_big_j_per_cpu_s: f64,
+    /// See `energy_big_j_per_cpu_s`.
+    pub energy_little_j_per_cpu_s: f64,
+    /// See `energy_big_j_per_cpu_s`; 0 to 1.
+    pub energy_big_share: f64,
+    /// On battery, `EMBER_MODE_AUTO` picks no mode whose measured mean energy per query exceeds
+    /// this many millijoules (`INFINITY`: no budget; the default is core's, docs/architecture.md).
+    pub battery_query_budget_mj: f64,
+    /// Embedding threads the policy advises on battery (`ember_index_embed_threads`).
+    pub threads_on_battery: u32,
+    /// Embedding threads the policy advises while charging (0: every core).
+    pub threads_charging: u32,
 }
 
 impl EmberOpenOptions {
@@ -129,6 +144,14 @@ impl EmberOpenOptions {
             durability: Some(durability),
             cache_bytes: self.cache_bytes,
             auto_commit_bytes: self.auto_commit_bytes,
+            energy: Some(EnergyProfile {
+                big_j_per_cpu_s: self.energy_big_j_per_cpu_s,
+                little_j_per_cpu_s: self.energy_little_j_per_cpu_s,
+                big_share: self.energy_big_share,
+            }),
+            battery_query_budget_mj: Some(self.battery_query_budget_mj),
+            threads_on_battery: self.threads_on_battery,
+            threads_charging: self.threads_charging,
         })
     }
 }
@@ -189,7 +212,8 @@ pub unsafe extern "C" fn ember_index_options_default(out_options: *mut EmberInde
 }
 
 /// Fill `out_options` with the defaults (read-write, `EMBER_DURABILITY_SYNC`, a 4 MiB cache,
-/// automatic commit past 16 MiB of log).
+/// automatic commit past 16 MiB of log, the platform's energy profile, the default query budget on
+/// battery, 1 embedding thread on battery and every core while charging).
 ///
 /// # Safety
 /// `out_options` is NULL or valid for writes.
@@ -197,11 +221,18 @@ pub unsafe extern "C" fn ember_index_options_default(out_options: *mut EmberInde
 pub unsafe extern "C" fn ember_open_options_default(out_options: *mut EmberOpenOptions) -> EmberResult {
     guard(|| {
         let d = OpenOptions::default();
+        let policy = ember_core::Policy::default();
         let value = EmberOpenOptions {
             read_only: u8::from(d.read_only),
             durability: EmberDurability::Sync as u32,
             cache_bytes: d.cache_bytes,
             auto_commit_bytes: d.auto_commit_bytes,
+            energy_big_j_per_cpu_s: policy.energy.big_j_per_cpu_s,
+            energy_little_j_per_cpu_s: policy.energy.little_j_per_cpu_s,
+            energy_big_share: policy.energy.big_share,
+            battery_query_budget_mj: policy.battery_query_budget_mj.unwrap_or(f64::INFINITY),
+            threads_on_battery: d.threads_on_battery,
+            threads_charging: d.threads_charging,
         };
         // SAFETY: forwarded from this function's contract.
         unsafe { out_arg(out_options, "out_options", value) }?;

@@ -184,6 +184,12 @@ pub struct EmberSearchInfo {
     pub dense_ms: f64,
     /// Time of the keyword side, milliseconds (0 when it did not run).
     pub keyword_ms: f64,
+    /// CPU time of every thread that worked for the search (query embedding, graph walk,
+    /// re-embedding, reads), milliseconds; NaN where the platform has no per-thread CPU clock.
+    pub cpu_ms: f64,
+    /// Estimated energy of the search, millijoules (`cpu_ms` priced by the energy profile of
+    /// `EmberOpenOptions`); an estimate, NaN when `cpu_ms` is.
+    pub energy_mj: f64,
 }
 
 fn results_handle(report: SearchReport) -> Result<*mut CSearchResults, EmberError> {
@@ -336,6 +342,8 @@ pub unsafe extern "C" fn ember_search_results_info(
             keyword_hits: 0,
             dense_ms: 0.0,
             keyword_ms: 0.0,
+            cpu_ms: f64::NAN,
+            energy_mj: f64::NAN,
         };
         // SAFETY: forwarded from this function's contract.
         let out = unsafe { out_arg(out_info, "out_info", empty) }?;
@@ -355,6 +363,8 @@ pub unsafe extern "C" fn ember_search_results_info(
             keyword_hits: rep.keyword_hits,
             dense_ms: rep.dense_ms,
             keyword_ms: rep.keyword_ms,
+            cpu_ms: rep.cpu_ms.unwrap_or(f64::NAN),
+            energy_mj: rep.energy_mj.unwrap_or(f64::NAN),
         };
         Ok(())
     })

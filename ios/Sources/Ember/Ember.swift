@@ -1204,6 +1204,12 @@ public protocol EmberIndexProtocol: AnyObject, Sendable {
     func dropKeywords() throws 
     
     /**
+     * Embedding threads the device policy advises for the last device state: fewer on battery,
+     * every core while charging (give it to `onnxEmbedder`'s `threads` when you load a model).
+     */
+    func embedThreads() throws  -> UInt32
+    
+    /**
      * Delete the stored-vector sidecar to free storage; searches recompute or use codes.
      */
     func evictVectors() throws 
@@ -1222,6 +1228,13 @@ public protocol EmberIndexProtocol: AnyObject, Sendable {
      * Whether `close()` was called.
      */
     func isClosed()  -> Bool
+    
+    /**
+     * What the last `add`, `update`, `compact` or `materialize_vectors` through this handle cost
+     * (CPU time of every thread that worked for it, and the energy estimate), whether it
+     * succeeded or not; `None` before the first.
+     */
+    func lastWriteCost() throws  -> Cost?
     
     /**
      * Build the stored-vector sidecar (for `StoredRerank`) by re-embedding every passage, without
@@ -1460,6 +1473,19 @@ open func dropKeywords()throws   {try rustCallWithError(FfiConverterTypeEmberErr
 }
     
     /**
+     * Embedding threads the device policy advises for the last device state: fewer on battery,
+     * every core while charging (give it to `onnxEmbedder`'s `threads` when you load a model).
+     */
+open func embedThreads()throws  -> UInt32  {
+    return try  FfiConverterUInt32.lift(try rustCallWithError(FfiConverterTypeEmberError_lift) {
+        uniffiCallStatus in
+    uniffi_ember_ffi_fn_method_emberindex_embed_threads(
+            self.uniffiCloneHandle(),uniffiCallStatus
+    )
+})
+}
+    
+    /**
      * Delete the stored-vector sidecar to free storage; searches recompute or use codes.
      */
 open func evictVectors()throws   {try rustCallWithError(FfiConverterTypeEmberError_lift) {
@@ -1502,6 +1528,20 @@ open func isClosed() -> Bool  {
     return try!  FfiConverterBool.lift(try! rustCall() {
         uniffiCallStatus in
     uniffi_ember_ffi_fn_method_emberindex_is_closed(
+            self.uniffiCloneHandle(),uniffiCallStatus
+    )
+})
+}
+    
+    /**
+     * What the last `add`, `update`, `compact` or `materialize_vectors` through this handle cost
+     * (CPU time of every thread that worked for it, and the energy estimate), whether it
+     * succeeded or not; `None` before the first.
+     */
+open func lastWriteCost()throws  -> Cost?  {
+    return try  FfiConverterOptionTypeCost.lift(try rustCallWithError(FfiConverterTypeEmberError_lift) {
+        uniffiCallStatus in
+    uniffi_ember_ffi_fn_method_emberindex_last_write_cost(
             self.uniffiCloneHandle(),uniffiCallStatus
     )
 })
@@ -1892,6 +1932,77 @@ public func FfiConverterTypeProgressListener_lower(_ value: ProgressListener) ->
 
 
 /**
+ * What a call cost: CPU time and the energy estimate from it.
+ */
+public struct Cost: Equatable, Hashable {
+    /**
+     * CPU time of every thread that worked for the call, milliseconds (`None`: no per-thread
+     * CPU clock on this platform).
+     */
+    public var cpuMs: Double?
+    /**
+     * Estimated energy, millijoules.
+     */
+    public var energyMj: Double?
+
+    // Default memberwise initializers are never public by default, so we
+    // declare one manually.
+    public init(
+        /**
+         * CPU time of every thread that worked for the call, milliseconds (`None`: no per-thread
+         * CPU clock on this platform).
+         */cpuMs: Double?, 
+        /**
+         * Estimated energy, millijoules.
+         */energyMj: Double?) {
+        self.cpuMs = cpuMs
+        self.energyMj = energyMj
+    }
+
+    
+
+    
+}
+
+#if compiler(>=6)
+extension Cost: Sendable {}
+#endif
+
+#if swift(>=5.8)
+@_documentation(visibility: private)
+#endif
+public struct FfiConverterTypeCost: FfiConverterRustBuffer {
+    public static func read(from buf: inout (data: Data, offset: Data.Index)) throws -> Cost {
+        return
+            try Cost(
+                cpuMs: FfiConverterOptionDouble.read(from: &buf), 
+                energyMj: FfiConverterOptionDouble.read(from: &buf)
+        )
+    }
+
+    public static func write(_ value: Cost, into buf: inout [UInt8]) {
+        FfiConverterOptionDouble.write(value.cpuMs, into: &buf)
+        FfiConverterOptionDouble.write(value.energyMj, into: &buf)
+    }
+}
+
+
+#if swift(>=5.8)
+@_documentation(visibility: private)
+#endif
+public func FfiConverterTypeCost_lift(_ buf: RustBuffer) throws -> Cost {
+    return try FfiConverterTypeCost.lift(buf)
+}
+
+#if swift(>=5.8)
+@_documentation(visibility: private)
+#endif
+public func FfiConverterTypeCost_lower(_ value: Cost) -> RustBuffer {
+    return FfiConverterTypeCost.lower(value)
+}
+
+
+/**
  * The device's state, fed to the policy behind `Mode::Auto` (set it with
  * `EmberIndex.setDeviceState` whenever it changes; battery and charging events are enough).
  */
@@ -2057,6 +2168,87 @@ public func FfiConverterTypeEmbedderConfig_lift(_ buf: RustBuffer) throws -> Emb
 #endif
 public func FfiConverterTypeEmbedderConfig_lower(_ value: EmbedderConfig) -> RustBuffer {
     return FfiConverterTypeEmbedderConfig.lower(value)
+}
+
+
+/**
+ * Joules one CPU-second costs on the device: what `energy_mj` estimates are priced with. The
+ * defaults are published measurements (docs/architecture.md, "Energy"); set your own from the
+ * device's measurements.
+ */
+public struct EnergyProfile: Equatable, Hashable {
+    /**
+     * Joules per CPU-second on a big (performance) core.
+     */
+    public var bigJPerCpuS: Double
+    /**
+     * Joules per CPU-second on a little (efficiency) core.
+     */
+    public var littleJPerCpuS: Double
+    /**
+     * Share of CPU time priced as big-core time, 0 to 1.
+     */
+    public var bigShare: Double
+
+    // Default memberwise initializers are never public by default, so we
+    // declare one manually.
+    public init(
+        /**
+         * Joules per CPU-second on a big (performance) core.
+         */bigJPerCpuS: Double, 
+        /**
+         * Joules per CPU-second on a little (efficiency) core.
+         */littleJPerCpuS: Double, 
+        /**
+         * Share of CPU time priced as big-core time, 0 to 1.
+         */bigShare: Double) {
+        self.bigJPerCpuS = bigJPerCpuS
+        self.littleJPerCpuS = littleJPerCpuS
+        self.bigShare = bigShare
+    }
+
+    
+
+    
+}
+
+#if compiler(>=6)
+extension EnergyProfile: Sendable {}
+#endif
+
+#if swift(>=5.8)
+@_documentation(visibility: private)
+#endif
+public struct FfiConverterTypeEnergyProfile: FfiConverterRustBuffer {
+    public static func read(from buf: inout (data: Data, offset: Data.Index)) throws -> EnergyProfile {
+        return
+            try EnergyProfile(
+                bigJPerCpuS: FfiConverterDouble.read(from: &buf), 
+                littleJPerCpuS: FfiConverterDouble.read(from: &buf), 
+                bigShare: FfiConverterDouble.read(from: &buf)
+        )
+    }
+
+    public static func write(_ value: EnergyProfile, into buf: inout [UInt8]) {
+        FfiConverterDouble.write(value.bigJPerCpuS, into: &buf)
+        FfiConverterDouble.write(value.littleJPerCpuS, into: &buf)
+        FfiConverterDouble.write(value.bigShare, into: &buf)
+    }
+}
+
+
+#if swift(>=5.8)
+@_documentation(visibility: private)
+#endif
+public func FfiConverterTypeEnergyProfile_lift(_ buf: RustBuffer) throws -> EnergyProfile {
+    return try FfiConverterTypeEnergyProfile.lift(buf)
+}
+
+#if swift(>=5.8)
+@_documentation(visibility: private)
+#endif
+public func FfiConverterTypeEnergyProfile_lower(_ value: EnergyProfile) -> RustBuffer {
+    return FfiConverterTypeEnergyProfile.lower(value)
 }
 
 
@@ -2351,6 +2543,23 @@ public struct OpenOptions: Equatable, Hashable {
      * Fold the log into a new segment once it passes this many bytes (0: only on `commit`).
      */
     public var autoCommitBytes: UInt64
+    /**
+     * The device's energy profile for `energy_mj` estimates (`None`: the platform's default).
+     */
+    public var energy: EnergyProfile?
+    /**
+     * On battery, `Auto` picks no mode whose measured mean energy per query exceeds this many
+     * millijoules (`None`: core's `Policy::DEFAULT_BATTERY_QUERY_BUDGET_MJ`; infinity: no budget).
+     */
+    public var batteryQueryBudgetMj: Double?
+    /**
+     * Embedding threads the policy advises on battery (`EmberIndex::embed_threads`).
+     */
+    public var threadsOnBattery: UInt32
+    /**
+     * Embedding threads the policy advises while charging (0: every core).
+     */
+    public var threadsCharging: UInt32
 
     // Default memberwise initializers are never public by default, so we
     // declare one manually.
@@ -2367,11 +2576,28 @@ public struct OpenOptions: Equatable, Hashable {
          */cacheBytes: UInt64 = UInt64(4194304), 
         /**
          * Fold the log into a new segment once it passes this many bytes (0: only on `commit`).
-         */autoCommitBytes: UInt64 = UInt64(16777216)) {
+         */autoCommitBytes: UInt64 = UInt64(16777216), 
+        /**
+         * The device's energy profile for `energy_mj` estimates (`None`: the platform's default).
+         */energy: EnergyProfile? = nil, 
+        /**
+         * On battery, `Auto` picks no mode whose measured mean energy per query exceeds this many
+         * millijoules (`None`: core's `Policy::DEFAULT_BATTERY_QUERY_BUDGET_MJ`; infinity: no budget).
+         */batteryQueryBudgetMj: Double? = nil, 
+        /**
+         * Embedding threads the policy advises on battery (`EmberIndex::embed_threads`).
+         */threadsOnBattery: UInt32 = UInt32(1), 
+        /**
+         * Embedding threads the policy advises while charging (0: every core).
+         */threadsCharging: UInt32 = UInt32(0)) {
         self.readOnly = readOnly
         self.durability = durability
         self.cacheBytes = cacheBytes
         self.autoCommitBytes = autoCommitBytes
+        self.energy = energy
+        self.batteryQueryBudgetMj = batteryQueryBudgetMj
+        self.threadsOnBattery = threadsOnBattery
+        self.threadsCharging = threadsCharging
     }
 
     
@@ -2393,7 +2619,11 @@ public struct FfiConverterTypeOpenOptions: FfiConverterRustBuffer {
                 readOnly: FfiConverterBool.read(from: &buf), 
                 durability: FfiConverterOptionTypeDurability.read(from: &buf), 
                 cacheBytes: FfiConverterUInt64.read(from: &buf), 
-                autoCommitBytes: FfiConverterUInt64.read(from: &buf)
+                autoCommitBytes: FfiConverterUInt64.read(from: &buf), 
+                energy: FfiConverterOptionTypeEnergyProfile.read(from: &buf), 
+                batteryQueryBudgetMj: FfiConverterOptionDouble.read(from: &buf), 
+                threadsOnBattery: FfiConverterUInt32.read(from: &buf), 
+                threadsCharging: FfiConverterUInt32.read(from: &buf)
         )
     }
 
@@ -2402,6 +2632,10 @@ public struct FfiConverterTypeOpenOptions: FfiConverterRustBuffer {
         FfiConverterOptionTypeDurability.write(value.durability, into: &buf)
         FfiConverterUInt64.write(value.cacheBytes, into: &buf)
         FfiConverterUInt64.write(value.autoCommitBytes, into: &buf)
+        FfiConverterOptionTypeEnergyProfile.write(value.energy, into: &buf)
+        FfiConverterOptionDouble.write(value.batteryQueryBudgetMj, into: &buf)
+        FfiConverterUInt32.write(value.threadsOnBattery, into: &buf)
+        FfiConverterUInt32.write(value.threadsCharging, into: &buf)
     }
 }
 
@@ -2764,6 +2998,17 @@ public struct SearchReport: Equatable, Hashable {
      * Time of the keyword side, milliseconds (0 when it did not run).
      */
     public var keywordMs: Double
+    /**
+     * CPU time of every thread that worked for the search (query embedding, graph walk,
+     * re-embedding, reads), milliseconds, from per-thread CPU clocks; `None` where the platform
+     * has none. An app's own embedder is counted only for the time the calling thread spends in it.
+     */
+    public var cpuMs: Double?
+    /**
+     * Estimated energy of the search, millijoules: `cpu_ms` priced by the open options'
+     * energy profile. An estimate, not a measurement.
+     */
+    public var energyMj: Double?
 
     // Default memberwise initializers are never public by default, so we
     // declare one manually.
@@ -2814,7 +3059,16 @@ public struct SearchReport: Equatable, Hashable {
          */denseMs: Double, 
         /**
          * Time of the keyword side, milliseconds (0 when it did not run).
-         */keywordMs: Double) {
+         */keywordMs: Double, 
+        /**
+         * CPU time of every thread that worked for the search (query embedding, graph walk,
+         * re-embedding, reads), milliseconds, from per-thread CPU clocks; `None` where the platform
+         * has none. An app's own embedder is counted only for the time the calling thread spends in it.
+         */cpuMs: Double?, 
+        /**
+         * Estimated energy of the search, millijoules: `cpu_ms` priced by the open options'
+         * energy profile. An estimate, not a measurement.
+         */energyMj: Double?) {
         self.hits = hits
         self.retrieval = retrieval
         self.mode = mode
@@ -2830,6 +3084,8 @@ public struct SearchReport: Equatable, Hashable {
         self.keywordHits = keywordHits
         self.denseMs = denseMs
         self.keywordMs = keywordMs
+        self.cpuMs = cpuMs
+        self.energyMj = energyMj
     }
 
     
@@ -2862,7 +3118,9 @@ public struct FfiConverterTypeSearchReport: FfiConverterRustBuffer {
                 searchMs: FfiConverterDouble.read(from: &buf), 
                 keywordHits: FfiConverterUInt64.read(from: &buf), 
                 denseMs: FfiConverterDouble.read(from: &buf), 
-                keywordMs: FfiConverterDouble.read(from: &buf)
+                keywordMs: FfiConverterDouble.read(from: &buf), 
+                cpuMs: FfiConverterOptionDouble.read(from: &buf), 
+                energyMj: FfiConverterOptionDouble.read(from: &buf)
         )
     }
 
@@ -2882,6 +3140,8 @@ public struct FfiConverterTypeSearchReport: FfiConverterRustBuffer {
         FfiConverterUInt64.write(value.keywordHits, into: &buf)
         FfiConverterDouble.write(value.denseMs, into: &buf)
         FfiConverterDouble.write(value.keywordMs, into: &buf)
+        FfiConverterOptionDouble.write(value.cpuMs, into: &buf)
+        FfiConverterOptionDouble.write(value.energyMj, into: &buf)
     }
 }
 
@@ -4060,6 +4320,30 @@ fileprivate struct FfiConverterOptionUInt32: FfiConverterRustBuffer {
 #if swift(>=5.8)
 @_documentation(visibility: private)
 #endif
+fileprivate struct FfiConverterOptionDouble: FfiConverterRustBuffer {
+    typealias SwiftType = Double?
+
+    public static func write(_ value: SwiftType, into buf: inout [UInt8]) {
+        guard let value = value else {
+            writeInt(&buf, Int8(0))
+            return
+        }
+        writeInt(&buf, Int8(1))
+        FfiConverterDouble.write(value, into: &buf)
+    }
+
+    public static func read(from buf: inout (data: Data, offset: Data.Index)) throws -> SwiftType {
+        switch try readInt(&buf) as Int8 {
+        case 0: return nil
+        case 1: return try FfiConverterDouble.read(from: &buf)
+        default: throw UniffiInternalError.unexpectedOptionalTag
+        }
+    }
+}
+
+#if swift(>=5.8)
+@_documentation(visibility: private)
+#endif
 fileprivate struct FfiConverterOptionString: FfiConverterRustBuffer {
     typealias SwiftType = String?
 
@@ -4156,6 +4440,30 @@ fileprivate struct FfiConverterOptionTypeProgressListener: FfiConverterRustBuffe
 #if swift(>=5.8)
 @_documentation(visibility: private)
 #endif
+fileprivate struct FfiConverterOptionTypeCost: FfiConverterRustBuffer {
+    typealias SwiftType = Cost?
+
+    public static func write(_ value: SwiftType, into buf: inout [UInt8]) {
+        guard let value = value else {
+            writeInt(&buf, Int8(0))
+            return
+        }
+        writeInt(&buf, Int8(1))
+        FfiConverterTypeCost.write(value, into: &buf)
+    }
+
+    public static func read(from buf: inout (data: Data, offset: Data.Index)) throws -> SwiftType {
+        switch try readInt(&buf) as Int8 {
+        case 0: return nil
+        case 1: return try FfiConverterTypeCost.read(from: &buf)
+        default: throw UniffiInternalError.unexpectedOptionalTag
+        }
+    }
+}
+
+#if swift(>=5.8)
+@_documentation(visibility: private)
+#endif
 fileprivate struct FfiConverterOptionTypeEmbedderConfig: FfiConverterRustBuffer {
     typealias SwiftType = EmbedderConfig?
 
@@ -4172,6 +4480,30 @@ fileprivate struct FfiConverterOptionTypeEmbedderConfig: FfiConverterRustBuffer 
         switch try readInt(&buf) as Int8 {
         case 0: return nil
         case 1: return try FfiConverterTypeEmbedderConfig.read(from: &buf)
+        default: throw UniffiInternalError.unexpectedOptionalTag
+        }
+    }
+}
+
+#if swift(>=5.8)
+@_documentation(visibility: private)
+#endif
+fileprivate struct FfiConverterOptionTypeEnergyProfile: FfiConverterRustBuffer {
+    typealias SwiftType = EnergyProfile?
+
+    public static func write(_ value: SwiftType, into buf: inout [UInt8]) {
+        guard let value = value else {
+            writeInt(&buf, Int8(0))
+            return
+        }
+        writeInt(&buf, Int8(1))
+        FfiConverterTypeEnergyProfile.write(value, into: &buf)
+    }
+
+    public static func read(from buf: inout (data: Data, offset: Data.Index)) throws -> SwiftType {
+        switch try readInt(&buf) as Int8 {
+        case 0: return nil
+        case 1: return try FfiConverterTypeEnergyProfile.read(from: &buf)
         default: throw UniffiInternalError.unexpectedOptionalTag
         }
     }
@@ -4655,6 +4987,9 @@ private let initializationResult: InitializationResult = {
     if (uniffi_ember_ffi_checksum_method_emberindex_drop_keywords() != 9826) {
         return InitializationResult.apiChecksumMismatch
     }
+    if (uniffi_ember_ffi_checksum_method_emberindex_embed_threads() != 29249) {
+        return InitializationResult.apiChecksumMismatch
+    }
     if (uniffi_ember_ffi_checksum_method_emberindex_evict_vectors() != 44810) {
         return InitializationResult.apiChecksumMismatch
     }
@@ -4665,6 +5000,9 @@ private let initializationResult: InitializationResult = {
         return InitializationResult.apiChecksumMismatch
     }
     if (uniffi_ember_ffi_checksum_method_emberindex_is_closed() != 46658) {
+        return InitializationResult.apiChecksumMismatch
+    }
+    if (uniffi_ember_ffi_checksum_method_emberindex_last_write_cost() != 43080) {
         return InitializationResult.apiChecksumMismatch
     }
     if (uniffi_ember_ffi_checksum_method_emberindex_materialize_vectors() != 38334) {

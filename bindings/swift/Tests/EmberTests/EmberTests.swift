@@ -115,6 +115,9 @@ final class EmberTests: XCTestCase {
         XCTAssertEqual(report.hits.map(\.id).first, "battery")
         XCTAssertEqual(report.hits.count, 3)
         XCTAssertEqual(report.mode, .recompute)
+        // What the search cost: every thread's CPU time and the energy estimate from it.
+        XCTAssertGreaterThan(report.cpuMs ?? 0, 0)
+        XCTAssertGreaterThan(report.energyMj ?? 0, 0)
         let stats = try index.stats()
         XCTAssertEqual(stats.passages, 6)
         XCTAssertEqual(stats.dim, 384)
@@ -123,8 +126,13 @@ final class EmberTests: XCTestCase {
         XCTAssertTrue(index.isClosed())
         XCTAssertThrowsError(try index.stats()) { XCTAssertEqual($0 as? EmberError, .Closed) }
 
-        let reopened = try EmberIndex.open(dir: path("onnx"), embedder: embedder)
-        XCTAssertEqual(try reopened.search(query: "cooking spaghetti").hits.first?.id, "pasta")
+        // The app's own energy profile prices the estimate: 2 J per CPU-second.
+        let profile = EnergyProfile(bigJPerCpuS: 2, littleJPerCpuS: 0.5, bigShare: 1)
+        let reopened = try EmberIndex.open(dir: path("onnx"), embedder: embedder, options: OpenOptions(energy: profile))
+        let again = try reopened.search(query: "cooking spaghetti")
+        XCTAssertEqual(again.hits.first?.id, "pasta")
+        let cpuMs = try XCTUnwrap(again.cpuMs)
+        XCTAssertEqual(try XCTUnwrap(again.energyMj), 2 * cpuMs, accuracy: 1e-9)
     }
 
     func testTypedErrors() throws {
@@ -237,7 +245,9 @@ final class EmberTests: XCTestCase {
         XCTAssertTrue(try again.get(id: "pasta")?.text.contains("risotto") ?? false)
         XCTAssertNil(try again.get(id: "disk"))
         XCTAssertEqual(try again.get(id: "ferry"), ferry)
+        XCTAssertNil(try again.lastWriteCost())
         try again.compact()
+        XCTAssertNotNil(try again.lastWriteCost()?.cpuMs)
         let compacted = try again.stats()
         XCTAssertEqual(compacted.deleted, 0)
         XCTAssertGreaterThan(compacted.generation, stats.generation)
@@ -252,6 +262,7 @@ final class EmberTests: XCTestCase {
         let low = try index.search(query: "feed the cat")
         XCTAssertEqual(low.mode, .codesOnly)
         XCTAssertEqual(low.vectorsAdvice, .keep)
+        XCTAssertEqual(try index.embedThreads(), 1) // on battery: one thread
         try index.setDeviceState(state: DeviceState(batteryPercent: 50, charging: true, lowPowerMode: false, freeStorageBytes: 64 << 30))
         XCTAssertEqual(try index.search(query: "feed the cat").vectorsAdvice, .materialize)
         try index.materializeVectors(precision: .f16)

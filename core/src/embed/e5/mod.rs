@@ -42,7 +42,7 @@ pub struct E5Embedder {
     passage_prefix: String,
     tokenizer: Tokenizer,
     encoder: Encoder,
-    pool: Option<rayon::ThreadPool>,
+    pool: Option<crate::cpu::MeteredPool>,
 }
 
 impl std::fmt::Debug for E5Embedder {
@@ -100,7 +100,7 @@ impl E5Embedder {
                 .num_threads(threads)
                 .build()
                 .map_err(|e| Error::InvalidArgument(format!("cannot start {threads} threads: {e}")))?;
-            Some(p)
+            Some(crate::cpu::MeteredPool::new(p))
         } else {
             None
         };
@@ -162,7 +162,7 @@ impl E5Embedder {
             Ok(v)
         };
         match &self.pool {
-            Some(pool) if texts.len() > 1 => pool.install(|| texts.par_iter().map(one).collect()),
+            Some(pool) if texts.len() > 1 => pool.run(|p| p.install(|| texts.par_iter().map(one).collect())),
             _ => texts.iter().map(one).collect(),
         }
     }

@@ -8,7 +8,7 @@ use super::bm25;
 use super::walk::{seed_count, walk, Scored, Scratch};
 use crate::error::lock_poisoned;
 use crate::index::options::{Fusion, Mode, Policy, Retrieval, SearchOptions};
-use crate::index::policy::DeviceState;
+use crate::index::policy::{DeviceState, ModeCosts};
 use crate::index::snapshot::Snapshot;
 use crate::keywords::{self as kw, Normalize};
 use crate::{Embedder, Error, Result, TextKind};
@@ -52,6 +52,13 @@ pub struct SearchReport {
     pub keyword_ms: f64,
     /// Wall time of the search (excluding embedding the query), milliseconds.
     pub search_ms: f64,
+    /// CPU time of every thread that worked for the search (query embedding by
+    /// `Index::search_text` included, graph walk, re-embedding, reads), milliseconds, from
+    /// per-thread CPU clocks (`crate::cpu`); `None` where the platform has none.
+    pub cpu_ms: Option<f64>,
+    /// Estimated energy, millijoules: `cpu_ms` priced by the policy's [`crate::EnergyProfile`].
+    /// An estimate, not a measurement.
+    pub energy_mj: Option<f64>,
 }
 
 /// What `Mode::Auto` decides from: the device policy and the last device state the app set.
@@ -59,6 +66,8 @@ pub struct SearchReport {
 pub(crate) struct Auto<'a> {
     pub policy: &'a Policy,
     pub device: Option<DeviceState>,
+    /// The measured mean cost of each mode on this index.
+    pub costs: ModeCosts,
 }
 
 /// Which retrieval `asked` comes to on `snap` for a search with (or without) a query text and a
@@ -137,6 +146,8 @@ pub(crate) fn search(
         dense_ms: 0.0,
         keyword_ms: 0.0,
         search_ms: 0.0,
+        cpu_ms: None,
+        energy_mj: None,
     };
     let dense = match (retrieval, query) {
         (Retrieval::Dense | Retrieval::Hybrid, Some(q)) => {
@@ -236,7 +247,12 @@ fn resolve_mode(snap: &Snapshot, asked: Mode, have_embedder: bool, auto: Auto) -
             Err(Error::InvalidArgument("recompute mode needs the embedding model".into()))
         }
         Mode::Recompute | Mode::CodesOnly => Ok((asked, "requested".into())),
-        Mode::Auto => Ok(auto.policy.choose_mode(auto.device.as_ref(), snap.sidecar.is_ok(), have_embedder)),
+        Mode::Auto => Ok(auto.policy.choose_mode(
+            auto.device.as_ref(),
+            snap.sidecar.is_ok(),
+            have_embedder,
+            &auto.costs,
+        )),
     }
 }
 

@@ -15,6 +15,10 @@ impl Index {
     /// their out-neighbours, pruned back to bound), reconnect anything cut off, renumber for
     /// locality, and publish a new segment. Nothing is re-embedded. Cancellable until the publish.
     pub fn compact(&self, task: &Task) -> Result<()> {
+        self.metered(|| self.compact_unmetered(task))
+    }
+
+    fn compact_unmetered(&self, task: &Task) -> Result<()> {
         let mut w = self.writer()?;
         let snap = self.snapshot()?;
         if snap.live == snap.len() {

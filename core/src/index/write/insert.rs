@@ -132,46 +132,52 @@ fn prune_list(
 pub(crate) fn repair_deleted(snap: &Snapshot, limits: Limits) -> Vec<Vec<u32>> {
     let view = snap.view();
     let quantizer = &snap.base.quantizer;
-    (0..snap.len() as u32)
-        .into_par_iter()
-        .map(|u| {
-            if snap.is_deleted(u) {
-                return Vec::new();
-            }
-            let mut list = Vec::new();
-            view.neighbors(u, &mut list);
-            if !list.iter().any(|&v| snap.is_deleted(v)) {
-                return list;
-            }
-            let bound = limits.bound(list.len());
-            let mut cands: Vec<u32> = Vec::new();
-            let mut hop = Vec::new();
-            let mut frontier: Vec<u32> = list.clone();
-            for _ in 0..2 {
-                let mut next = Vec::new();
-                for &v in &frontier {
-                    if v == u {
-                        continue;
-                    }
-                    if snap.is_deleted(v) {
-                        view.neighbors(v, &mut hop);
-                        next.extend_from_slice(&hop);
-                    } else {
-                        cands.push(v);
-                    }
+    let one = |u: u32| -> Vec<u32> {
+        if snap.is_deleted(u) {
+            return Vec::new();
+        }
+        let mut list = Vec::new();
+        view.neighbors(u, &mut list);
+        if !list.iter().any(|&v| snap.is_deleted(v)) {
+            return list;
+        }
+        let bound = limits.bound(list.len());
+        let mut cands: Vec<u32> = Vec::new();
+        let mut hop = Vec::new();
+        let mut frontier: Vec<u32> = list.clone();
+        for _ in 0..2 {
+            let mut next = Vec::new();
+            for &v in &frontier {
+                if v == u {
+                    continue;
                 }
-                frontier = next;
+                if snap.is_deleted(v) {
+                    view.neighbors(v, &mut hop);
+                    next.extend_from_slice(&hop);
+                } else {
+                    cands.push(v);
+                }
             }
-            cands.sort_unstable();
-            cands.dedup();
-            cands.retain(|&c| c != u && !snap.is_deleted(c));
-            if cands.len() <= bound {
-                return cands;
-            }
-            let positions: Vec<(u32, Decoded)> = cands.iter().map(|&c| (c, view.position(c))).collect();
-            prune_list(&view, u, &positions, bound, limits.alpha, quantizer)
-        })
-        .collect()
+            frontier = next;
+        }
+        cands.sort_unstable();
+        cands.dedup();
+        cands.retain(|&c| c != u && !snap.is_deleted(c));
+        if cands.len() <= bound {
+            return cands;
+        }
+        let positions: Vec<(u32, Decoded)> = cands.iter().map(|&c| (c, view.position(c))).collect();
+        prune_list(&view, u, &positions, bound, limits.alpha, quantizer)
+    };
+    // Work items of 256 nodes, each metering its own thread's CPU time (a clock read costs a
+    // system call: per node it would add a noticeable share).
+    let helpers = crate::cpu::Helpers::new();
+    let parts: Vec<Vec<Vec<u32>>> = (0..snap.len() as u32)
+        .into_par_iter()
+        .chunks(256)
+        .map(|ids| helpers.item(|| ids.into_iter().map(one).collect()))
+        .collect();
+    parts.into_iter().flatten().collect()
 }
 
 /// Make every live node reachable from `entry` in `lists`: each unreachable node gets an edge from

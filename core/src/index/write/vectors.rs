@@ -30,6 +30,15 @@ impl Index {
         precision: Precision,
         task: &Task,
     ) -> Result<()> {
+        self.metered(|| self.materialize_unmetered(embedder, precision, task))
+    }
+
+    fn materialize_unmetered(
+        &self,
+        embedder: &dyn Embedder,
+        precision: Precision,
+        task: &Task,
+    ) -> Result<()> {
         self.check_embedder(embedder)?;
         let _w = self.writer.lock().map_err(|_| lock_poisoned())?;
         if self.opts.read_only {

@@ -32,13 +32,13 @@ impl Index {
     /// `Durability::Sync`) and visible to searches. All or nothing: on any error, cancellation
     /// included, none is added. Ids must be new ([`Error::DuplicateId`]).
     pub fn add(&self, passages: &[Passage], embedder: &dyn Embedder, task: &Task) -> Result<()> {
-        self.upsert(passages, embedder, task, false)
+        self.metered(|| self.upsert(passages, embedder, task, false))
     }
 
     /// Replace the text and metadata of existing passages (re-embedded). Ids must exist
     /// ([`Error::UnknownId`]). All or nothing.
     pub fn update(&self, passages: &[Passage], embedder: &dyn Embedder, task: &Task) -> Result<()> {
-        self.upsert(passages, embedder, task, true)
+        self.metered(|| self.upsert(passages, embedder, task, true))
     }
 
     /// Add passages with vectors the caller computed (unit length, the index's model).

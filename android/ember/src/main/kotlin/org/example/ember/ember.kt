@@ -765,6 +765,8 @@ internal object IntegrityCheckingUniffiLib {
     ): Int
     external fun uniffi_ember_ffi_checksum_method_emberindex_drop_keywords(
     ): Int
+    external fun uniffi_ember_ffi_checksum_method_emberindex_embed_threads(
+    ): Int
     external fun uniffi_ember_ffi_checksum_method_emberindex_evict_vectors(
     ): Int
     external fun uniffi_ember_ffi_checksum_method_emberindex_get(
@@ -772,6 +774,8 @@ internal object IntegrityCheckingUniffiLib {
     external fun uniffi_ember_ffi_checksum_method_emberindex_ids(
     ): Int
     external fun uniffi_ember_ffi_checksum_method_emberindex_is_closed(
+    ): Int
+    external fun uniffi_ember_ffi_checksum_method_emberindex_last_write_cost(
     ): Int
     external fun uniffi_ember_ffi_checksum_method_emberindex_materialize_vectors(
     ): Int
@@ -861,6 +865,8 @@ internal object UniffiLib {
     ): Long
     external fun uniffi_ember_ffi_fn_method_emberindex_drop_keywords(`ptr`: Long,uniffi_out_err: UniffiRustCallStatus, 
     ): Unit
+    external fun uniffi_ember_ffi_fn_method_emberindex_embed_threads(`ptr`: Long,uniffi_out_err: UniffiRustCallStatus, 
+    ): Int
     external fun uniffi_ember_ffi_fn_method_emberindex_evict_vectors(`ptr`: Long,uniffi_out_err: UniffiRustCallStatus, 
     ): Unit
     external fun uniffi_ember_ffi_fn_method_emberindex_get(`ptr`: Long,`id`: RustBuffer.ByValue,uniffi_out_err: UniffiRustCallStatus, 
@@ -869,6 +875,8 @@ internal object UniffiLib {
     ): RustBuffer.ByValue
     external fun uniffi_ember_ffi_fn_method_emberindex_is_closed(`ptr`: Long,uniffi_out_err: UniffiRustCallStatus, 
     ): Byte
+    external fun uniffi_ember_ffi_fn_method_emberindex_last_write_cost(`ptr`: Long,uniffi_out_err: UniffiRustCallStatus, 
+    ): RustBuffer.ByValue
     external fun uniffi_ember_ffi_fn_method_emberindex_materialize_vectors(`ptr`: Long,`precision`: RustBuffer.ByValue,`listener`: RustBuffer.ByValue,`cancel`: RustBuffer.ByValue,uniffi_out_err: UniffiRustCallStatus, 
     ): Unit
     external fun uniffi_ember_ffi_fn_method_emberindex_model_id(`ptr`: Long,uniffi_out_err: UniffiRustCallStatus, 
@@ -1072,6 +1080,9 @@ private fun uniffiCheckApiChecksums(lib: IntegrityCheckingUniffiLib) {
     if ((lib.uniffi_ember_ffi_checksum_method_emberindex_drop_keywords() and 0xFFFF) != 9826) {
         throw RuntimeException("UniFFI API checksum mismatch: try cleaning and rebuilding your project")
     }
+    if ((lib.uniffi_ember_ffi_checksum_method_emberindex_embed_threads() and 0xFFFF) != 29249) {
+        throw RuntimeException("UniFFI API checksum mismatch: try cleaning and rebuilding your project")
+    }
     if ((lib.uniffi_ember_ffi_checksum_method_emberindex_evict_vectors() and 0xFFFF) != 44810) {
         throw RuntimeException("UniFFI API checksum mismatch: try cleaning and rebuilding your project")
     }
@@ -1082,6 +1093,9 @@ private fun uniffiCheckApiChecksums(lib: IntegrityCheckingUniffiLib) {
         throw RuntimeException("UniFFI API checksum mismatch: try cleaning and rebuilding your project")
     }
     if ((lib.uniffi_ember_ffi_checksum_method_emberindex_is_closed() and 0xFFFF) != 46658) {
+        throw RuntimeException("UniFFI API checksum mismatch: try cleaning and rebuilding your project")
+    }
+    if ((lib.uniffi_ember_ffi_checksum_method_emberindex_last_write_cost() and 0xFFFF) != 43080) {
         throw RuntimeException("UniFFI API checksum mismatch: try cleaning and rebuilding your project")
     }
     if ((lib.uniffi_ember_ffi_checksum_method_emberindex_materialize_vectors() and 0xFFFF) != 38334) {
@@ -2442,6 +2456,12 @@ public interface EmberIndexInterface {
     fun `dropKeywords`()
     
     /**
+     * Embedding threads the device policy advises for the last device state: fewer on battery,
+     * every core while charging (give it to `onnxEmbedder`'s `threads` when you load a model).
+     */
+    fun `embedThreads`(): kotlin.UInt
+    
+    /**
      * Delete the stored-vector sidecar to free storage; searches recompute or use codes.
      */
     fun `evictVectors`()
@@ -2460,6 +2480,13 @@ public interface EmberIndexInterface {
      * Whether `close()` was called.
      */
     fun `isShutdown`(): kotlin.Boolean
+    
+    /**
+     * What the last `add`, `update`, `compact` or `materialize_vectors` through this handle cost
+     * (CPU time of every thread that worked for it, and the energy estimate), whether it
+     * succeeded or not; `None` before the first.
+     */
+    fun `lastWriteCost`(): Cost?
     
     /**
      * Build the stored-vector sidecar (for `StoredRerank`) by re-embedding every passage, without
@@ -2746,6 +2773,24 @@ open class EmberIndex: Disposable, AutoCloseable, EmberIndexInterface
 
     
     /**
+     * Embedding threads the device policy advises for the last device state: fewer on battery,
+     * every core while charging (give it to `onnxEmbedder`'s `threads` when you load a model).
+     */
+    @Throws(EmberException::class)override fun `embedThreads`(): kotlin.UInt {
+            return FfiConverterUInt.lift(
+    callWithHandle {
+    uniffiRustCallWithError(EmberException) { _status ->
+    UniffiLib.uniffi_ember_ffi_fn_method_emberindex_embed_threads(
+        it,
+        _status)
+}
+    }
+    )
+    }
+    
+
+    
+    /**
      * Delete the stored-vector sidecar to free storage; searches recompute or use codes.
      */
     @Throws(EmberException::class)override fun `evictVectors`()
@@ -2803,6 +2848,25 @@ open class EmberIndex: Disposable, AutoCloseable, EmberIndexInterface
     callWithHandle {
     uniffiRustCall() { _status ->
     UniffiLib.uniffi_ember_ffi_fn_method_emberindex_is_closed(
+        it,
+        _status)
+}
+    }
+    )
+    }
+    
+
+    
+    /**
+     * What the last `add`, `update`, `compact` or `materialize_vectors` through this handle cost
+     * (CPU time of every thread that worked for it, and the energy estimate), whether it
+     * succeeded or not; `None` before the first.
+     */
+    @Throws(EmberException::class)override fun `lastWriteCost`(): Cost? {
+            return FfiConverterOptionalTypeCost.lift(
+    callWithHandle {
+    uniffiRustCallWithError(EmberException) { _status ->
+    UniffiLib.uniffi_ember_ffi_fn_method_emberindex_last_write_cost(
         it,
         _status)
 }
@@ -3388,6 +3452,54 @@ public object FfiConverterTypeProgressListener: FfiConverter<ProgressListener, L
 
 
 /**
+ * What a call cost: CPU time and the energy estimate from it.
+ */
+data class Cost (
+    /**
+     * CPU time of every thread that worked for the call, milliseconds (`None`: no per-thread
+     * CPU clock on this platform).
+     */
+    var `cpuMs`: kotlin.Double?
+    , 
+    /**
+     * Estimated energy, millijoules.
+     */
+    var `energyMj`: kotlin.Double?
+    
+){
+    
+
+    
+
+    
+    companion object
+}
+
+/**
+ * @suppress
+ */
+public object FfiConverterTypeCost: FfiConverterRustBuffer<Cost> {
+    override fun read(buf: ByteBuffer): Cost {
+        return Cost(
+            FfiConverterOptionalDouble.read(buf),
+            FfiConverterOptionalDouble.read(buf),
+        )
+    }
+
+    override fun allocationSize(value: Cost) = (
+            FfiConverterOptionalDouble.allocationSize(value.`cpuMs`) +
+            FfiConverterOptionalDouble.allocationSize(value.`energyMj`)
+    )
+
+    override fun write(value: Cost, buf: ByteBuffer) {
+            FfiConverterOptionalDouble.write(value.`cpuMs`, buf)
+            FfiConverterOptionalDouble.write(value.`energyMj`, buf)
+    }
+}
+
+
+
+/**
  * The device's state, fed to the policy behind `Mode::Auto` (set it with
  * `EmberIndex.setDeviceState` whenever it changes; battery and charging events are enough).
  */
@@ -3501,6 +3613,63 @@ public object FfiConverterTypeEmbedderConfig: FfiConverterRustBuffer<EmbedderCon
             FfiConverterOptionalUInt.write(value.`maxTokens`, buf)
             FfiConverterUInt.write(value.`threads`, buf)
             FfiConverterUInt.write(value.`batchSize`, buf)
+    }
+}
+
+
+
+/**
+ * Joules one CPU-second costs on the device: what `energy_mj` estimates are priced with. The
+ * defaults are published measurements (docs/architecture.md, "Energy"); set your own from the
+ * device's measurements.
+ */
+data class EnergyProfile (
+    /**
+     * Joules per CPU-second on a big (performance) core.
+     */
+    var `bigJPerCpuS`: kotlin.Double
+    , 
+    /**
+     * Joules per CPU-second on a little (efficiency) core.
+     */
+    var `littleJPerCpuS`: kotlin.Double
+    , 
+    /**
+     * Share of CPU time priced as big-core time, 0 to 1.
+     */
+    var `bigShare`: kotlin.Double
+    
+){
+    
+
+    
+
+    
+    companion object
+}
+
+/**
+ * @suppress
+ */
+public object FfiConverterTypeEnergyProfile: FfiConverterRustBuffer<EnergyProfile> {
+    override fun read(buf: ByteBuffer): EnergyProfile {
+        return EnergyProfile(
+            FfiConverterDouble.read(buf),
+            FfiConverterDouble.read(buf),
+            FfiConverterDouble.read(buf),
+        )
+    }
+
+    override fun allocationSize(value: EnergyProfile) = (
+            FfiConverterDouble.allocationSize(value.`bigJPerCpuS`) +
+            FfiConverterDouble.allocationSize(value.`littleJPerCpuS`) +
+            FfiConverterDouble.allocationSize(value.`bigShare`)
+    )
+
+    override fun write(value: EnergyProfile, buf: ByteBuffer) {
+            FfiConverterDouble.write(value.`bigJPerCpuS`, buf)
+            FfiConverterDouble.write(value.`littleJPerCpuS`, buf)
+            FfiConverterDouble.write(value.`bigShare`, buf)
     }
 }
 
@@ -3729,6 +3898,27 @@ data class OpenOptions (
      * Fold the log into a new segment once it passes this many bytes (0: only on `commit`).
      */
     var `autoCommitBytes`: kotlin.ULong = 16777216uL 
+    , 
+    /**
+     * The device's energy profile for `energy_mj` estimates (`None`: the platform's default).
+     */
+    var `energy`: EnergyProfile? = null 
+    , 
+    /**
+     * On battery, `Auto` picks no mode whose measured mean energy per query exceeds this many
+     * millijoules (`None`: core's `Policy::DEFAULT_BATTERY_QUERY_BUDGET_MJ`; infinity: no budget).
+     */
+    var `batteryQueryBudgetMj`: kotlin.Double? = null 
+    , 
+    /**
+     * Embedding threads the policy advises on battery (`EmberIndex::embed_threads`).
+     */
+    var `threadsOnBattery`: kotlin.UInt = 1u 
+    , 
+    /**
+     * Embedding threads the policy advises while charging (0: every core).
+     */
+    var `threadsCharging`: kotlin.UInt = 0u 
     
 ){
     
@@ -3749,6 +3939,10 @@ public object FfiConverterTypeOpenOptions: FfiConverterRustBuffer<OpenOptions> {
             FfiConverterOptionalTypeDurability.read(buf),
             FfiConverterULong.read(buf),
             FfiConverterULong.read(buf),
+            FfiConverterOptionalTypeEnergyProfile.read(buf),
+            FfiConverterOptionalDouble.read(buf),
+            FfiConverterUInt.read(buf),
+            FfiConverterUInt.read(buf),
         )
     }
 
@@ -3756,7 +3950,11 @@ public object FfiConverterTypeOpenOptions: FfiConverterRustBuffer<OpenOptions> {
             FfiConverterBoolean.allocationSize(value.`readOnly`) +
             FfiConverterOptionalTypeDurability.allocationSize(value.`durability`) +
             FfiConverterULong.allocationSize(value.`cacheBytes`) +
-            FfiConverterULong.allocationSize(value.`autoCommitBytes`)
+            FfiConverterULong.allocationSize(value.`autoCommitBytes`) +
+            FfiConverterOptionalTypeEnergyProfile.allocationSize(value.`energy`) +
+            FfiConverterOptionalDouble.allocationSize(value.`batteryQueryBudgetMj`) +
+            FfiConverterUInt.allocationSize(value.`threadsOnBattery`) +
+            FfiConverterUInt.allocationSize(value.`threadsCharging`)
     )
 
     override fun write(value: OpenOptions, buf: ByteBuffer) {
@@ -3764,6 +3962,10 @@ public object FfiConverterTypeOpenOptions: FfiConverterRustBuffer<OpenOptions> {
             FfiConverterOptionalTypeDurability.write(value.`durability`, buf)
             FfiConverterULong.write(value.`cacheBytes`, buf)
             FfiConverterULong.write(value.`autoCommitBytes`, buf)
+            FfiConverterOptionalTypeEnergyProfile.write(value.`energy`, buf)
+            FfiConverterOptionalDouble.write(value.`batteryQueryBudgetMj`, buf)
+            FfiConverterUInt.write(value.`threadsOnBattery`, buf)
+            FfiConverterUInt.write(value.`threadsCharging`, buf)
     }
 }
 
@@ -4044,6 +4246,19 @@ data class SearchReport (
      * Time of the keyword side, milliseconds (0 when it did not run).
      */
     var `keywordMs`: kotlin.Double
+    , 
+    /**
+     * CPU time of every thread that worked for the search (query embedding, graph walk,
+     * re-embedding, reads), milliseconds, from per-thread CPU clocks; `None` where the platform
+     * has none. An app's own embedder is counted only for the time the calling thread spends in it.
+     */
+    var `cpuMs`: kotlin.Double?
+    , 
+    /**
+     * Estimated energy of the search, millijoules: `cpu_ms` priced by the open options'
+     * energy profile. An estimate, not a measurement.
+     */
+    var `energyMj`: kotlin.Double?
     
 ){
     
@@ -4075,6 +4290,8 @@ public object FfiConverterTypeSearchReport: FfiConverterRustBuffer<SearchReport>
             FfiConverterULong.read(buf),
             FfiConverterDouble.read(buf),
             FfiConverterDouble.read(buf),
+            FfiConverterOptionalDouble.read(buf),
+            FfiConverterOptionalDouble.read(buf),
         )
     }
 
@@ -4093,7 +4310,9 @@ public object FfiConverterTypeSearchReport: FfiConverterRustBuffer<SearchReport>
             FfiConverterDouble.allocationSize(value.`searchMs`) +
             FfiConverterULong.allocationSize(value.`keywordHits`) +
             FfiConverterDouble.allocationSize(value.`denseMs`) +
-            FfiConverterDouble.allocationSize(value.`keywordMs`)
+            FfiConverterDouble.allocationSize(value.`keywordMs`) +
+            FfiConverterOptionalDouble.allocationSize(value.`cpuMs`) +
+            FfiConverterOptionalDouble.allocationSize(value.`energyMj`)
     )
 
     override fun write(value: SearchReport, buf: ByteBuffer) {
@@ -4112,6 +4331,8 @@ public object FfiConverterTypeSearchReport: FfiConverterRustBuffer<SearchReport>
             FfiConverterULong.write(value.`keywordHits`, buf)
             FfiConverterDouble.write(value.`denseMs`, buf)
             FfiConverterDouble.write(value.`keywordMs`, buf)
+            FfiConverterOptionalDouble.write(value.`cpuMs`, buf)
+            FfiConverterOptionalDouble.write(value.`energyMj`, buf)
     }
 }
 
@@ -5188,6 +5409,38 @@ public object FfiConverterOptionalUInt: FfiConverterRustBuffer<kotlin.UInt?> {
 /**
  * @suppress
  */
+public object FfiConverterOptionalDouble: FfiConverterRustBuffer<kotlin.Double?> {
+    override fun read(buf: ByteBuffer): kotlin.Double? {
+        if (buf.get().toInt() == 0) {
+            return null
+        }
+        return FfiConverterDouble.read(buf)
+    }
+
+    override fun allocationSize(value: kotlin.Double?): ULong {
+        if (value == null) {
+            return 1UL
+        } else {
+            return 1UL + FfiConverterDouble.allocationSize(value)
+        }
+    }
+
+    override fun write(value: kotlin.Double?, buf: ByteBuffer) {
+        if (value == null) {
+            buf.put(0)
+        } else {
+            buf.put(1)
+            FfiConverterDouble.write(value, buf)
+        }
+    }
+}
+
+
+
+
+/**
+ * @suppress
+ */
 public object FfiConverterOptionalString: FfiConverterRustBuffer<kotlin.String?> {
     override fun read(buf: ByteBuffer): kotlin.String? {
         if (buf.get().toInt() == 0) {
@@ -5316,6 +5569,38 @@ public object FfiConverterOptionalTypeProgressListener: FfiConverterRustBuffer<P
 /**
  * @suppress
  */
+public object FfiConverterOptionalTypeCost: FfiConverterRustBuffer<Cost?> {
+    override fun read(buf: ByteBuffer): Cost? {
+        if (buf.get().toInt() == 0) {
+            return null
+        }
+        return FfiConverterTypeCost.read(buf)
+    }
+
+    override fun allocationSize(value: Cost?): ULong {
+        if (value == null) {
+            return 1UL
+        } else {
+            return 1UL + FfiConverterTypeCost.allocationSize(value)
+        }
+    }
+
+    override fun write(value: Cost?, buf: ByteBuffer) {
+        if (value == null) {
+            buf.put(0)
+        } else {
+            buf.put(1)
+            FfiConverterTypeCost.write(value, buf)
+        }
+    }
+}
+
+
+
+
+/**
+ * @suppress
+ */
 public object FfiConverterOptionalTypeEmbedderConfig: FfiConverterRustBuffer<EmbedderConfig?> {
     override fun read(buf: ByteBuffer): EmbedderConfig? {
         if (buf.get().toInt() == 0) {
@@ -5338,6 +5623,38 @@ public object FfiConverterOptionalTypeEmbedderConfig: FfiConverterRustBuffer<Emb
         } else {
             buf.put(1)
             FfiConverterTypeEmbedderConfig.write(value, buf)
+        }
+    }
+}
+
+
+
+
+/**
+ * @suppress
+ */
+public object FfiConverterOptionalTypeEnergyProfile: FfiConverterRustBuffer<EnergyProfile?> {
+    override fun read(buf: ByteBuffer): EnergyProfile? {
+        if (buf.get().toInt() == 0) {
+            return null
+        }
+        return FfiConverterTypeEnergyProfile.read(buf)
+    }
+
+    override fun allocationSize(value: EnergyProfile?): ULong {
+        if (value == null) {
+            return 1UL
+        } else {
+            return 1UL + FfiConverterTypeEnergyProfile.allocationSize(value)
+        }
+    }
+
+    override fun write(value: EnergyProfile?, buf: ByteBuffer) {
+        if (value == null) {
+            buf.put(0)
+        } else {
+            buf.put(1)
+            FfiConverterTypeEnergyProfile.write(value, buf)
         }
     }
 }
