@@ -62,7 +62,7 @@ enum Engine {
     /// The built-in encoder: f32 and int8 BERT-family exports, one text at a time.
     Native(Bert),
     /// multilingual-e5 on 4-bit weights, with its own tokenizer and prefixes.
-    E5(E5Embedder),
+    E5(Box<E5Embedder>),
 }
 
 #[cfg(feature = "tract")]
@@ -208,7 +208,7 @@ impl OnnxEmbedder {
             normalize: true,
             prefixes: (e5.prefix(TextKind::Query).to_owned(), e5.prefix(TextKind::Passage).to_owned()),
             tokenizer: None,
-            engine: Engine::E5(e5),
+            engine: Engine::E5(Box::new(e5)),
             pool: None,
         })
     }
