@@ -231,15 +231,18 @@ impl Bert {
     }
 
     fn layer(&self, x: &mut [f32], s: usize, l: &Layer) {
-        let (q, k, v) = (linear(x, s, &l.query), linear(x, s, &l.key), linear(x, s, &l.value));
+        // Queries, keys and values read the same input: quantized once for all three.
+        let mut xq = None;
+        let (q, k, v) =
+            (linear(x, s, &l.query, &mut xq), linear(x, s, &l.key, &mut xq), linear(x, s, &l.value, &mut xq));
         let mut ctx = Vec::new();
         attention(&q, &k, &v, s, self.dim, self.heads, &mut ctx);
-        let attn = linear(&ctx, s, &l.attn_out);
+        let attn = linear(&ctx, s, &l.attn_out, &mut None);
         x.iter_mut().zip(&attn).for_each(|(a, b)| *a += b);
         layer_norm(x, &l.attn_norm, self.eps);
-        let mut up = linear(x, s, &l.up);
+        let mut up = linear(x, s, &l.up, &mut None);
         up.iter_mut().for_each(|v| *v = gelu(*v));
-        let down = linear(&up, s, &l.down);
+        let down = linear(&up, s, &l.down, &mut None);
         x.iter_mut().zip(&down).for_each(|(a, b)| *a += b);
         layer_norm(x, &l.out_norm, self.eps);
     }
@@ -495,7 +498,9 @@ fn shape_of(t: &Tensor) -> Result<Vec<usize>, String> {
     t.dims.iter().map(|&d| usize::try_from(d).map_err(|_| "negative dimension".to_string())).collect()
 }
 
-fn linear(x: &[f32], rows: usize, l: &Linear) -> Vec<f32> {
+/// `x · w + b`. An int8 product quantizes `x` into `xq` on first use and reuses it after, so the
+/// products that share an input (every int8 matrix here has the same block size) quantize it once.
+fn linear(x: &[f32], rows: usize, l: &Linear, xq: &mut Option<Activations>) -> Vec<f32> {
     let mut y = vec![0f32; rows * l.outputs];
     match &l.w {
         Matrix::F32(w) => {
@@ -504,9 +509,12 @@ fn linear(x: &[f32], rows: usize, l: &Linear) -> Vec<f32> {
         }
         Matrix::Int8(w) => {
             let kernel = Kernel::best();
-            let mut a = Activations::default();
-            a.quantize(x, rows, w, kernel);
-            qgemm::matmul(kernel, w, &a, &l.b, &mut y);
+            let a = xq.get_or_insert_with(|| {
+                let mut a = Activations::default();
+                a.quantize(x, rows, w, kernel);
+                a
+            });
+            qgemm::matmul(kernel, w, a, &l.b, &mut y);
         }
     }
     y
