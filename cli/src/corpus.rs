@@ -34,6 +34,14 @@ impl Record {
     }
 }
 
+/// The app's part for an index that keeps no text (`--text-from`): id → passage text, as
+/// `ember index` embedded it (title and body).
+pub fn text_source(path: &Path) -> Result<std::sync::Arc<dyn ember_core::TextSource>, String> {
+    let map: std::collections::HashMap<String, String> =
+        read_jsonl(path)?.into_iter().map(|r| (r.id.clone(), r.passage())).collect();
+    Ok(std::sync::Arc::new(map))
+}
+
 /// Read a JSONL file of records; a bad line is an error naming the line.
 pub fn read_jsonl(path: &Path) -> Result<Vec<Record>, String> {
     let file = std::fs::File::open(path).map_err(|e| format!("cannot open {}: {e}", path.display()))?;

@@ -255,3 +255,56 @@ fn kill_9_never_loses_an_acknowledged_id() {
     assert!(acked_all.len() > 10, "too few acknowledgements to test anything: {}", acked_all.len());
     println!("kill -9 rounds: {rounds}, acknowledged ids: {}, lost: 0", acked_all.len());
 }
+
+#[test]
+fn text_none_with_text_from_plays_the_app() {
+    let tmp = empty_temp_dir("cli-text-none");
+    let model = l3();
+    let held = tmp.join("held").to_string_lossy().into_owned();
+    let stored = tmp.join("stored").to_string_lossy().into_owned();
+    let base = corpus(&tmp, "base.jsonl", "m", 0, 80);
+    ok(&["index", "--model", &model, "--corpus", &base, "--out", &stored]);
+    let summary =
+        ok(&["index", "--model", &model, "--corpus", &base, "--out", &held, "--text", "none", "--json"]);
+    let summary: serde_json::Value = serde_json::from_str(summary.trim()).unwrap();
+    assert_eq!(summary["text_store_bytes"], 0, "{summary}");
+    let info = |dir: &str| -> serde_json::Value {
+        serde_json::from_str(ok(&["info", dir, "--json"]).trim()).unwrap()
+    };
+    let (h, s) = (info(&held), info(&stored));
+    assert_eq!(h["text"], "none");
+    assert_eq!(s["text"], "store");
+    // dir_bytes: every file; the held index saves the text store's bytes and no more.
+    let files = |dir: &str| -> u64 {
+        std::fs::read_dir(dir).unwrap().map(|f| f.unwrap().metadata().unwrap().len()).sum()
+    };
+    assert_eq!(h["dir_bytes"].as_u64().unwrap(), files(&held));
+    assert!(h["dir_bytes"].as_u64().unwrap() < s["dir_bytes"].as_u64().unwrap());
+    // Recompute needs the app's texts: without --text-from a one-line error, with it the same hits.
+    let q = "how to copy files between directories";
+    let search = |dir: &str, extra: &[&str]| {
+        let mut a = vec!["search", dir, "--model", &model, "--query", q, "--mode", "recompute", "--json"];
+        a.extend_from_slice(extra);
+        ember(&a)
+    };
+    let without = search(&held, &[]);
+    assert_eq!(without.status.code(), Some(1));
+    assert!(String::from_utf8_lossy(&without.stderr).contains("text unavailable"), "{without:?}");
+    let hits = |out: Output| -> serde_json::Value {
+        assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+        let line: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+        line["hits"].clone()
+    };
+    assert_eq!(hits(search(&held, &["--text-from", &base])), hits(search(&stored, &[])));
+    // vectors materialize reads the texts from the app too; stored mode then needs no texts.
+    ok(&["vectors", &held, "materialize", "--model", &model, "--text-from", &base]);
+    assert!(info(&held)["sidecar_bytes"].as_u64().unwrap() > 0);
+    // A corpus whose text changed since indexing is caught by the fingerprints.
+    let edited = tmp.join("edited.jsonl");
+    let text = std::fs::read_to_string(&base).unwrap().replacen("\"text\": \"", "\"text\": \"EDITED ", 200);
+    let text = text.replacen("\"text\":\"", "\"text\":\"EDITED ", 200);
+    std::fs::write(&edited, text).unwrap();
+    let out = search(&held, &["--text-from", &edited.to_string_lossy()]);
+    assert_eq!(out.status.code(), Some(1));
+    assert!(String::from_utf8_lossy(&out.stderr).contains("changed since it was indexed"), "{out:?}");
+}

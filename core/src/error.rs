@@ -95,6 +95,17 @@ pub enum Error {
         /// The embedder's prefix.
         given: String,
     },
+    /// The index keeps no text (`TextStorage::None`) and the app's [`crate::TextSource`] could not
+    /// give it: none is set, it failed, or it returned the wrong number of texts.
+    #[error("text unavailable: {0}")]
+    TextUnavailable(String),
+    /// The app's text source returned a text other than the one indexed under `id` (its
+    /// fingerprint differs): update the passage, or the scores would be wrong.
+    #[error("the text of passage {id:?} changed since it was indexed (update the passage)")]
+    TextChanged {
+        /// The app's id of the passage.
+        id: String,
+    },
     /// The disk is full; nothing was changed.
     #[error("out of space writing {path}")]
     OutOfSpace {

@@ -18,5 +18,5 @@ pub use error::{Error, Result};
 pub use index::{
     CostSource, DeviceState, Durability, Filter, Fusion, Index, IndexConfig, IndexStats, Metadata, Mode,
     ModeCost, ModeCosts, OpenOptions, Passage, Policy, Precision, Retrieval, SearchHit, SearchOptions,
-    SearchReport, Task, Value, VectorAction, VectorStorage,
+    SearchReport, Task, TextSource, TextStorage, Value, VectorAction, VectorStorage,
 };

@@ -107,6 +107,20 @@ pub enum EmberError {
         /// The file or directory that could not be written.
         detail: String,
     },
+    /// The index keeps no text (built with `TextStorage.NONE`) and could not get it from the app:
+    /// no `TextSource` is set, it threw, or it returned the wrong number of texts.
+    #[error("text unavailable: {detail}")]
+    TextUnavailable {
+        /// What was missing, or what the source threw.
+        detail: String,
+    },
+    /// The app's `TextSource` returned a text other than the one indexed under `id`: update the
+    /// passage (its stored fingerprint differs, so the scores would be wrong).
+    #[error("the text of passage {id:?} changed since it was indexed")]
+    TextChanged {
+        /// The passage's id.
+        id: String,
+    },
 }
 
 impl EmberError {
@@ -156,6 +170,8 @@ impl From<ember_core::Error> for EmberError {
             E::Closed => EmberError::Closed,
             E::Locked { .. } => EmberError::Locked { detail },
             E::ReadOnly { .. } => EmberError::ReadOnly { detail },
+            E::TextUnavailable(detail) => EmberError::TextUnavailable { detail },
+            E::TextChanged { id } => EmberError::TextChanged { id },
             // A model run that failed, or a lock poisoned by an earlier panic: nothing to act on.
             E::Inference(_) => EmberError::Internal { detail },
         }
@@ -195,5 +211,9 @@ mod tests {
         assert!(matches!(e, EmberError::ReadOnly { ref detail } if detail.contains("/ro")), "{e:?}");
         let e: EmberError = ember_core::Error::Locked { dir: "/idx".into() }.into();
         assert!(matches!(e, EmberError::Locked { ref detail } if detail.contains("/idx")), "{e:?}");
+        let e: EmberError = ember_core::Error::TextChanged { id: "n3".into() }.into();
+        assert_eq!(e, EmberError::TextChanged { id: "n3".into() });
+        let e: EmberError = ember_core::Error::TextUnavailable("no source".into()).into();
+        assert!(matches!(e, EmberError::TextUnavailable { ref detail } if detail == "no source"), "{e:?}");
     }
 }

@@ -9,7 +9,7 @@ use crate::embedder::Model;
 use crate::progress::{listener_fn, with_task, ProgressFn};
 use crate::{
     CancellationToken, Cost, DeviceState, Embedder, EmberError, IndexConfig, IndexStats, OpenOptions,
-    Passage, Precision, ProgressListener, SearchOptions, SearchReport,
+    Passage, Precision, ProgressListener, SearchOptions, SearchReport, TextSource,
 };
 
 /// A semantic index on local storage. Thread-safe: searches run on several threads at once and
@@ -351,6 +351,16 @@ impl EmberIndex {
         options: Option<SearchOptions>,
     ) -> Result<SearchReport, EmberError> {
         self.search_vector_with(&vector, &options.unwrap_or_default())
+    }
+
+    /// Where an index built with `TextStorage.NONE` gets its texts: recompute searches (one call
+    /// per search), `get`, `materializeVectors`, `buildKeywords`, and commits of an index with
+    /// keywords. Set it right after opening; `null`/`nil` removes it. An index that keeps its text
+    /// never calls it.
+    pub fn set_text_source(&self, source: Option<Arc<dyn TextSource>>) -> Result<(), EmberError> {
+        let open = self.open_state()?;
+        let source = source.map(|s| Arc::new(crate::source::Bridge(s)) as Arc<dyn ember_core::TextSource>);
+        Ok(open.index.set_text_source(source)?)
     }
 
     /// Sizes and counts.

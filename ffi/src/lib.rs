@@ -14,6 +14,7 @@ mod logging;
 mod passage;
 mod progress;
 mod records;
+mod source;
 
 pub use device::{DeviceState, Precision, VectorAction};
 pub use embedder::{onnx_embedder, Embedder, TextKind};
@@ -26,6 +27,7 @@ pub use records::{
     Cost, Durability, EmbedderConfig, EnergyProfile, IndexConfig, IndexStats, Mode, OpenOptions, Retrieval,
     SearchHit, SearchOptions, SearchReport, Sections, VectorStorage,
 };
+pub use source::{TextSource, TextStorage};
 
 uniffi::setup_scaffolding!("ember");
 

@@ -12,7 +12,7 @@ use std::collections::{BTreeMap, HashMap};
 
 pub use ember_core::{Cost, EnergyProfile, IndexStats, Mode, Retrieval, SearchHit, VectorStorage};
 
-use crate::{EmberError, VectorAction};
+use crate::{EmberError, TextStorage, VectorAction};
 
 /// How a search gets exact scores for its best candidates.
 #[uniffi::remote(Enum)]
@@ -218,7 +218,7 @@ pub struct IndexStats {
     pub index_bytes: u64,
     /// The vector sidecar's size (0 without one).
     pub sidecar_bytes: u64,
-    /// The compressed text store's size.
+    /// The compressed text store's size (0 when the app holds the text).
     pub text_store_bytes: u64,
     /// The keyword index's size (0 without one).
     pub keyword_bytes: u64,
@@ -226,6 +226,10 @@ pub struct IndexStats {
     pub sections: Sections,
     /// The embedding model the index was built with.
     pub model: String,
+    /// Whether the index keeps the text or the app does.
+    pub text: TextStorage,
+    /// Every file of the index directory: what the app's storage actually pays.
+    pub dir_bytes: u64,
 }
 
 /// Whether full-precision vectors are kept beside the index (for `StoredRerank`).
@@ -257,6 +261,10 @@ pub struct IndexConfig {
     /// With `keywords`: reduce English words to their stem (`running` → `run`).
     #[uniffi(default = true)]
     pub keyword_stem: bool,
+    /// Keep the passages' text in the index (`Store`, also when absent), or only fingerprints
+    /// (`TextStorage.NONE`: the app keeps the texts and sets a `TextSource` after opening).
+    #[uniffi(default = None)]
+    pub text: Option<TextStorage>,
 }
 
 impl Default for IndexConfig {
@@ -268,6 +276,7 @@ impl Default for IndexConfig {
             max_tokens: d.max_tokens.map(clamp_u32),
             keywords: d.keywords.is_some(),
             keyword_stem: d.keywords.is_none_or(|k| k.stem),
+            text: None,
         }
     }
 }
@@ -284,6 +293,7 @@ impl IndexConfig {
             keywords: self
                 .keywords
                 .then_some(ember_core::keywords::AnalyzerConfig { stem: self.keyword_stem }),
+            text: self.text.unwrap_or_default(),
             ..ember_core::IndexConfig::default()
         })
     }
@@ -476,6 +486,8 @@ mod tests {
         assert_eq!(uniffi_default("IndexConfig", "max_tokens"), "None");
         assert!(i.max_tokens.is_none());
         assert_eq!(uniffi_default("IndexConfig", "keywords"), i.keywords.is_some().to_string());
+        assert_eq!(uniffi_default("IndexConfig", "text"), "None");
+        assert_eq!(i.text, TextStorage::Store);
         assert_eq!(uniffi_default("SearchOptions", "retrieval"), "None");
         assert_eq!(s.retrieval, Retrieval::Auto);
 

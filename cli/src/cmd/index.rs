@@ -8,7 +8,7 @@ use ember_core::keywords::AnalyzerConfig;
 use ember_core::text::{chunk, ChunkConfig};
 use ember_core::{
     Embedder, EmbedderConfig, Index, IndexConfig, OnnxEmbedder, Passage, Prefixes, Task, TextKind,
-    VectorStorage,
+    TextStorage, VectorStorage,
 };
 
 use super::CliResult;
@@ -58,6 +58,10 @@ pub struct Args {
     /// With --keywords: index English words as written, without reducing them to their stem.
     #[arg(long, requires = "keywords")]
     no_stem: bool,
+    /// Keep the passages' text in the index (`store`), or only a fingerprint of each (`none`: the
+    /// app keeps the texts; `search`, `eval` and `vectors materialize` then take `--text-from`).
+    #[arg(long, value_enum, default_value = "store")]
+    text: TextStorage,
     /// Benchmarking aid: reuse (or save) passage embeddings in this file, keyed by model and texts.
     #[arg(long)]
     embeddings_cache: Option<PathBuf>,
@@ -72,6 +76,8 @@ struct Summary {
     index_bytes: u64,
     sidecar_bytes: u64,
     keyword_bytes: u64,
+    text_store_bytes: u64,
+    dir_bytes: u64,
     index_ratio: f64,
     build_ms: f64,
 }
@@ -93,6 +99,7 @@ pub fn run(args: Args) -> CliResult {
         vectors: args.vectors,
         max_tokens: Some(embedder.max_tokens()),
         keywords: args.keywords.then_some(AnalyzerConfig { stem: !args.no_stem }),
+        text: args.text,
         ..IndexConfig::default()
     };
     let bar = crate::progress::bar(passages.len() as u64, "embedding");
@@ -133,6 +140,8 @@ pub fn run(args: Args) -> CliResult {
         index_bytes: stats.index_bytes,
         sidecar_bytes: stats.sidecar_bytes,
         keyword_bytes: stats.keyword_bytes,
+        text_store_bytes: stats.text_store_bytes,
+        dir_bytes: stats.dir_bytes,
         index_ratio: stats.index_bytes as f64 / stats.text_bytes.max(1) as f64,
         build_ms: start.elapsed().as_secs_f64() * 1e3,
     };

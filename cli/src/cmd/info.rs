@@ -2,7 +2,7 @@
 
 use std::path::PathBuf;
 
-use ember_core::{Index, OpenOptions};
+use ember_core::{Index, OpenOptions, TextStorage};
 
 use super::CliResult;
 
@@ -28,7 +28,16 @@ pub fn run(args: Args) -> CliResult {
             stats.pending_ops
         )?;
         outln!("model         {} ({} dims)", stats.model, stats.dim)?;
-        outln!("text          {} bytes (stored compressed in {})", stats.text_bytes, stats.text_store_bytes)?;
+        match stats.text {
+            TextStorage::Store => outln!(
+                "text          {} bytes (stored compressed in {})",
+                stats.text_bytes,
+                stats.text_store_bytes
+            )?,
+            TextStorage::None => {
+                outln!("text          {} bytes (held by the app; not stored)", stats.text_bytes)?
+            }
+        }
         let pct = 100.0 * stats.index_bytes as f64 / stats.text_bytes.max(1) as f64;
         outln!("index         {} bytes ({pct:.1}% of the text)", stats.index_bytes)?;
         outln!("vectors       {} bytes", stats.sidecar_bytes)?;
@@ -39,6 +48,8 @@ pub fn run(args: Args) -> CliResult {
             }
             Err(why) => outln!("keywords      none ({why})")?,
         }
+        let pct = 100.0 * stats.dir_bytes as f64 / stats.text_bytes.max(1) as f64;
+        outln!("directory     {} bytes ({pct:.1}% of the text, every file)", stats.dir_bytes)?;
         for (name, bytes) in &stats.sections {
             outln!("  {name:<14}{bytes}")?;
         }

@@ -15,6 +15,7 @@ use super::read::lookup::{self, IndexStats};
 use super::read::search::{self, Auto, SearchReport};
 use super::read::walk::Scratch;
 use super::snapshot::Snapshot;
+use super::source::Slot;
 use crate::cpu::{Cost, Meter};
 use crate::error::lock_poisoned;
 use crate::{Embedder, Error, Prefixes, Result, TextKind};
@@ -95,6 +96,24 @@ impl Index {
             .unwrap_or_default()
     }
 
+    /// Where an index that keeps no text (`IndexConfig::text` = [`crate::TextStorage::None`]) gets
+    /// the texts it needs: recompute searches (one call per search for the candidates it
+    /// re-embeds), `get`, `materialize_vectors`, `build_keywords`, and a commit or compaction of
+    /// an index with keywords. Set it after opening; `None` removes it. Waits for a writer in
+    /// progress. An index that keeps its text never asks.
+    pub fn set_text_source(&self, source: Option<Arc<dyn crate::TextSource>>) -> Result<()> {
+        // The writer's lock (not `writer()`, which refuses read-only handles: they search too), so
+        // no write in progress publishes a snapshot made before the source was set.
+        let _w = self.writer.lock().map_err(|_| lock_poisoned())?;
+        let snap = self.snapshot()?;
+        self.publish_snapshot(Snapshot { source: Slot(source), ..(*snap).clone() })
+    }
+
+    /// Whether the index keeps the passages' text or the app does.
+    pub fn text_storage(&self) -> crate::TextStorage {
+        self.snapshot().map(|s| s.base.meta.text).unwrap_or_default()
+    }
+
     /// Number of live passages.
     pub fn len(&self) -> usize {
         self.snapshot().map_or(0, |s| s.live)
@@ -156,7 +175,7 @@ impl Index {
 
     /// Sizes and counts.
     pub fn stats(&self) -> Result<IndexStats> {
-        Ok(lookup::stats(&*self.snapshot()?))
+        Ok(lookup::stats(&*self.snapshot()?, &self.dir))
     }
 
     /// Live ids, in internal order.

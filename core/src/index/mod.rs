@@ -17,6 +17,7 @@
 //! - [`write`]: open, apply, the writer, insert, commit, compact, build, vectors.
 //! - [`keyword`]: the keyword index of a generation, the terms of passages added since, and BM25
 //!   over both.
+//! - [`source`]: app-held text (an index that keeps only fingerprints asks the app's source).
 //! - [`sidecar`] (stored vectors), [`files`] (names in the directory), [`cache`] (recomputed
 //!   embeddings), [`filter`], [`metadata`], [`policy`] (device policy), [`task`] (progress, cancel).
 
@@ -35,6 +36,7 @@ mod read;
 mod segment;
 mod sidecar;
 mod snapshot;
+mod source;
 mod task;
 mod write;
 
@@ -44,10 +46,11 @@ pub use log as wal;
 pub use metadata::{Metadata, Value};
 pub use options::{
     Durability, Fusion, IndexConfig, Mode, OpenOptions, Policy, Precision, Retrieval, SearchOptions,
-    VectorStorage, DEFAULT_CACHE_BYTES,
+    TextStorage, VectorStorage, DEFAULT_CACHE_BYTES,
 };
 pub use passage::Passage;
 pub use policy::{CostSource, DeviceState, ModeCost, ModeCosts, Unmeasured, VectorAction};
 pub use read::lookup::IndexStats;
 pub use read::search::{SearchHit, SearchReport};
+pub use source::TextSource;
 pub use task::Task;

@@ -35,6 +35,26 @@ impl VectorStorage {
     }
 }
 
+/// Whether the index keeps the passages' text.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+#[cfg_attr(feature = "clap", derive(clap::ValueEnum))]
+pub enum TextStorage {
+    /// In the index, compressed: `get` returns it and recompute reads it.
+    #[default]
+    Store,
+    /// Not at all: the app keeps its texts and hands them over through a [`crate::TextSource`]
+    /// (`Index::set_text_source`); the index keeps a 4-byte fingerprint per passage to detect a
+    /// text that changed. Texts added since the last commit stay in the log until it.
+    None,
+}
+
+impl TextStorage {
+    pub(crate) fn is_store(&self) -> bool {
+        *self == TextStorage::Store
+    }
+}
+
 /// How an index is built.
 #[derive(Debug, Clone, PartialEq)]
 pub struct IndexConfig {
@@ -57,6 +77,8 @@ pub struct IndexConfig {
     /// A keyword (BM25) index built with the passages and kept in step with them, with these
     /// analysis settings; `None` for none (one can be built later, `Index::build_keywords`).
     pub keywords: Option<AnalyzerConfig>,
+    /// Whether the index keeps the text or the app does.
+    pub text: TextStorage,
 }
 
 impl Default for IndexConfig {
@@ -81,6 +103,7 @@ impl Default for IndexConfig {
             embed_chunk: 256,
             max_tokens: None,
             keywords: None,
+            text: TextStorage::Store,
         }
     }
 }

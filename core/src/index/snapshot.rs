@@ -12,6 +12,7 @@ use super::metadata::Metadata;
 use super::segment::load::Base;
 use super::segment::meta::DELETED;
 use super::sidecar::Sidecar;
+use super::source::{fingerprint, Slot};
 use crate::graph::GraphView;
 use crate::quant::Decoded;
 use crate::{Embedder, Error, Result, TextKind};
@@ -81,6 +82,8 @@ pub(crate) struct Snapshot {
     pub logged_ops: u64,
     /// Live ids → node.
     pub ids: IdMap,
+    /// Where texts come from when the segment keeps none.
+    pub source: Slot,
 }
 
 static NO_METADATA: std::sync::LazyLock<Metadata> = std::sync::LazyLock::new(Metadata::new);
@@ -110,6 +113,7 @@ impl Snapshot {
             live,
             logged_ops: 0,
             ids,
+            source: Slot::default(),
         }
     }
 
@@ -167,16 +171,50 @@ impl Snapshot {
         }
     }
 
-    /// Texts of nodes, in the order asked.
+    /// Texts of nodes, in the order asked: from the segment, or (when it keeps none) from the app's
+    /// source in one call, checked against the recorded fingerprints.
     pub fn texts(&self, ids: &[u32]) -> Result<Vec<String>> {
         let base_ids: Vec<u32> = ids.iter().copied().filter(|&i| (i as usize) < self.base.len()).collect();
-        let mut base_texts = self.base.texts(&base_ids)?.into_iter();
+        let base_texts = match &self.base.text {
+            Some(_) => self.base.texts(&base_ids)?,
+            None if base_ids.is_empty() => Vec::new(),
+            None => {
+                let app_ids = base_ids.iter().map(|&i| self.id(i)).collect::<Result<Vec<_>>>()?;
+                let fps = base_ids.iter().map(|&i| self.base.fingerprint(i)).collect::<Result<Vec<_>>>()?;
+                self.source.fetch(&app_ids, &fps)?
+            }
+        };
+        let mut base_texts = base_texts.into_iter();
         ids.iter()
             .map(|&i| match self.added(i) {
                 Some(a) => Ok(a.text.clone()),
                 None => base_texts.next().ok_or_else(|| Error::Corrupt(format!("passage {i} has no text"))),
             })
             .collect()
+    }
+
+    /// Recorded fingerprints of nodes' texts (a segment whose text the app holds), in order.
+    pub fn fingerprints(&self, ids: &[u32]) -> Result<Vec<u32>> {
+        ids.iter()
+            .map(|&i| match self.added(i) {
+                Some(a) => Ok(fingerprint(&a.text)),
+                None => self.base.fingerprint(i),
+            })
+            .collect()
+    }
+
+    /// UTF-8 bytes of nodes' texts without asking the app for them: the added ones' exactly, and
+    /// the segment's share of its recorded total (exact at a commit, which keeps every node; an
+    /// estimate from the mean length after a compaction drops some).
+    pub fn text_bytes(&self, ids: &[u32]) -> u64 {
+        let added: u64 = ids.iter().filter_map(|&i| self.added(i)).map(|a| a.text.len() as u64).sum();
+        let n = self.base.len() as u64;
+        let kept = ids.iter().filter(|&&i| (i as usize) < self.base.len()).count() as u64;
+        let base = match kept == n {
+            true => self.base.meta.text_bytes,
+            false => (self.base.meta.text_bytes as u128 * kept as u128 / n.max(1) as u128) as u64,
+        };
+        base + added
     }
 
     /// A borrowed view for graph walks.

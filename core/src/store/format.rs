@@ -83,11 +83,13 @@ pub enum SectionKind {
     Flags = 9,
     /// Per-passage metadata; absent when no passage has any.
     Metadata = 10,
+    /// A 4-byte fingerprint of each passage's text, in place of the text when the app holds it.
+    Fingerprints = 11,
 }
 
 impl SectionKind {
     /// All kinds, for lookups by number.
-    pub const ALL: [SectionKind; 10] = [
+    pub const ALL: [SectionKind; 11] = [
         SectionKind::Meta,
         SectionKind::Quantizer,
         SectionKind::Codes,
@@ -98,6 +100,7 @@ impl SectionKind {
         SectionKind::Text,
         SectionKind::Flags,
         SectionKind::Metadata,
+        SectionKind::Fingerprints,
     ];
 
     /// The kind with this number, if known.
@@ -118,6 +121,7 @@ impl SectionKind {
             SectionKind::Text => "text",
             SectionKind::Flags => "flags",
             SectionKind::Metadata => "metadata",
+            SectionKind::Fingerprints => "fingerprints",
         }
     }
 }

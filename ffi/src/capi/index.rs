@@ -8,7 +8,9 @@ use super::handles::Registry;
 use super::passage::{passages_arg, CStoredPassage, EmberPassage, StoredPassage, PASSAGES};
 use super::task::{EmberTask, Resolved};
 use super::{flag, guard, guard_void, out_arg, str_arg, EmberResult};
-use crate::{Durability, EmberError, EmberIndex, EnergyProfile, IndexConfig, OpenOptions, VectorStorage};
+use crate::{
+    Durability, EmberError, EmberIndex, EnergyProfile, IndexConfig, OpenOptions, TextStorage, VectorStorage,
+};
 
 /// An open index (opaque). Searches and one writer may use a handle on several threads at once.
 /// Close it with `ember_index_close`; calls on a closed handle return `EMBER_RESULT_CLOSED`.
@@ -77,6 +79,19 @@ pub struct EmberIndexOptions {
     pub max_tokens: u32,
     /// An `EmberKeywords` value.
     pub keywords: u32,
+    /// An `EmberTextStorage` value.
+    pub text: u32,
+}
+
+/// Whether an index keeps the passages' text (values of `EmberIndexOptions::text`).
+#[repr(u32)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum EmberTextStorage {
+    /// In the index, compressed.
+    Store = 0,
+    /// Only a fingerprint per passage: the app keeps the texts and hands them over through
+    /// `ember_index_set_text_source`.
+    None = 1,
 }
 
 impl EmberIndexOptions {
@@ -99,6 +114,11 @@ impl EmberIndexOptions {
                 k if k <= EmberKeywords::Unstemmed as u32 => true,
                 k => return Err(EmberError::invalid(format!("unknown keywords option {k}"))),
             },
+            text: Some(match self.text {
+                t if t == EmberTextStorage::Store as u32 => TextStorage::Store,
+                t if t == EmberTextStorage::None as u32 => TextStorage::None,
+                t => return Err(EmberError::invalid(format!("unknown text storage {t}"))),
+            }),
         })
     }
 }
@@ -180,6 +200,10 @@ pub struct EmberIndexStats {
     pub generation: u64,
     /// The keyword index's size (0 without one).
     pub keyword_bytes: u64,
+    /// Every file of the index directory.
+    pub dir_bytes: u64,
+    /// An `EmberTextStorage` value: whether the index keeps the text.
+    pub text: u32,
 }
 
 fn index_handle(inner: Arc<EmberIndex>) -> Result<*mut CIndex, EmberError> {
@@ -204,6 +228,7 @@ pub unsafe extern "C" fn ember_index_options_default(out_options: *mut EmberInde
                 (true, true) => EmberKeywords::Stemmed,
                 (true, false) => EmberKeywords::Unstemmed,
             } as u32,
+            text: EmberTextStorage::Store as u32,
         };
         // SAFETY: forwarded from this function's contract.
         unsafe { out_arg(out_options, "out_options", value) }?;
@@ -364,6 +389,11 @@ pub unsafe extern "C" fn ember_index_stats(
             pending_ops: s.pending_ops,
             generation: s.generation,
             keyword_bytes: s.keyword_bytes,
+            dir_bytes: s.dir_bytes,
+            text: match s.text {
+                TextStorage::Store => EmberTextStorage::Store,
+                TextStorage::None => EmberTextStorage::None,
+            } as u32,
         };
         Ok(())
     })

@@ -17,6 +17,7 @@ mod handles;
 mod index;
 mod passage;
 mod search;
+mod source;
 mod task;
 mod write;
 
@@ -33,7 +34,8 @@ pub use embedder::{
 pub use index::{
     ember_index_close, ember_index_create, ember_index_get, ember_index_model_id, ember_index_open,
     ember_index_options_default, ember_index_stats, ember_open_options_default, CIndex, EmberDurability,
-    EmberIndexOptions, EmberIndexStats, EmberKeywords, EmberOpenOptions, EmberVectorStorage,
+    EmberIndexOptions, EmberIndexStats, EmberKeywords, EmberOpenOptions, EmberTextStorage,
+    EmberVectorStorage,
 };
 pub use passage::{
     ember_stored_passage_free, ember_stored_passage_view, CStoredPassage, EmberMetadataEntry, EmberPassage,
@@ -45,6 +47,7 @@ pub use search::{
     ember_search_results_reason, CSearchResults, EmberMode, EmberRetrieval, EmberSearchInfo,
     EmberSearchOptions,
 };
+pub use source::{ember_index_set_text_source, ember_texts_set, CTexts, EmberTextSourceFn};
 pub use task::{
     ember_cancellation_token_cancel, ember_cancellation_token_free, ember_cancellation_token_new,
     CCancellationToken, EmberProgressFn, EmberTask,
@@ -97,6 +100,10 @@ pub enum EmberResult {
     Locked = 15,
     /// The index cannot be changed: opened read-only, or its files or file system are read-only.
     ReadOnly = 16,
+    /// The index keeps no text and the app's text source could not give it.
+    TextUnavailable = 17,
+    /// The app's text source returned a text that changed since it was indexed.
+    TextChanged = 18,
 }
 
 impl From<&EmberError> for EmberResult {
@@ -118,6 +125,8 @@ impl From<&EmberError> for EmberResult {
             EmberError::DuplicateId { .. } => EmberResult::DuplicateId,
             EmberError::Locked { .. } => EmberResult::Locked,
             EmberError::ReadOnly { .. } => EmberResult::ReadOnly,
+            EmberError::TextUnavailable { .. } => EmberResult::TextUnavailable,
+            EmberError::TextChanged { .. } => EmberResult::TextChanged,
         }
     }
 }

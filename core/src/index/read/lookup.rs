@@ -2,7 +2,9 @@
 //! takes a lock: a snapshot never changes once published.
 
 use std::collections::BTreeMap;
+use std::path::Path;
 
+use crate::index::options::TextStorage;
 use crate::index::passage::Passage;
 use crate::index::snapshot::Snapshot;
 use crate::store::SectionKind;
@@ -27,7 +29,7 @@ pub struct IndexStats {
     pub index_bytes: u64,
     /// The vector sidecar's file size (0 without one).
     pub sidecar_bytes: u64,
-    /// The compressed text store's size.
+    /// The compressed text store's size (0 when the app holds the text).
     pub text_store_bytes: u64,
     /// The keyword index's file size (0 without one).
     pub keyword_bytes: u64,
@@ -35,10 +37,15 @@ pub struct IndexStats {
     pub sections: BTreeMap<String, u64>,
     /// The embedding model the index was built with.
     pub model: String,
+    /// Whether the index keeps the text or the app does.
+    pub text: TextStorage,
+    /// Every file of the index directory: segment, log, sidecar, keyword index and anything else
+    /// there (what the app's storage actually pays).
+    pub dir_bytes: u64,
 }
 
 /// Sizes and counts.
-pub(crate) fn stats(snap: &Snapshot) -> IndexStats {
+pub(crate) fn stats(snap: &Snapshot, dir: &Path) -> IndexStats {
     let segment = &snap.base.segment;
     let sections: BTreeMap<String, u64> =
         segment.section_sizes().into_iter().map(|(k, v)| (k.to_string(), v)).collect();
@@ -59,7 +66,15 @@ pub(crate) fn stats(snap: &Snapshot) -> IndexStats {
         },
         sections,
         model: snap.base.meta.model.clone(),
+        text: snap.base.meta.text,
+        dir_bytes: dir_bytes(dir),
     }
+}
+
+/// Bytes of every regular file in `dir` (not following links; subdirectories are not Ember's).
+fn dir_bytes(dir: &Path) -> u64 {
+    let Ok(entries) = std::fs::read_dir(dir) else { return 0 };
+    entries.filter_map(|e| e.ok()?.metadata().ok()).filter(|m| m.is_file()).map(|m| m.len()).sum()
 }
 
 /// Live ids, in internal order.

@@ -8,6 +8,7 @@ use super::meta::{Meta, DELETED};
 use crate::graph::GraphView;
 use crate::index::cache::EmbeddingCache;
 use crate::index::metadata::{self, Metadata};
+use crate::index::options::TextStorage;
 use crate::quant::Quantizer;
 use crate::store::{IdsView, SectionKind, Segment, TextView};
 use crate::{Error, Result};
@@ -18,7 +19,8 @@ pub(crate) struct Base {
     pub segment: Segment,
     pub meta: Meta,
     pub quantizer: Quantizer,
-    pub text: TextView,
+    /// The compressed texts, or `None` when the app holds them (a fingerprint section instead).
+    pub text: Option<TextView>,
     pub entry: u32,
     /// Per-passage metadata (empty when the segment has none).
     pub metadata: Vec<Metadata>,
@@ -65,7 +67,15 @@ impl Base {
         }
         GraphView::new(n_u32(n)?, entry, blocks, lengths, edges)?;
         let ids = IdsView::new(segment.section(SectionKind::Ids)?, n)?;
-        let text = TextView::new(segment.section(SectionKind::Text)?, n)?;
+        let text = match meta.text {
+            TextStorage::Store => Some(TextView::new(segment.section(SectionKind::Text)?, n)?),
+            TextStorage::None => {
+                if Some(segment.section(SectionKind::Fingerprints)?.len()) != n.checked_mul(4) {
+                    return Err(Error::Corrupt("fingerprints section has the wrong size".into()));
+                }
+                None
+            }
+        };
         let flags = match segment.optional_section(SectionKind::Flags)? {
             Some(f) if f.len() == n => f.to_vec(),
             Some(_) => return Err(Error::Corrupt("flags section has the wrong size".into())),
@@ -103,8 +113,19 @@ impl Base {
         IdsView::prevalidated(self.segment.section(SectionKind::Ids).unwrap_or(&[]))
     }
 
+    /// Texts of `ids` from the segment (only when it keeps them; see `Snapshot::texts`).
     pub fn texts(&self, ids: &[u32]) -> Result<Vec<String>> {
-        self.text.get_many(self.segment.section(SectionKind::Text)?, ids)
+        match &self.text {
+            Some(view) => view.get_many(self.segment.section(SectionKind::Text)?, ids),
+            None => Err(Error::TextUnavailable("the index keeps no text".into())),
+        }
+    }
+
+    /// The recorded fingerprint of passage `i`'s text (segments whose text the app holds).
+    pub fn fingerprint(&self, i: u32) -> Result<u32> {
+        let fps = self.segment.section(SectionKind::Fingerprints)?;
+        crate::store::le::u32_at(fps, i as usize * 4)
+            .ok_or_else(|| Error::Corrupt(format!("passage {i} has no fingerprint")))
     }
 }
 

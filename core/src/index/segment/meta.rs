@@ -2,6 +2,8 @@
 
 use serde::{Deserialize, Serialize};
 
+use crate::index::options::TextStorage;
+
 /// Flag bit of a deleted passage in the flags section (the version map).
 pub(crate) const DELETED: u8 = 1;
 
@@ -28,5 +30,9 @@ pub(crate) struct Meta {
     /// The embedder's passage prefix, as above.
     #[serde(default, skip_serializing_if = "String::is_empty")]
     pub passage_prefix: String,
+    /// Where the text is: in the segment (absent, in segments written before app-held text), or
+    /// with the app (a fingerprints section instead of the text section).
+    #[serde(default, skip_serializing_if = "TextStorage::is_store")]
+    pub text: TextStorage,
     pub created_by: String,
 }

@@ -17,9 +17,15 @@ pub(crate) struct SegmentParts<'a> {
     pub codes: Vec<u8>,
     pub graph: &'a Graph,
     pub ids: Vec<&'a str>,
-    pub texts: Vec<&'a str>,
+    pub text: SegmentText<'a>,
     pub metadata: Vec<&'a Metadata>,
     pub flags: Option<Vec<u8>>,
+}
+
+/// The passages' texts, or only their fingerprints when the app holds the texts.
+pub(crate) enum SegmentText<'a> {
+    Stored(Vec<&'a str>),
+    Held(Vec<u32>),
 }
 
 /// Write the segment of `parts.meta.generation` (not yet published); returns its file name and
@@ -41,7 +47,12 @@ pub(crate) fn write_segment(storage: &dyn Storage, dir: &Path, parts: SegmentPar
     w.add(SectionKind::GraphLengths, encoded.lengths.clone());
     w.add(SectionKind::GraphEdges, encoded.edges.clone());
     w.add(SectionKind::Ids, encode_ids(&parts.ids));
-    w.add(SectionKind::Text, encode_texts(&parts.texts));
+    match parts.text {
+        SegmentText::Stored(texts) => w.add(SectionKind::Text, encode_texts(&texts)),
+        SegmentText::Held(fps) => {
+            w.add(SectionKind::Fingerprints, fps.iter().flat_map(|f| f.to_le_bytes()).collect())
+        }
+    }
     if let Some(flags) = parts.flags.filter(|f| f.iter().any(|&b| b != 0)) {
         w.add(SectionKind::Flags, flags);
     }

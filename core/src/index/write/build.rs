@@ -8,12 +8,13 @@ use crate::graph;
 use crate::index::files;
 use crate::index::handle::Index;
 use crate::index::keyword;
-use crate::index::options::{IndexConfig, OpenOptions};
+use crate::index::options::{IndexConfig, OpenOptions, TextStorage};
 use crate::index::passage::{validate_passage, Passage};
 use crate::index::segment::meta::Meta;
 use crate::index::segment::publish::publish;
-use crate::index::segment::write::{write_segment, SegmentParts};
+use crate::index::segment::write::{write_segment, SegmentParts, SegmentText};
 use crate::index::sidecar;
+use crate::index::source::fingerprint;
 use crate::index::task::Task;
 use crate::quant::{QuantParams, Quantizer, MAX_CODE_DIMS, MAX_DIM};
 use crate::store::{RealStorage, Storage};
@@ -183,7 +184,12 @@ pub(crate) fn build_from_vectors(
         max_tokens: config.max_tokens,
         query_prefix: prefixes.query.clone(),
         passage_prefix: prefixes.passage.clone(),
+        text: config.text,
         created_by: format!("ember {}", env!("CARGO_PKG_VERSION")),
+    };
+    let text = match config.text {
+        TextStorage::Store => SegmentText::Stored(old().map(|i| passages[i].text.as_str()).collect()),
+        TextStorage::None => SegmentText::Held(old().map(|i| fingerprint(&passages[i].text)).collect()),
     };
     let parts = SegmentParts {
         meta,
@@ -191,7 +197,7 @@ pub(crate) fn build_from_vectors(
         codes,
         graph: &graph,
         ids: old().map(|i| passages[i].id.as_str()).collect(),
-        texts: old().map(|i| passages[i].text.as_str()).collect(),
+        text,
         metadata: old().map(|i| &passages[i].metadata).collect(),
         flags: None,
     };

@@ -10,10 +10,11 @@ use crate::index::cache::EmbeddingCache;
 use crate::index::files;
 use crate::index::handle::{Index, Writer};
 use crate::index::keyword;
+use crate::index::options::TextStorage;
 use crate::index::segment::load::Base;
 use crate::index::segment::meta::Meta;
 use crate::index::segment::publish::publish;
-use crate::index::segment::write::{write_segment, SegmentParts};
+use crate::index::segment::write::{write_segment, SegmentParts, SegmentText};
 use crate::index::sidecar;
 use crate::index::snapshot::Snapshot;
 use crate::index::task::Task;
@@ -68,9 +69,33 @@ impl Index {
         for &i in order {
             codes.extend_from_slice(view.code(i));
         }
-        let texts = snap.texts(order)?;
+        // A segment without text carries its fingerprints on; the app's texts are asked for only
+        // to rebuild a keyword index (live passages; tombstones get none).
+        let (texts, fingerprints) = match (base.meta.text, &snap.keywords) {
+            (TextStorage::Store, _) => (snap.texts(order)?, Vec::new()),
+            (TextStorage::None, Some(Ok(_))) => {
+                let live: Vec<u32> = order.iter().copied().filter(|&i| !snap.is_deleted(i)).collect();
+                let mut fetched = snap.texts(&live)?.into_iter();
+                let texts =
+                    order
+                        .iter()
+                        .map(|&i| {
+                            if snap.is_deleted(i) {
+                                String::new()
+                            } else {
+                                fetched.next().unwrap_or_default()
+                            }
+                        })
+                        .collect();
+                (texts, snap.fingerprints(order)?)
+            }
+            (TextStorage::None, _) => (Vec::new(), snap.fingerprints(order)?),
+        };
         let ids: Vec<String> = order.iter().map(|&i| snap.id(i)).collect::<Result<_>>()?;
-        let text_bytes = texts.iter().map(|t| t.len() as u64).sum();
+        let text_bytes = match base.meta.text {
+            TextStorage::Store => texts.iter().map(|t| t.len() as u64).sum(),
+            TextStorage::None => snap.text_bytes(order),
+        };
         let meta = Meta { passages: order.len(), generation, text_bytes, ..base.meta.clone() };
         let parts = SegmentParts {
             meta,
@@ -78,7 +103,10 @@ impl Index {
             codes,
             graph: &graph,
             ids: ids.iter().map(String::as_str).collect(),
-            texts: texts.iter().map(String::as_str).collect(),
+            text: match base.meta.text {
+                TextStorage::Store => SegmentText::Stored(texts.iter().map(String::as_str).collect()),
+                TextStorage::None => SegmentText::Held(fingerprints),
+            },
             metadata: order.iter().map(|&i| snap.metadata(i)).collect(),
             flags,
         };
@@ -106,7 +134,7 @@ impl Index {
                     .iter()
                     .enumerate()
                     .filter(|(_, &i)| !snap.is_deleted(i))
-                    .map(|(k, _)| (k as u32, texts[k].as_str()))
+                    .map(|(k, _)| (k as u32, texts.get(k).map_or("", String::as_str)))
                     .collect();
                 keyword::write(storage, &self.dir, generation, &docs, kw.analyzer.config())?;
             }
@@ -130,7 +158,7 @@ impl Index {
         let new_base = Arc::new(Base::load(&self.dir.join(&name), generation, cache)?);
         let sidecar = open_sidecar(&self.dir, &new_base);
         let keywords = keyword::open(&self.dir, &new_base);
-        let next = Snapshot::new(new_base, sidecar, keywords);
+        let next = Snapshot { source: snap.source.clone(), ..Snapshot::new(new_base, sidecar, keywords) };
         w.log.len = 0;
         self.publish_snapshot(next)
     }

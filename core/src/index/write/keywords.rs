@@ -24,7 +24,7 @@ impl Index {
         }
         let base = &snap.base;
         let live: Vec<u32> = (0..base.len() as u32).filter(|&i| !snap.is_deleted(i)).collect();
-        let texts = base.texts(&live)?;
+        let texts = snap.texts(&live)?;
         task.check()?;
         let docs: Vec<(u32, &str)> = live.iter().zip(&texts).map(|(&i, t)| (i, t.as_str())).collect();
         keyword::write(self.opts.storage.as_ref(), &self.dir, base.generation, &docs, analysis)?;

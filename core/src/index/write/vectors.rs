@@ -66,12 +66,23 @@ impl Index {
         while done < n {
             task.check()?;
             let rows: Vec<u32> = (done..(done + STEP).min(n)).map(|i| i as u32).collect();
-            let texts = base.texts(&rows)?;
+            // Deleted rows (tombstones until a compaction) are never scored: they get zeros, and
+            // their text is not asked for (an app holding its texts has dropped theirs).
+            let live: Vec<u32> = rows.iter().copied().filter(|&i| !snap.is_deleted(i)).collect();
+            let texts = snap.texts(&live)?;
             let refs: Vec<&str> = texts.iter().map(String::as_str).collect();
-            let vectors = embedder.embed(&refs, TextKind::Passage)?;
-            if vectors.len() != rows.len() {
-                return Err(Error::Inference(format!("{} vectors for {} texts", vectors.len(), rows.len())));
+            let embedded = embedder.embed(&refs, TextKind::Passage)?;
+            if embedded.len() != live.len() {
+                return Err(Error::Inference(format!("{} vectors for {} texts", embedded.len(), live.len())));
             }
+            let mut embedded = embedded.into_iter();
+            let vectors: Vec<Vec<f32>> = rows
+                .iter()
+                .map(|&i| match snap.is_deleted(i) {
+                    true => vec![0.0; dim],
+                    false => embedded.next().unwrap_or_default(),
+                })
+                .collect();
             let mut bytes = Vec::with_capacity(rows.len() * row_bytes);
             for v in &vectors {
                 if v.len() != dim {
