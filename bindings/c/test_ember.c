@@ -279,6 +279,59 @@ static int test_callback_embedder(void) {
   return 0;
 }
 
+/* The app's texts for the text-source test: NOTES, with the cat's text edited when `edited`. */
+static int source_calls, source_edited;
+static int note_texts(void *data, const char *const *ids, size_t ids_len, EmberTexts *out) {
+  (void)data;
+  source_calls++;
+  for (size_t i = 0; i < ids_len; i++) {
+    for (size_t j = 0; j < NOTES_LEN; j++) {
+      if (strcmp(ids[i], NOTES[j].id) != 0) continue;
+      const char *t = source_edited && strcmp(ids[i], "cat") == 0 ? "edited" : NOTES[j].text;
+      if (ember_texts_set(out, i, t, strlen(t)) != EMBER_RESULT_OK) return 1;
+    }
+  }
+  return 0;
+}
+
+static int test_text_source(void) {
+  EmberEmbedder *words = NULL;
+  OK(ember_embedder_new_callback("c-words-32", WORDS_DIM, NULL, NULL, words_embed, NULL, &words));
+  EmberIndexOptions io;
+  OK(ember_index_options_default(&io));
+  CHECK(io.text == EMBER_TEXT_STORAGE_STORE, "default text storage %u", (unsigned)io.text);
+  io.text = EMBER_TEXT_STORAGE_NONE;
+  EmberIndex *index = NULL;
+  OK(ember_index_create(path("held"), words, NOTES, NOTES_LEN, &io, NULL, &index));
+  EmberIndexStats st;
+  OK(ember_index_stats(index, &st));
+  CHECK(st.text == EMBER_TEXT_STORAGE_NONE && st.text_store_bytes == 0 && st.dir_bytes > 0,
+        "text %u, store %llu, dir %llu", (unsigned)st.text, (unsigned long long)st.text_store_bytes,
+        (unsigned long long)st.dir_bytes);
+  EmberSearchOptions so;
+  OK(ember_search_options_default(&so));
+  so.mode = EMBER_MODE_RECOMPUTE;
+  char top[64];
+  EXPECT(top_hit(index, "feed the cat", &so, top, sizeof top), EMBER_RESULT_TEXT_UNAVAILABLE);
+  OK(ember_index_set_text_source(index, note_texts, NULL));
+  source_calls = 0;
+  OK(top_hit(index, "feed the cat", &so, top, sizeof top));
+  CHECK(strcmp(top, "cat") == 0 && source_calls == 1, "top %s after %d source calls", top, source_calls);
+  EmberStoredPassage *p = NULL;
+  source_edited = 1;
+  EXPECT(ember_index_get(index, "cat", &p), EMBER_RESULT_TEXT_CHANGED);
+  source_edited = 0;
+  OK(ember_index_get(index, "cat", &p));
+  CHECK(p != NULL, "cat not found");
+  ember_stored_passage_free(p);
+  OK(ember_index_set_text_source(index, NULL, NULL));
+  EXPECT(ember_index_get(index, "cat", &p), EMBER_RESULT_TEXT_UNAVAILABLE);
+  BAD(ember_texts_set(NULL, 0, "x", 1));
+  ember_index_close(index);
+  ember_embedder_free(words);
+  return 0;
+}
+
 /* Metadata for the living-index test: folder (string) and year (int). */
 #define STR(s) {.kind = EMBER_VALUE_KIND_STR, .str_value = (s)}
 #define INT(i) {.kind = EMBER_VALUE_KIND_INT, .int_value = (i)}
@@ -960,6 +1013,7 @@ int main(int argc, char **argv) {
   run("corrupt index", test_corrupt);
   run("ONNX model: build, search, reopen", test_onnx);
   run("C callback embedder", test_callback_embedder);
+  run("app-held text: a C text source, changed text caught", test_text_source);
   run("living index: metadata, filter, add, update, delete, get, commit, reopen, compact, typed errors",
       test_living);
   run("device state and stored vectors", test_device_and_vectors);

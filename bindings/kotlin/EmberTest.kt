@@ -104,6 +104,30 @@ val tests = linkedMapOf<String, () -> Unit>(
         expectThrows<IllegalStateException> { index.add(notes) }
         index.close() // twice: ignored
     },
+    "app-held text: TextStorage.NONE, a Kotlin TextSource, changed text caught" to {
+        val embedder = onnxEmbedder(modelDir)
+        val texts = notes.associate { it.id to it.text }.toMutableMap()
+        var calls = 0
+        val source = object : TextSource {
+            override fun texts(ids: List<String>): List<String> {
+                calls++
+                return ids.map { texts[it] ?: throw EmberException.TextUnavailable("the app lost $it") }
+            }
+        }
+        EmberIndex.create(File(scratch, "held").path, embedder, notes,
+            IndexConfig(VectorStorage.NONE, text = TextStorage.NONE)).use { index ->
+            val stats = index.stats()
+            check(stats.text == TextStorage.NONE && stats.textStoreBytes == 0uL && stats.dirBytes > 0uL) { "stats $stats" }
+            expectThrows<EmberException.TextUnavailable> { index.search("cooking spaghetti", SearchOptions(Mode.RECOMPUTE)) }
+            index.setTextSource(source)
+            val report = index.search("cooking spaghetti", SearchOptions(Mode.RECOMPUTE, k = 3u))
+            check(report.hits[0].id == "pasta" && calls == 1) { "search $report after $calls source calls" }
+            check(index.get("pasta")?.text == texts["pasta"]) { "get ${index.get("pasta")}" }
+            texts["pasta"] = "edited behind the index's back"
+            val changed = expectThrows<EmberException.TextChanged> { index.get("pasta") }
+            check(changed.id == "pasta") { "changed ${changed.id}" }
+        }
+    },
     "living index: metadata, filter, add, update, delete, get, commit, reopen, compact" to {
         val embedder = onnxEmbedder(modelDir)
         val dir = File(scratch, "living").path

@@ -49,6 +49,10 @@ enum EmberResult
   EMBER_RESULT_LOCKED = 15,
   // The index cannot be changed: opened read-only, or its files or file system are read-only.
   EMBER_RESULT_READ_ONLY = 16,
+  // The index keeps no text and the app's text source could not give it.
+  EMBER_RESULT_TEXT_UNAVAILABLE = 17,
+  // The app's text source returned a text that changed since it was indexed.
+  EMBER_RESULT_TEXT_CHANGED = 18,
 };
 #ifndef __cplusplus
 typedef uint32_t EmberResult;
@@ -211,6 +215,22 @@ enum EmberPrecision
 typedef uint32_t EmberPrecision;
 #endif // __cplusplus
 
+// Whether an index keeps the passages' text (values of `EmberIndexOptions::text`).
+enum EmberTextStorage
+#ifdef __cplusplus
+  : uint32_t
+#endif // __cplusplus
+ {
+  // In the index, compressed.
+  EMBER_TEXT_STORAGE_STORE = 0,
+  // Only a fingerprint per passage: the app keeps the texts and hands them over through
+  // `ember_index_set_text_source`.
+  EMBER_TEXT_STORAGE_NONE = 1,
+};
+#ifndef __cplusplus
+typedef uint32_t EmberTextStorage;
+#endif // __cplusplus
+
 // A cancellation token (opaque). Cancel it from any thread while a call that was given it runs;
 // the call returns `EMBER_RESULT_CANCELLED` and leaves the index as it was. Free it with
 // `ember_cancellation_token_free` once no call uses it.
@@ -230,6 +250,10 @@ typedef struct EmberSearchResults EmberSearchResults;
 // A passage read back from an index (opaque). Look at it with `ember_stored_passage_view`; free it
 // with `ember_stored_passage_free`.
 typedef struct EmberStoredPassage EmberStoredPassage;
+
+// Where a text source callback puts the texts it hands back (opaque; valid only during the
+// callback). Fill it with `ember_texts_set`.
+typedef struct EmberTexts EmberTexts;
 
 // The device's state, for the policy behind `EMBER_MODE_AUTO`.
 typedef struct EmberDeviceState {
@@ -292,6 +316,8 @@ typedef struct EmberIndexOptions {
   uint32_t max_tokens;
   // An `EmberKeywords` value.
   uint32_t keywords;
+  // An `EmberTextStorage` value.
+  uint32_t text;
 } EmberIndexOptions;
 
 // How an index is opened. Start from `ember_open_options_default`.
@@ -377,6 +403,10 @@ typedef struct EmberIndexStats {
   uint64_t generation;
   // The keyword index's size (0 without one).
   uint64_t keyword_bytes;
+  // Every file of the index directory.
+  uint64_t dir_bytes;
+  // An `EmberTextStorage` value: whether the index keeps the text.
+  uint32_t text;
 } EmberIndexStats;
 
 // Search knobs. Start from `ember_search_options_default`.
@@ -435,6 +465,17 @@ typedef struct EmberSearchInfo {
   // `EmberOpenOptions`); an estimate, NaN when `cpu_ms` is.
   double energy_mj;
 } EmberSearchInfo;
+
+// Hand Ember the text of `ids[i]` with `ember_texts_set(out_texts, i, text, text_len)` for every
+// `i < ids_len`, then return 0; any other return value fails the Ember call with
+// `EMBER_RESULT_TEXT_UNAVAILABLE`, and so does an id left without a text. Ember copies each text
+// and checks it against the fingerprint recorded when the passage was indexed
+// (`EMBER_RESULT_TEXT_CHANGED` if it differs). May be called from several threads at once, until
+// the source is replaced or the index closed.
+typedef int32_t (*EmberTextSourceFn)(void *user_data,
+                                     const char *const *ids,
+                                     size_t ids_len,
+                                     struct EmberTexts *out_texts);
 
 #ifdef __cplusplus
 extern "C" {
@@ -690,6 +731,30 @@ EmberResult ember_search_results_reason(const struct EmberSearchResults *results
 
 // Free search results. NULL, and results freed before, are ignored.
 void ember_search_results_free(struct EmberSearchResults *results);
+
+// Give the index the app's texts (an index built with `EMBER_TEXT_STORAGE_NONE`): Ember calls
+// `texts` once per recompute search for the candidates it re-embeds, and in batches from
+// `ember_index_get`, `ember_index_materialize_vectors`, `ember_index_build_keywords` and commits
+// of an index with keywords. NULL `texts` removes the source. An index that keeps its text never
+// calls it.
+//
+// # Safety
+// `texts` and `user_data` must be usable from any thread, concurrently, until the source is
+// replaced or the index closed (see `EmberTextSourceFn`).
+EmberResult ember_index_set_text_source(const struct EmberIndex *index,
+                                        EmberTextSourceFn texts,
+                                        void *user_data);
+
+// Set the text of `ids[i]` (`text_len` bytes of UTF-8 at `text`, no NUL needed) inside a text
+// source callback; Ember copies it. Setting an index twice keeps the last text.
+//
+// # Safety
+// `out_texts` is the pointer Ember passed to the callback, used during the callback; `text` is
+// valid for `text_len` reads (NULL only with `text_len` 0).
+EmberResult ember_texts_set(struct EmberTexts *out_texts,
+                            size_t i,
+                            const char *text,
+                            size_t text_len);
 
 // A new token, not cancelled.
 //

@@ -4,8 +4,9 @@
 #!  2. regenerate ffi/include/ember.h (pinned cbindgen) and the Kotlin and Swift bindings, and fail
 #!     on any difference from the committed files (`--update` writes them instead);
 #!  3. C test + example program: x86_64 (shared and static library) and aarch64 under qemu-user;
-#!  4. Kotlin test on the JVM (JNA), Swift test with XCTest (in the trixie chroot), both against a
-#!     host library built as Android and iOS ship it: without tract, running the built-in encoder;
+#!  4. Kotlin test on the JVM (JNA), Swift test with XCTest (in the trixie chroot), both against the
+#!     host library of step 1 (its ONNX embedder runs the built-in encoder, as the phones' does; the
+#!     build without tract that the phones ship is compiled and run by the aarch64 C step);
 #!  5. Android and iOS static libraries (scripts/sdk/build-android.sh --check, build-xcframework.sh --check).
 #! The README's Android, iOS and C snippets are cut out of README.md and compiled into the tests.
 #! A missing tool is installed (under .tools/ where possible) or the run fails; nothing is skipped.
@@ -69,11 +70,6 @@ build_host() {
   cargo build --quiet --release --workspace --lib --bins --tests --features ember-tests/models,ember-cli/models
 }
 
-# The library the Kotlin and Swift tests load: the mobile features (no tract, the built-in encoder),
-# in its own target dir so the default build above stays as it is.
-mobile_host() {
-  cargo build --quiet --release -p ember-ffi --lib "${MOBILE_FEATURES[@]}" --target-dir target/mobile-host
-}
 
 generated() {
   "$CBINDGEN" --quiet --config ffi/cbindgen.toml --crate ember-ffi --output "$out/ember.h"
@@ -163,7 +159,7 @@ kotlin() {
     android/ember/src/main/kotlin/org/example/ember/ember.kt \
     android/ember/src/main/kotlin/org/example/ember/EmberCoroutines.kt \
     "$dir/ReadmeSnippet.kt" bindings/kotlin/EmberTest.kt
-  timed "Kotlin test (JVM)" java -Djna.library.path="$sdk_root/target/mobile-host/release" \
+  timed "Kotlin test (JVM)" java -Djna.library.path="$sdk_root/target/release" \
     -Dember.model="$model" -Dember.version="$version" \
     -cp "$dir/classes:$cp:$KOTLIN_HOME/lib/kotlin-stdlib.jar" EmberTestKt
 }
@@ -181,7 +177,7 @@ swift() {
     snippet swift
   } >"$stage/pkg/Tests/EmberTests/ReadmeSnippet.swift"
   cp "$out/swift/EmberFFI.h" "$out/swift/EmberFFI.modulemap" "$stage/gen/"
-  cp target/mobile-host/release/libember_ffi.so "$stage/lib/"
+  cp target/release/libember_ffi.so "$stage/lib/"
   cp "$model"/* "$stage/model/"
   mount -t proc proc "$chroot/proc"
   trap 'umount "$SWIFT_CHROOT/proc" 2>/dev/null || true' EXIT
@@ -205,7 +201,6 @@ timed "libember_ffi + ember-bindgen (release)" build_host
 timed "generated header and bindings up to date" generated
 timed "C test + example, x86_64" c_x86_64
 c_aarch64
-timed "libember_ffi as the mobile libraries ship (no tract)" mobile_host
 kotlin
 timed "Swift test (XCTest, swift test)" swift
 timed "Android static libraries (build-android.sh --check)" bash scripts/sdk/build-android.sh --check

@@ -14,8 +14,9 @@ pub const MAGIC: [u8; 8] = *b"EMBERSEG";
 pub const FOOTER_MAGIC: [u8; 8] = *b"EMBEREND";
 /// Incompatible layout changes bump the major version; readers refuse unknown majors.
 pub const FORMAT_MAJOR: u16 = 1;
-/// Compatible additions bump the minor version.
-pub const FORMAT_MINOR: u16 = 1;
+/// Compatible additions bump the minor version (2: the `fingerprints` section and `text` in meta,
+/// for segments whose text the app holds).
+pub const FORMAT_MINOR: u16 = 2;
 /// Written as a native u32; reads back as this only on a little-endian file.
 pub const ENDIAN_MARK: u32 = 0x0102_0304;
 /// Section alignment: `bytemuck` casts of mapped sections never fail for alignment.

@@ -1274,6 +1274,14 @@ public protocol EmberIndexProtocol: AnyObject, Sendable {
     func setDeviceState(state: DeviceState) throws 
     
     /**
+     * Where an index built with `TextStorage.NONE` gets its texts: recompute searches (one call
+     * per search), `get`, `materializeVectors`, `buildKeywords`, and commits of an index with
+     * keywords. Set it right after opening; `null`/`nil` removes it. An index that keeps its text
+     * never calls it.
+     */
+    func setTextSource(source: TextSource?) throws 
+    
+    /**
      * Sizes and counts.
      */
     func stats() throws  -> IndexStats
@@ -1640,6 +1648,21 @@ open func setDeviceState(state: DeviceState)throws   {try rustCallWithError(FfiC
 }
     
     /**
+     * Where an index built with `TextStorage.NONE` gets its texts: recompute searches (one call
+     * per search), `get`, `materializeVectors`, `buildKeywords`, and commits of an index with
+     * keywords. Set it right after opening; `null`/`nil` removes it. An index that keeps its text
+     * never calls it.
+     */
+open func setTextSource(source: TextSource?)throws   {try rustCallWithError(FfiConverterTypeEmberError_lift) {
+        uniffiCallStatus in
+    uniffi_ember_ffi_fn_method_emberindex_set_text_source(
+            self.uniffiCloneHandle(),
+        FfiConverterOptionTypeTextSource.lower(source),uniffiCallStatus
+    )
+}
+}
+    
+    /**
      * Sizes and counts.
      */
 open func stats()throws  -> IndexStats  {
@@ -1926,6 +1949,232 @@ public func FfiConverterTypeProgressListener_lift(_ handle: UInt64) throws -> Pr
 #endif
 public func FfiConverterTypeProgressListener_lower(_ value: ProgressListener) -> UInt64 {
     return FfiConverterTypeProgressListener.lower(value)
+}
+
+
+
+
+
+
+/**
+ * The app's own store of passage texts (its notes or mail database), for an index built with
+ * `TextStorage.NONE`.
+ *
+ * Ember calls it once per recompute search for every candidate it re-embeds, and in batches
+ * from `get`, `materializeVectors`, `buildKeywords` and a commit of an index with keywords.
+ * Every text is checked against the fingerprint recorded when its passage was indexed: a changed
+ * text fails the call with `TextChanged`, never a wrong score.
+ */
+public protocol TextSource: AnyObject, Sendable {
+    
+    /**
+     * The texts of passages `ids` (your ids), one per id, in order. Throw `EmberError` to fail
+     * the call (it reaches the caller as `TextUnavailable`).
+     */
+    func texts(ids: [String]) throws  -> [String]
+    
+}
+/**
+ * The app's own store of passage texts (its notes or mail database), for an index built with
+ * `TextStorage.NONE`.
+ *
+ * Ember calls it once per recompute search for every candidate it re-embeds, and in batches
+ * from `get`, `materializeVectors`, `buildKeywords` and a commit of an index with keywords.
+ * Every text is checked against the fingerprint recorded when its passage was indexed: a changed
+ * text fails the call with `TextChanged`, never a wrong score.
+ */
+open class TextSourceImpl: TextSource, @unchecked Sendable {
+    fileprivate let handle: UInt64
+
+    /// Used to instantiate a [FFIObject] without an actual handle, for fakes in tests, mostly.
+#if swift(>=5.8)
+    @_documentation(visibility: private)
+#endif
+    public struct NoHandle {
+        public init() {}
+    }
+
+    // TODO: We'd like this to be `private` but for Swifty reasons,
+    // we can't implement `FfiConverter` without making this `required` and we can't
+    // make it `required` without making it `public`.
+#if swift(>=5.8)
+    @_documentation(visibility: private)
+#endif
+    required public init(unsafeFromHandle handle: UInt64) {
+        self.handle = handle
+    }
+
+    // This constructor can be used to instantiate a fake object.
+    // - Parameter noHandle: Placeholder value so we can have a constructor separate from the default empty one that may be implemented for classes extending [FFIObject].
+    //
+    // - Warning:
+    //     Any object instantiated with this constructor cannot be passed to an actual Rust-backed object. Since there isn't a backing handle the FFI lower functions will crash.
+#if swift(>=5.8)
+    @_documentation(visibility: private)
+#endif
+    public init(noHandle: NoHandle) {
+        self.handle = 0
+    }
+
+#if swift(>=5.8)
+    @_documentation(visibility: private)
+#endif
+    public func uniffiCloneHandle() -> UInt64 {
+        return try! rustCall { uniffi_ember_ffi_fn_clone_textsource(self.handle, $0) }
+    }
+    // No primary constructor declared for this class.
+
+    deinit {
+        if handle == 0 {
+            // Mock objects have handle=0 don't try to free them
+            return
+        }
+
+        try! rustCall { uniffi_ember_ffi_fn_free_textsource(handle, $0) }
+    }
+
+    
+
+    
+    /**
+     * The texts of passages `ids` (your ids), one per id, in order. Throw `EmberError` to fail
+     * the call (it reaches the caller as `TextUnavailable`).
+     */
+open func texts(ids: [String])throws  -> [String]  {
+    return try  FfiConverterSequenceString.lift(try rustCallWithError(FfiConverterTypeEmberError_lift) {
+        uniffiCallStatus in
+    uniffi_ember_ffi_fn_method_textsource_texts(
+            self.uniffiCloneHandle(),
+        FfiConverterSequenceString.lower(ids),uniffiCallStatus
+    )
+})
+}
+    
+
+    
+}
+
+
+
+// Put the implementation in a struct so we don't pollute the top-level namespace
+fileprivate struct UniffiCallbackInterfaceTextSource {
+
+    // Create the VTable using a series of closures.
+    // Swift automatically converts these into C callback functions.
+    //
+    // Store the vtable directly.
+    static let vtable: UniffiVTableCallbackInterfaceTextSource = UniffiVTableCallbackInterfaceTextSource(
+        uniffiFree: { (uniffiHandle: UInt64) -> () in
+            do {
+                try FfiConverterTypeTextSource.handleMap.remove(handle: uniffiHandle)
+            } catch {
+                print("Uniffi callback interface TextSource: handle missing in uniffiFree")
+            }
+        },
+        uniffiClone: { (uniffiHandle: UInt64) -> UInt64 in
+            do {
+                return try FfiConverterTypeTextSource.handleMap.clone(handle: uniffiHandle)
+            } catch {
+                fatalError("Uniffi callback interface TextSource: handle missing in uniffiClone")
+            }
+        },
+        texts: { (
+            uniffiHandle: UInt64,
+            ids: RustBuffer,
+            uniffiOutReturn: UnsafeMutablePointer<RustBuffer>,
+            uniffiCallStatus: UnsafeMutablePointer<RustCallStatus>
+        ) in
+            let makeCall = {
+                () throws -> [String] in
+                guard let uniffiObj = try? FfiConverterTypeTextSource.handleMap.get(handle: uniffiHandle) else {
+                    throw UniffiInternalError.unexpectedStaleHandle
+                }
+                return try uniffiObj.texts(
+                     ids: try FfiConverterSequenceString.lift(ids)
+                )
+            }
+
+            
+            let writeReturn = { uniffiOutReturn.pointee = FfiConverterSequenceString.lower($0) }
+            uniffiTraitInterfaceCallWithError(
+                callStatus: uniffiCallStatus,
+                makeCall: makeCall,
+                writeReturn: writeReturn,
+                lowerError: FfiConverterTypeEmberError_lower
+            )
+        }
+    )
+
+    // Rust stores this pointer for future callback invocations, so it must live
+    // for the process lifetime (not just for the init function call).
+    //
+    // `nonisolated(unsafe)` is needed under Swift 6 strict concurrency.
+    // This is safe because the pointee is initialized once during static init
+    // and never mutated by either side of the FFI.  Its fields are C function pointers.
+    nonisolated(unsafe) static let vtablePtr: UnsafePointer<UniffiVTableCallbackInterfaceTextSource> = {
+        let ptr = UnsafeMutablePointer<UniffiVTableCallbackInterfaceTextSource>.allocate(capacity: 1)
+        ptr.initialize(to: vtable)
+        return UnsafePointer(ptr)
+    }()
+}
+
+private func uniffiCallbackInitTextSource() {
+    uniffi_ember_ffi_fn_init_callback_vtable_textsource(UniffiCallbackInterfaceTextSource.vtablePtr)
+}
+
+#if swift(>=5.8)
+@_documentation(visibility: private)
+#endif
+public struct FfiConverterTypeTextSource: FfiConverter {
+    fileprivate static let handleMap = UniffiHandleMap<TextSource>()
+
+    typealias FfiType = UInt64
+    typealias SwiftType = TextSource
+
+    public static func lift(_ handle: UInt64) throws -> TextSource {
+        if ((handle & 1) == 0) {
+            // Rust-generated handle, construct a new class that uses the handle to implement the
+            // interface
+            return TextSourceImpl(unsafeFromHandle: handle)
+        } else {
+            // Swift-generated handle, get the object from the handle map
+            return try handleMap.remove(handle: handle)
+        }
+    }
+
+    public static func lower(_ value: TextSource) -> UInt64 {
+         if let rustImpl = value as? TextSourceImpl {
+             // Rust-implemented object.  Clone the handle and return it
+            return rustImpl.uniffiCloneHandle()
+         } else {
+            // Swift object, generate a new vtable handle and return that.
+            return handleMap.insert(obj: value)
+         }
+    }
+
+    public static func read(from buf: inout (data: Data, offset: Data.Index)) throws -> TextSource {
+        let handle: UInt64 = try readInt(&buf)
+        return try lift(handle)
+    }
+
+    public static func write(_ value: TextSource, into buf: inout [UInt8]) {
+        writeInt(&buf, lower(value))
+    }
+}
+
+
+#if swift(>=5.8)
+@_documentation(visibility: private)
+#endif
+public func FfiConverterTypeTextSource_lift(_ handle: UInt64) throws -> TextSource {
+    return try FfiConverterTypeTextSource.lift(handle)
+}
+
+#if swift(>=5.8)
+@_documentation(visibility: private)
+#endif
+public func FfiConverterTypeTextSource_lower(_ value: TextSource) -> UInt64 {
+    return FfiConverterTypeTextSource.lower(value)
 }
 
 
@@ -2277,6 +2526,11 @@ public struct IndexConfig: Equatable, Hashable {
      * With `keywords`: reduce English words to their stem (`running` → `run`).
      */
     public var keywordStem: Bool
+    /**
+     * Keep the passages' text in the index (`Store`, also when absent), or only fingerprints
+     * (`TextStorage.NONE`: the app keeps the texts and sets a `TextSource` after opening).
+     */
+    public var text: TextStorage?
 
     // Default memberwise initializers are never public by default, so we
     // declare one manually.
@@ -2296,12 +2550,17 @@ public struct IndexConfig: Equatable, Hashable {
          */keywords: Bool = false, 
         /**
          * With `keywords`: reduce English words to their stem (`running` → `run`).
-         */keywordStem: Bool = true) {
+         */keywordStem: Bool = true, 
+        /**
+         * Keep the passages' text in the index (`Store`, also when absent), or only fingerprints
+         * (`TextStorage.NONE`: the app keeps the texts and sets a `TextSource` after opening).
+         */text: TextStorage? = nil) {
         self.vectors = vectors
         self.embedChunk = embedChunk
         self.maxTokens = maxTokens
         self.keywords = keywords
         self.keywordStem = keywordStem
+        self.text = text
     }
 
     
@@ -2324,7 +2583,8 @@ public struct FfiConverterTypeIndexConfig: FfiConverterRustBuffer {
                 embedChunk: FfiConverterUInt32.read(from: &buf), 
                 maxTokens: FfiConverterOptionUInt32.read(from: &buf), 
                 keywords: FfiConverterBool.read(from: &buf), 
-                keywordStem: FfiConverterBool.read(from: &buf)
+                keywordStem: FfiConverterBool.read(from: &buf), 
+                text: FfiConverterOptionTypeTextStorage.read(from: &buf)
         )
     }
 
@@ -2334,6 +2594,7 @@ public struct FfiConverterTypeIndexConfig: FfiConverterRustBuffer {
         FfiConverterOptionUInt32.write(value.maxTokens, into: &buf)
         FfiConverterBool.write(value.keywords, into: &buf)
         FfiConverterBool.write(value.keywordStem, into: &buf)
+        FfiConverterOptionTypeTextStorage.write(value.text, into: &buf)
     }
 }
 
@@ -2390,7 +2651,7 @@ public struct IndexStats: Equatable, Hashable {
      */
     public var sidecarBytes: UInt64
     /**
-     * The compressed text store's size.
+     * The compressed text store's size (0 when the app holds the text).
      */
     public var textStoreBytes: UInt64
     /**
@@ -2405,6 +2666,14 @@ public struct IndexStats: Equatable, Hashable {
      * The embedding model the index was built with.
      */
     public var model: String
+    /**
+     * Whether the index keeps the text or the app does.
+     */
+    public var text: TextStorage
+    /**
+     * Every file of the index directory: what the app's storage actually pays.
+     */
+    public var dirBytes: UInt64
 
     // Default memberwise initializers are never public by default, so we
     // declare one manually.
@@ -2434,7 +2703,7 @@ public struct IndexStats: Equatable, Hashable {
          * The vector sidecar's size (0 without one).
          */sidecarBytes: UInt64, 
         /**
-         * The compressed text store's size.
+         * The compressed text store's size (0 when the app holds the text).
          */textStoreBytes: UInt64, 
         /**
          * The keyword index's size (0 without one).
@@ -2444,7 +2713,13 @@ public struct IndexStats: Equatable, Hashable {
          */sections: Sections, 
         /**
          * The embedding model the index was built with.
-         */model: String) {
+         */model: String, 
+        /**
+         * Whether the index keeps the text or the app does.
+         */text: TextStorage, 
+        /**
+         * Every file of the index directory: what the app's storage actually pays.
+         */dirBytes: UInt64) {
         self.passages = passages
         self.deleted = deleted
         self.pendingOps = pendingOps
@@ -2457,6 +2732,8 @@ public struct IndexStats: Equatable, Hashable {
         self.keywordBytes = keywordBytes
         self.sections = sections
         self.model = model
+        self.text = text
+        self.dirBytes = dirBytes
     }
 
     
@@ -2486,7 +2763,9 @@ public struct FfiConverterTypeIndexStats: FfiConverterRustBuffer {
                 textStoreBytes: FfiConverterUInt64.read(from: &buf), 
                 keywordBytes: FfiConverterUInt64.read(from: &buf), 
                 sections: FfiConverterTypeSections.read(from: &buf), 
-                model: FfiConverterString.read(from: &buf)
+                model: FfiConverterString.read(from: &buf), 
+                text: FfiConverterTypeTextStorage.read(from: &buf), 
+                dirBytes: FfiConverterUInt64.read(from: &buf)
         )
     }
 
@@ -2503,6 +2782,8 @@ public struct FfiConverterTypeIndexStats: FfiConverterRustBuffer {
         FfiConverterUInt64.write(value.keywordBytes, into: &buf)
         FfiConverterTypeSections.write(value.sections, into: &buf)
         FfiConverterString.write(value.model, into: &buf)
+        FfiConverterTypeTextStorage.write(value.text, into: &buf)
+        FfiConverterUInt64.write(value.dirBytes, into: &buf)
     }
 }
 
@@ -3381,6 +3662,24 @@ enum EmberError: Swift.Error, Equatable, Hashable, Foundation.LocalizedError {
          * The file or directory that could not be written.
          */detail: String
     )
+    /**
+     * The index keeps no text (built with `TextStorage.NONE`) and could not get it from the app:
+     * no `TextSource` is set, it threw, or it returned the wrong number of texts.
+     */
+    case TextUnavailable(
+        /**
+         * What was missing, or what the source threw.
+         */detail: String
+    )
+    /**
+     * The app's `TextSource` returned a text other than the one indexed under `id`: update the
+     * passage (its stored fingerprint differs, so the scores would be wrong).
+     */
+    case TextChanged(
+        /**
+         * The passage's id.
+         */id: String
+    )
 
     
 
@@ -3456,6 +3755,12 @@ public struct FfiConverterTypeEmberError: FfiConverterRustBuffer {
             )
         case 16: return .ReadOnly(
             detail: try FfiConverterString.read(from: &buf)
+            )
+        case 17: return .TextUnavailable(
+            detail: try FfiConverterString.read(from: &buf)
+            )
+        case 18: return .TextChanged(
+            id: try FfiConverterString.read(from: &buf)
             )
 
          default: throw UniffiInternalError.unexpectedEnumCase
@@ -3548,6 +3853,16 @@ public struct FfiConverterTypeEmberError: FfiConverterRustBuffer {
         case let .ReadOnly(detail):
             writeInt(&buf, Int32(16))
             FfiConverterString.write(detail, into: &buf)
+            
+        
+        case let .TextUnavailable(detail):
+            writeInt(&buf, Int32(17))
+            FfiConverterString.write(detail, into: &buf)
+            
+        
+        case let .TextChanged(id):
+            writeInt(&buf, Int32(18))
+            FfiConverterString.write(id, into: &buf)
             
         }
     }
@@ -4125,6 +4440,83 @@ public func FfiConverterTypeTextKind_lower(_ value: TextKind) -> RustBuffer {
 
 
 /**
+ * Whether an index keeps the passages' text.
+ */
+
+public enum TextStorage: Equatable, Hashable {
+    
+    /**
+     * In the index, compressed (the default): `get` returns it, recompute reads it.
+     */
+    case store
+    /**
+     * Only a 4-byte fingerprint per passage: the app keeps the texts and gives them back through
+     * a `TextSource` (`EmberIndex.setTextSource`). Texts added since the last commit stay in the
+     * index's log until it.
+     */
+    case none
+
+
+
+
+
+}
+
+#if compiler(>=6)
+extension TextStorage: Sendable {}
+#endif
+
+#if swift(>=5.8)
+@_documentation(visibility: private)
+#endif
+public struct FfiConverterTypeTextStorage: FfiConverterRustBuffer {
+    typealias SwiftType = TextStorage
+
+    public static func read(from buf: inout (data: Data, offset: Data.Index)) throws -> TextStorage {
+        let variant: Int32 = try readInt(&buf)
+        switch variant {
+        
+        case 1: return .store
+        
+        case 2: return .none
+        
+        default: throw UniffiInternalError.unexpectedEnumCase
+        }
+    }
+
+    public static func write(_ value: TextStorage, into buf: inout [UInt8]) {
+        switch value {
+        
+        
+        case .store:
+            writeInt(&buf, Int32(1))
+        
+        
+        case .none:
+            writeInt(&buf, Int32(2))
+        
+        }
+    }
+}
+
+
+#if swift(>=5.8)
+@_documentation(visibility: private)
+#endif
+public func FfiConverterTypeTextStorage_lift(_ buf: RustBuffer) throws -> TextStorage {
+    return try FfiConverterTypeTextStorage.lift(buf)
+}
+
+#if swift(>=5.8)
+@_documentation(visibility: private)
+#endif
+public func FfiConverterTypeTextStorage_lower(_ value: TextStorage) -> RustBuffer {
+    return FfiConverterTypeTextStorage.lower(value)
+}
+
+
+
+/**
  * What the device policy advises for the stored-vector sidecar.
  */
 
@@ -4440,6 +4832,30 @@ fileprivate struct FfiConverterOptionTypeProgressListener: FfiConverterRustBuffe
 #if swift(>=5.8)
 @_documentation(visibility: private)
 #endif
+fileprivate struct FfiConverterOptionTypeTextSource: FfiConverterRustBuffer {
+    typealias SwiftType = TextSource?
+
+    public static func write(_ value: SwiftType, into buf: inout [UInt8]) {
+        guard let value = value else {
+            writeInt(&buf, Int8(0))
+            return
+        }
+        writeInt(&buf, Int8(1))
+        FfiConverterTypeTextSource.write(value, into: &buf)
+    }
+
+    public static func read(from buf: inout (data: Data, offset: Data.Index)) throws -> SwiftType {
+        switch try readInt(&buf) as Int8 {
+        case 0: return nil
+        case 1: return try FfiConverterTypeTextSource.read(from: &buf)
+        default: throw UniffiInternalError.unexpectedOptionalTag
+        }
+    }
+}
+
+#if swift(>=5.8)
+@_documentation(visibility: private)
+#endif
 fileprivate struct FfiConverterOptionTypeCost: FfiConverterRustBuffer {
     typealias SwiftType = Cost?
 
@@ -4648,6 +5064,30 @@ fileprivate struct FfiConverterOptionTypeRetrieval: FfiConverterRustBuffer {
         switch try readInt(&buf) as Int8 {
         case 0: return nil
         case 1: return try FfiConverterTypeRetrieval.read(from: &buf)
+        default: throw UniffiInternalError.unexpectedOptionalTag
+        }
+    }
+}
+
+#if swift(>=5.8)
+@_documentation(visibility: private)
+#endif
+fileprivate struct FfiConverterOptionTypeTextStorage: FfiConverterRustBuffer {
+    typealias SwiftType = TextStorage?
+
+    public static func write(_ value: SwiftType, into buf: inout [UInt8]) {
+        guard let value = value else {
+            writeInt(&buf, Int8(0))
+            return
+        }
+        writeInt(&buf, Int8(1))
+        FfiConverterTypeTextStorage.write(value, into: &buf)
+    }
+
+    public static func read(from buf: inout (data: Data, offset: Data.Index)) throws -> SwiftType {
+        switch try readInt(&buf) as Int8 {
+        case 0: return nil
+        case 1: return try FfiConverterTypeTextStorage.read(from: &buf)
         default: throw UniffiInternalError.unexpectedOptionalTag
         }
     }
@@ -5026,6 +5466,9 @@ private let initializationResult: InitializationResult = {
     if (uniffi_ember_ffi_checksum_method_emberindex_set_device_state() != 47747) {
         return InitializationResult.apiChecksumMismatch
     }
+    if (uniffi_ember_ffi_checksum_method_emberindex_set_text_source() != 4377) {
+        return InitializationResult.apiChecksumMismatch
+    }
     if (uniffi_ember_ffi_checksum_method_emberindex_stats() != 37878) {
         return InitializationResult.apiChecksumMismatch
     }
@@ -5041,6 +5484,9 @@ private let initializationResult: InitializationResult = {
     if (uniffi_ember_ffi_checksum_method_progresslistener_on_progress() != 53335) {
         return InitializationResult.apiChecksumMismatch
     }
+    if (uniffi_ember_ffi_checksum_method_textsource_texts() != 39671) {
+        return InitializationResult.apiChecksumMismatch
+    }
     if (uniffi_ember_ffi_checksum_constructor_emberindex_create() != 59128) {
         return InitializationResult.apiChecksumMismatch
     }
@@ -5053,6 +5499,7 @@ private let initializationResult: InitializationResult = {
 
     uniffiCallbackInitEmbedder()
     uniffiCallbackInitProgressListener()
+    uniffiCallbackInitTextSource()
     return InitializationResult.ok
 }()
 

@@ -135,6 +135,40 @@ final class EmberTests: XCTestCase {
         XCTAssertEqual(try XCTUnwrap(again.energyMj), 2 * cpuMs, accuracy: 1e-9)
     }
 
+    func testAppHeldText() throws {
+        final class AppTexts: TextSource, @unchecked Sendable {
+            var texts = Dictionary(uniqueKeysWithValues: notes.map { ($0.id, $0.text) })
+            var calls = 0
+            func texts(ids: [String]) throws -> [String] {
+                calls += 1
+                return try ids.map { id in
+                    guard let t = texts[id] else { throw EmberError.TextUnavailable(detail: "the app lost \(id)") }
+                    return t
+                }
+            }
+        }
+        let embedder = try onnxEmbedder(modelDir: modelDir)
+        let index = try EmberIndex.create(
+            dir: path("held"), embedder: embedder, passages: notes, config: IndexConfig(vectors: .none, text: TextStorage.none))
+        let stats = try index.stats()
+        XCTAssertEqual(stats.text, TextStorage.none)
+        XCTAssertEqual(stats.textStoreBytes, 0)
+        XCTAssertGreaterThan(stats.dirBytes, 0)
+        XCTAssertThrowsError(try index.search(query: "cooking spaghetti", options: SearchOptions(mode: .recompute))) {
+            guard case .TextUnavailable? = $0 as? EmberError else { return XCTFail("\($0)") }
+        }
+        let app = AppTexts()
+        try index.setTextSource(source: app)
+        let report = try index.search(query: "cooking spaghetti", options: SearchOptions(mode: .recompute, k: 3))
+        XCTAssertEqual(report.hits.first?.id, "pasta")
+        XCTAssertEqual(app.calls, 1)
+        XCTAssertEqual(try index.get(id: "pasta")?.text, notes[2].text)
+        app.texts["pasta"] = "edited behind the index's back"
+        XCTAssertThrowsError(try index.get(id: "pasta")) {
+            XCTAssertEqual($0 as? EmberError, .TextChanged(id: "pasta"))
+        }
+    }
+
     func testTypedErrors() throws {
         XCTAssertThrowsError(try onnxEmbedder(modelDir: path("no-model"))) { error in
             guard case .NotFound(let detail)? = error as? EmberError else { return XCTFail("\(error)") }

@@ -665,6 +665,9 @@ internal interface UniffiCallbackInterfaceEmbedderMethod3 : com.sun.jna.Callback
 internal interface UniffiCallbackInterfaceProgressListenerMethod0 : com.sun.jna.Callback {
     fun callback(`uniffiHandle`: Long,`done`: Long,`total`: Long,`uniffiOutReturn`: Pointer,uniffiCallStatus: UniffiRustCallStatus,)
 }
+internal interface UniffiCallbackInterfaceTextSourceMethod0 : com.sun.jna.Callback {
+    fun callback(`uniffiHandle`: Long,`ids`: RustBuffer.ByValue,`uniffiOutReturn`: RustBuffer,uniffiCallStatus: UniffiRustCallStatus,)
+}
 @Structure.FieldOrder("uniffiFree", "uniffiClone", "embed", "dim", "modelId", "prefix")
 internal open class UniffiVTableCallbackInterfaceEmbedder(
     @JvmField internal var `uniffiFree`: UniffiCallbackInterfaceFree? = null,
@@ -709,6 +712,25 @@ internal open class UniffiVTableCallbackInterfaceProgressListener(
         `uniffiFree` = other.`uniffiFree`
         `uniffiClone` = other.`uniffiClone`
         `onProgress` = other.`onProgress`
+    }
+
+}
+@Structure.FieldOrder("uniffiFree", "uniffiClone", "texts")
+internal open class UniffiVTableCallbackInterfaceTextSource(
+    @JvmField internal var `uniffiFree`: UniffiCallbackInterfaceFree? = null,
+    @JvmField internal var `uniffiClone`: UniffiCallbackInterfaceClone? = null,
+    @JvmField internal var `texts`: UniffiCallbackInterfaceTextSourceMethod0? = null,
+) : Structure() {
+    class UniffiByValue(
+        `uniffiFree`: UniffiCallbackInterfaceFree? = null,
+        `uniffiClone`: UniffiCallbackInterfaceClone? = null,
+        `texts`: UniffiCallbackInterfaceTextSourceMethod0? = null,
+    ): UniffiVTableCallbackInterfaceTextSource(`uniffiFree`,`uniffiClone`,`texts`,), Structure.ByValue
+
+   internal fun uniffiSetValue(other: UniffiVTableCallbackInterfaceTextSource) {
+        `uniffiFree` = other.`uniffiFree`
+        `uniffiClone` = other.`uniffiClone`
+        `texts` = other.`texts`
     }
 
 }
@@ -791,6 +813,8 @@ internal object IntegrityCheckingUniffiLib {
     ): Int
     external fun uniffi_ember_ffi_checksum_method_emberindex_set_device_state(
     ): Int
+    external fun uniffi_ember_ffi_checksum_method_emberindex_set_text_source(
+    ): Int
     external fun uniffi_ember_ffi_checksum_method_emberindex_stats(
     ): Int
     external fun uniffi_ember_ffi_checksum_method_emberindex_update(
@@ -800,6 +824,8 @@ internal object IntegrityCheckingUniffiLib {
     external fun uniffi_ember_ffi_checksum_method_cancellationtoken_is_cancelled(
     ): Int
     external fun uniffi_ember_ffi_checksum_method_progresslistener_on_progress(
+    ): Int
+    external fun uniffi_ember_ffi_checksum_method_textsource_texts(
     ): Int
     external fun uniffi_ember_ffi_checksum_constructor_emberindex_create(
     ): Int
@@ -825,6 +851,7 @@ internal object UniffiLib {
         Native.register(UniffiLib::class.java, findLibraryName(componentName = "ember"))
         uniffiCallbackInterfaceEmbedder.register(this)
         uniffiCallbackInterfaceProgressListener.register(this)
+        uniffiCallbackInterfaceTextSource.register(this)
         
     }
 
@@ -891,6 +918,8 @@ internal object UniffiLib {
     ): Unit
     external fun uniffi_ember_ffi_fn_method_emberindex_set_device_state(`ptr`: Long,`state`: RustBuffer.ByValue,uniffi_out_err: UniffiRustCallStatus, 
     ): Unit
+    external fun uniffi_ember_ffi_fn_method_emberindex_set_text_source(`ptr`: Long,`source`: RustBuffer.ByValue,uniffi_out_err: UniffiRustCallStatus, 
+    ): Unit
     external fun uniffi_ember_ffi_fn_method_emberindex_stats(`ptr`: Long,uniffi_out_err: UniffiRustCallStatus, 
     ): RustBuffer.ByValue
     external fun uniffi_ember_ffi_fn_method_emberindex_update(`ptr`: Long,`passages`: RustBuffer.ByValue,`listener`: RustBuffer.ByValue,`cancel`: RustBuffer.ByValue,uniffi_out_err: UniffiRustCallStatus, 
@@ -913,6 +942,14 @@ internal object UniffiLib {
     ): Unit
     external fun uniffi_ember_ffi_fn_method_progresslistener_on_progress(`ptr`: Long,`done`: Long,`total`: Long,uniffi_out_err: UniffiRustCallStatus, 
     ): Unit
+    external fun uniffi_ember_ffi_fn_clone_textsource(`handle`: Long,uniffi_out_err: UniffiRustCallStatus, 
+    ): Long
+    external fun uniffi_ember_ffi_fn_free_textsource(`handle`: Long,uniffi_out_err: UniffiRustCallStatus, 
+    ): Unit
+    external fun uniffi_ember_ffi_fn_init_callback_vtable_textsource(`vtable`: UniffiVTableCallbackInterfaceTextSource,
+    ): Unit
+    external fun uniffi_ember_ffi_fn_method_textsource_texts(`ptr`: Long,`ids`: RustBuffer.ByValue,uniffi_out_err: UniffiRustCallStatus, 
+    ): RustBuffer.ByValue
     external fun uniffi_ember_ffi_fn_func_version(uniffi_out_err: UniffiRustCallStatus, 
     ): RustBuffer.ByValue
     external fun uniffi_ember_ffi_fn_func_onnx_embedder(`modelDir`: RustBuffer.ByValue,`config`: RustBuffer.ByValue,uniffi_out_err: UniffiRustCallStatus, 
@@ -1119,6 +1156,9 @@ private fun uniffiCheckApiChecksums(lib: IntegrityCheckingUniffiLib) {
     if ((lib.uniffi_ember_ffi_checksum_method_emberindex_set_device_state() and 0xFFFF) != 47747) {
         throw RuntimeException("UniFFI API checksum mismatch: try cleaning and rebuilding your project")
     }
+    if ((lib.uniffi_ember_ffi_checksum_method_emberindex_set_text_source() and 0xFFFF) != 4377) {
+        throw RuntimeException("UniFFI API checksum mismatch: try cleaning and rebuilding your project")
+    }
     if ((lib.uniffi_ember_ffi_checksum_method_emberindex_stats() and 0xFFFF) != 37878) {
         throw RuntimeException("UniFFI API checksum mismatch: try cleaning and rebuilding your project")
     }
@@ -1132,6 +1172,9 @@ private fun uniffiCheckApiChecksums(lib: IntegrityCheckingUniffiLib) {
         throw RuntimeException("UniFFI API checksum mismatch: try cleaning and rebuilding your project")
     }
     if ((lib.uniffi_ember_ffi_checksum_method_progresslistener_on_progress() and 0xFFFF) != 53335) {
+        throw RuntimeException("UniFFI API checksum mismatch: try cleaning and rebuilding your project")
+    }
+    if ((lib.uniffi_ember_ffi_checksum_method_textsource_texts() and 0xFFFF) != 39671) {
         throw RuntimeException("UniFFI API checksum mismatch: try cleaning and rebuilding your project")
     }
     if ((lib.uniffi_ember_ffi_checksum_constructor_emberindex_create() and 0xFFFF) != 59128) {
@@ -2526,6 +2569,14 @@ public interface EmberIndexInterface {
     fun `setDeviceState`(`state`: DeviceState)
     
     /**
+     * Where an index built with `TextStorage.NONE` gets its texts: recompute searches (one call
+     * per search), `get`, `materializeVectors`, `buildKeywords`, and commits of an index with
+     * keywords. Set it right after opening; `null`/`nil` removes it. An index that keeps its text
+     * never calls it.
+     */
+    fun `setTextSource`(`source`: TextSource?)
+    
+    /**
      * Sizes and counts.
      */
     fun `stats`(): IndexStats
@@ -3004,6 +3055,26 @@ open class EmberIndex: Disposable, AutoCloseable, EmberIndexInterface
 
     
     /**
+     * Where an index built with `TextStorage.NONE` gets its texts: recompute searches (one call
+     * per search), `get`, `materializeVectors`, `buildKeywords`, and commits of an index with
+     * keywords. Set it right after opening; `null`/`nil` removes it. An index that keeps its text
+     * never calls it.
+     */
+    @Throws(EmberException::class)override fun `setTextSource`(`source`: TextSource?)
+        = 
+    callWithHandle {
+    uniffiRustCallWithError(EmberException) { _status ->
+    UniffiLib.uniffi_ember_ffi_fn_method_emberindex_set_text_source(
+        it,
+        
+        FfiConverterOptionalTypeTextSource.lower(`source`),_status)
+}
+    }
+    
+    
+
+    
+    /**
      * Sizes and counts.
      */
     @Throws(EmberException::class)override fun `stats`(): IndexStats {
@@ -3450,6 +3521,350 @@ public object FfiConverterTypeProgressListener: FfiConverter<ProgressListener, L
 }
 
 
+// This template implements a class for working with a Rust struct via a handle
+// to the live Rust struct on the other side of the FFI.
+//
+// There's some subtlety here, because we have to be careful not to operate on a Rust
+// struct after it has been dropped, and because we must expose a public API for freeing
+// theq Kotlin wrapper object in lieu of reliable finalizers. The core requirements are:
+//
+//   * Each instance holds an opaque handle to the underlying Rust struct.
+//     Method calls need to read this handle from the object's state and pass it in to
+//     the Rust FFI.
+//
+//   * When an instance is no longer needed, its handle should be passed to a
+//     special destructor function provided by the Rust FFI, which will drop the
+//     underlying Rust struct.
+//
+//   * Given an instance, calling code is expected to call the special
+//     `destroy` method in order to free it after use, either by calling it explicitly
+//     or by using a higher-level helper like the `use` method. Failing to do so risks
+//     leaking the underlying Rust struct.
+//
+//   * We can't assume that calling code will do the right thing, and must be prepared
+//     to handle Kotlin method calls executing concurrently with or even after a call to
+//     `destroy`, and to handle multiple (possibly concurrent!) calls to `destroy`.
+//
+//   * We must never allow Rust code to operate on the underlying Rust struct after
+//     the destructor has been called, and must never call the destructor more than once.
+//     Doing so may trigger memory unsafety.
+//
+//   * To mitigate many of the risks of leaking memory and use-after-free unsafety, a `Cleaner`
+//     is implemented to call the destructor when the Kotlin object becomes unreachable.
+//     This is done in a background thread. This is not a panacea, and client code should be aware that
+//      1. the thread may starve if some there are objects that have poorly performing
+//     `drop` methods or do significant work in their `drop` methods.
+//      2. the thread is shared across the whole library. This can be tuned by using `android_cleaner = true`,
+//         or `android = true` in the [`kotlin` section of the `uniffi.toml` file](https://mozilla.github.io/uniffi-rs/kotlin/configuration.html).
+//
+// If we try to implement this with mutual exclusion on access to the handle, there is the
+// possibility of a race between a method call and a concurrent call to `destroy`:
+//
+//    * Thread A starts a method call, reads the value of the handle, but is interrupted
+//      before it can pass the handle over the FFI to Rust.
+//    * Thread B calls `destroy` and frees the underlying Rust struct.
+//    * Thread A resumes, passing the already-read handle value to Rust and triggering
+//      a use-after-free.
+//
+// One possible solution would be to use a `ReadWriteLock`, with each method call taking
+// a read lock (and thus allowed to run concurrently) and the special `destroy` method
+// taking a write lock (and thus blocking on live method calls). However, we aim not to
+// generate methods with any hidden blocking semantics, and a `destroy` method that might
+// block if called incorrectly seems to meet that bar.
+//
+// So, we achieve our goals by giving each instance an associated `AtomicLong` counter to track
+// the number of in-flight method calls, and an `AtomicBoolean` flag to indicate whether `destroy`
+// has been called. These are updated according to the following rules:
+//
+//    * The initial value of the counter is 1, indicating a live object with no in-flight calls.
+//      The initial value for the flag is false.
+//
+//    * At the start of each method call, we atomically check the counter.
+//      If it is 0 then the underlying Rust struct has already been destroyed and the call is aborted.
+//      If it is nonzero them we atomically increment it by 1 and proceed with the method call.
+//
+//    * At the end of each method call, we atomically decrement and check the counter.
+//      If it has reached zero then we destroy the underlying Rust struct.
+//
+//    * When `destroy` is called, we atomically flip the flag from false to true.
+//      If the flag was already true we silently fail.
+//      Otherwise we atomically decrement and check the counter.
+//      If it has reached zero then we destroy the underlying Rust struct.
+//
+// Astute readers may observe that this all sounds very similar to the way that Rust's `Arc<T>` works,
+// and indeed it is, with the addition of a flag to guard against multiple calls to `destroy`.
+//
+// The overall effect is that the underlying Rust struct is destroyed only when `destroy` has been
+// called *and* all in-flight method calls have completed, avoiding violating any of the expectations
+// of the underlying Rust code.
+//
+// This makes a cleaner a better alternative to _not_ calling `destroy()` as
+// and when the object is finished with, but the abstraction is not perfect: if the Rust object's `drop`
+// method is slow, and/or there are many objects to cleanup, and it's on a low end Android device, then the cleaner
+// thread may be starved, and the app will leak memory.
+//
+// In this case, `destroy`ing manually may be a better solution.
+//
+// The cleaner can live side by side with the manual calling of `destroy`. In the order of responsiveness, uniffi objects
+// with Rust peers are reclaimed:
+//
+// 1. By calling the `destroy` method of the object, which calls `rustObject.free()`. If that doesn't happen:
+// 2. When the object becomes unreachable, AND the Cleaner thread gets to call `rustObject.free()`. If the thread is starved then:
+// 3. The memory is reclaimed when the process terminates.
+//
+// [1] https://stackoverflow.com/questions/24376768/can-java-finalize-an-object-when-it-is-still-in-scope/24380219
+//
+
+
+/**
+ * The app's own store of passage texts (its notes or mail database), for an index built with
+ * `TextStorage.NONE`.
+ *
+ * Ember calls it once per recompute search for every candidate it re-embeds, and in batches
+ * from `get`, `materializeVectors`, `buildKeywords` and a commit of an index with keywords.
+ * Every text is checked against the fingerprint recorded when its passage was indexed: a changed
+ * text fails the call with `TextChanged`, never a wrong score.
+ */
+public interface TextSource {
+    
+    /**
+     * The texts of passages `ids` (your ids), one per id, in order. Throw `EmberError` to fail
+     * the call (it reaches the caller as `TextUnavailable`).
+     */
+    fun `texts`(`ids`: List<kotlin.String>): List<kotlin.String>
+    
+    companion object
+}
+
+/**
+ * The app's own store of passage texts (its notes or mail database), for an index built with
+ * `TextStorage.NONE`.
+ *
+ * Ember calls it once per recompute search for every candidate it re-embeds, and in batches
+ * from `get`, `materializeVectors`, `buildKeywords` and a commit of an index with keywords.
+ * Every text is checked against the fingerprint recorded when its passage was indexed: a changed
+ * text fails the call with `TextChanged`, never a wrong score.
+ */
+open class TextSourceImpl: Disposable, AutoCloseable, TextSource
+{
+
+    @Suppress("UNUSED_PARAMETER")
+    /**
+     * @suppress
+     */
+    constructor(withHandle: UniffiWithHandle, handle: Long) {
+        this.handle = handle
+        this.cleanable = UniffiLib.CLEANER.register(this, UniffiCleanAction(handle))
+    }
+
+    /**
+     * @suppress
+     *
+     * This constructor can be used to instantiate a fake object. Only used for tests. Any
+     * attempt to actually use an object constructed this way will fail as there is no
+     * connected Rust object.
+     */
+    @Suppress("UNUSED_PARAMETER")
+    constructor(noHandle: NoHandle) {
+        this.handle = 0
+        this.cleanable = null
+    }
+
+    protected val handle: Long
+    protected val cleanable: UniffiCleaner.Cleanable?
+
+    private val wasDestroyed = AtomicBoolean(false)
+    private val callCounter = AtomicLong(1)
+
+    /**
+     * Whether the current object has been destroyed and its reference is gone in the Rust side.
+     */
+    val uniffiIsDestroyed: Boolean get() = wasDestroyed.get()
+
+    override fun destroy() {
+        // Only allow a single call to this method.
+        // TODO: maybe we should log a warning if called more than once?
+        if (this.wasDestroyed.compareAndSet(false, true)) {
+            // This decrement always matches the initial count of 1 given at creation time.
+            if (this.callCounter.decrementAndGet() == 0L) {
+                cleanable?.clean()
+            }
+        }
+    }
+
+    @Synchronized
+    override fun close() {
+        this.destroy()
+    }
+
+    internal inline fun <R> callWithHandle(block: (handle: Long) -> R): R {
+        // Check and increment the call counter, to keep the object alive.
+        // This needs a compare-and-set retry loop in case of concurrent updates.
+        do {
+            val c = this.callCounter.get()
+            if (c == 0L) {
+                throw IllegalStateException("${this.javaClass.simpleName} object has already been destroyed")
+            }
+            if (c == Long.MAX_VALUE) {
+                throw IllegalStateException("${this.javaClass.simpleName} call counter would overflow")
+            }
+        } while (! this.callCounter.compareAndSet(c, c + 1L))
+        // Now we can safely do the method call without the handle being freed concurrently.
+        try {
+            return block(this.uniffiCloneHandle())
+        } finally {
+            // This decrement always matches the increment we performed above.
+            if (this.callCounter.decrementAndGet() == 0L) {
+                cleanable?.clean()
+            }
+        }
+    }
+
+    // Use a static inner class instead of a closure so as not to accidentally
+    // capture `this` as part of the cleanable's action.
+    private class UniffiCleanAction(private val handle: Long) : Runnable {
+        override fun run() {
+            if (handle == 0.toLong()) {
+                // Fake object created with `NoHandle`, don't try to free.
+                return;
+            }
+            uniffiRustCall { status ->
+                UniffiLib.uniffi_ember_ffi_fn_free_textsource(handle, status)
+            }
+        }
+    }
+
+    /**
+     * @suppress
+     */
+    fun uniffiCloneHandle(): Long {
+        if (handle == 0.toLong()) {
+            throw InternalException("uniffiCloneHandle() called on NoHandle object");
+        }
+        return uniffiRustCall() { status ->
+            UniffiLib.uniffi_ember_ffi_fn_clone_textsource(handle, status)
+        }
+    }
+
+    
+    /**
+     * The texts of passages `ids` (your ids), one per id, in order. Throw `EmberError` to fail
+     * the call (it reaches the caller as `TextUnavailable`).
+     */
+    @Throws(EmberException::class)override fun `texts`(`ids`: List<kotlin.String>): List<kotlin.String> {
+            return FfiConverterSequenceString.lift(
+    callWithHandle {
+    uniffiRustCallWithError(EmberException) { _status ->
+    UniffiLib.uniffi_ember_ffi_fn_method_textsource_texts(
+        it,
+        
+        FfiConverterSequenceString.lower(`ids`),_status)
+}
+    }
+    )
+    }
+    
+
+    
+
+    
+
+
+    
+    
+    /**
+     * @suppress
+     */
+    companion object
+    
+}
+
+
+
+// Put the implementation in an object so we don't pollute the top-level namespace
+internal object uniffiCallbackInterfaceTextSource {
+    internal object `texts`: UniffiCallbackInterfaceTextSourceMethod0 {
+        override fun callback(`uniffiHandle`: Long,`ids`: RustBuffer.ByValue,`uniffiOutReturn`: RustBuffer,uniffiCallStatus: UniffiRustCallStatus,) {
+            val uniffiObj = FfiConverterTypeTextSource.handleMap.get(uniffiHandle)
+            val makeCall = { ->
+                uniffiObj.`texts`(
+                    FfiConverterSequenceString.lift(`ids`),
+                )
+            }
+            val writeReturn = { value: List<kotlin.String> -> uniffiOutReturn.setValue(FfiConverterSequenceString.lower(value)) }
+            uniffiTraitInterfaceCallWithError(
+                uniffiCallStatus,
+                makeCall,
+                writeReturn,
+                { e: EmberException -> FfiConverterTypeEmberError.lower(e) }
+            )
+        }
+    }
+
+    internal object uniffiFree: UniffiCallbackInterfaceFree {
+        override fun callback(handle: Long) {
+            FfiConverterTypeTextSource.handleMap.remove(handle)
+        }
+    }
+
+    internal object uniffiClone: UniffiCallbackInterfaceClone {
+        override fun callback(handle: Long): Long {
+            return FfiConverterTypeTextSource.handleMap.clone(handle)
+        }
+    }
+
+    internal var vtable = UniffiVTableCallbackInterfaceTextSource.UniffiByValue(
+        uniffiFree,
+        uniffiClone,
+        `texts`,
+    )
+
+    // Registers the foreign callback with the Rust side.
+    // This method is generated for each callback interface.
+    internal fun register(lib: UniffiLib) {
+        lib.uniffi_ember_ffi_fn_init_callback_vtable_textsource(vtable)
+    }
+}
+
+/**
+ * @suppress
+ */
+public object FfiConverterTypeTextSource: FfiConverter<TextSource, Long> {
+    internal val handleMap = UniffiHandleMap<TextSource>()
+
+    override fun lower(value: TextSource): Long {
+        if (value is TextSourceImpl) {
+             // Rust-implemented object.  Clone the handle and return it
+            return value.uniffiCloneHandle()
+         } else {
+            // Kotlin object, generate a new vtable handle and return that.
+            return handleMap.insert(value)
+         }
+    }
+
+    override fun lift(value: Long): TextSource {
+        if ((value and 1.toLong()) == 0.toLong()) {
+            // Rust-generated handle, construct a new class that uses the handle to implement the
+            // interface
+            return TextSourceImpl(UniffiWithHandle, value)
+        } else {
+            // Kotlin-generated handle, get the object from the handle map
+            return handleMap.remove(value)
+        }
+    }
+
+    override fun read(buf: ByteBuffer): TextSource {
+        return lift(buf.getLong())
+    }
+
+    override fun allocationSize(value: TextSource) = 8UL
+
+    override fun write(value: TextSource, buf: ByteBuffer) {
+        buf.putLong(lower(value))
+    }
+}
+
+
 
 /**
  * What a call cost: CPU time and the energy estimate from it.
@@ -3704,6 +4119,12 @@ data class IndexConfig (
      * With `keywords`: reduce English words to their stem (`running` → `run`).
      */
     var `keywordStem`: kotlin.Boolean = true 
+    , 
+    /**
+     * Keep the passages' text in the index (`Store`, also when absent), or only fingerprints
+     * (`TextStorage.NONE`: the app keeps the texts and sets a `TextSource` after opening).
+     */
+    var `text`: TextStorage? = null 
     
 ){
     
@@ -3725,6 +4146,7 @@ public object FfiConverterTypeIndexConfig: FfiConverterRustBuffer<IndexConfig> {
             FfiConverterOptionalUInt.read(buf),
             FfiConverterBoolean.read(buf),
             FfiConverterBoolean.read(buf),
+            FfiConverterOptionalTypeTextStorage.read(buf),
         )
     }
 
@@ -3733,7 +4155,8 @@ public object FfiConverterTypeIndexConfig: FfiConverterRustBuffer<IndexConfig> {
             FfiConverterUInt.allocationSize(value.`embedChunk`) +
             FfiConverterOptionalUInt.allocationSize(value.`maxTokens`) +
             FfiConverterBoolean.allocationSize(value.`keywords`) +
-            FfiConverterBoolean.allocationSize(value.`keywordStem`)
+            FfiConverterBoolean.allocationSize(value.`keywordStem`) +
+            FfiConverterOptionalTypeTextStorage.allocationSize(value.`text`)
     )
 
     override fun write(value: IndexConfig, buf: ByteBuffer) {
@@ -3742,6 +4165,7 @@ public object FfiConverterTypeIndexConfig: FfiConverterRustBuffer<IndexConfig> {
             FfiConverterOptionalUInt.write(value.`maxTokens`, buf)
             FfiConverterBoolean.write(value.`keywords`, buf)
             FfiConverterBoolean.write(value.`keywordStem`, buf)
+            FfiConverterOptionalTypeTextStorage.write(value.`text`, buf)
     }
 }
 
@@ -3792,7 +4216,7 @@ data class IndexStats (
     var `sidecarBytes`: kotlin.ULong
     , 
     /**
-     * The compressed text store's size.
+     * The compressed text store's size (0 when the app holds the text).
      */
     var `textStoreBytes`: kotlin.ULong
     , 
@@ -3810,6 +4234,16 @@ data class IndexStats (
      * The embedding model the index was built with.
      */
     var `model`: kotlin.String
+    , 
+    /**
+     * Whether the index keeps the text or the app does.
+     */
+    var `text`: TextStorage
+    , 
+    /**
+     * Every file of the index directory: what the app's storage actually pays.
+     */
+    var `dirBytes`: kotlin.ULong
     
 ){
     
@@ -3838,6 +4272,8 @@ public object FfiConverterTypeIndexStats: FfiConverterRustBuffer<IndexStats> {
             FfiConverterULong.read(buf),
             FfiConverterTypeSections.read(buf),
             FfiConverterString.read(buf),
+            FfiConverterTypeTextStorage.read(buf),
+            FfiConverterULong.read(buf),
         )
     }
 
@@ -3853,7 +4289,9 @@ public object FfiConverterTypeIndexStats: FfiConverterRustBuffer<IndexStats> {
             FfiConverterULong.allocationSize(value.`textStoreBytes`) +
             FfiConverterULong.allocationSize(value.`keywordBytes`) +
             FfiConverterTypeSections.allocationSize(value.`sections`) +
-            FfiConverterString.allocationSize(value.`model`)
+            FfiConverterString.allocationSize(value.`model`) +
+            FfiConverterTypeTextStorage.allocationSize(value.`text`) +
+            FfiConverterULong.allocationSize(value.`dirBytes`)
     )
 
     override fun write(value: IndexStats, buf: ByteBuffer) {
@@ -3869,6 +4307,8 @@ public object FfiConverterTypeIndexStats: FfiConverterRustBuffer<IndexStats> {
             FfiConverterULong.write(value.`keywordBytes`, buf)
             FfiConverterTypeSections.write(value.`sections`, buf)
             FfiConverterString.write(value.`model`, buf)
+            FfiConverterTypeTextStorage.write(value.`text`, buf)
+            FfiConverterULong.write(value.`dirBytes`, buf)
     }
 }
 
@@ -4627,6 +5067,36 @@ sealed class EmberException: kotlin.Exception() {
             get() = "detail=${ `detail` }"
     }
     
+    /**
+     * The index keeps no text (built with `TextStorage.NONE`) and could not get it from the app:
+     * no `TextSource` is set, it threw, or it returned the wrong number of texts.
+     */
+    class TextUnavailable(
+        
+        /**
+         * What was missing, or what the source threw.
+         */
+        val `detail`: kotlin.String
+        ) : EmberException() {
+        override val message
+            get() = "detail=${ `detail` }"
+    }
+    
+    /**
+     * The app's `TextSource` returned a text other than the one indexed under `id`: update the
+     * passage (its stored fingerprint differs, so the scores would be wrong).
+     */
+    class TextChanged(
+        
+        /**
+         * The passage's id.
+         */
+        val `id`: kotlin.String
+        ) : EmberException() {
+        override val message
+            get() = "id=${ `id` }"
+    }
+    
 
     
 
@@ -4691,6 +5161,12 @@ public object FfiConverterTypeEmberError : FfiConverterRustBuffer<EmberException
                 FfiConverterString.read(buf),
                 )
             16 -> EmberException.ReadOnly(
+                FfiConverterString.read(buf),
+                )
+            17 -> EmberException.TextUnavailable(
+                FfiConverterString.read(buf),
+                )
+            18 -> EmberException.TextChanged(
                 FfiConverterString.read(buf),
                 )
             else -> throw RuntimeException("invalid error enum value, something is very wrong!!")
@@ -4780,6 +5256,16 @@ public object FfiConverterTypeEmberError : FfiConverterRustBuffer<EmberException
                 4UL
                 + FfiConverterString.allocationSize(value.`detail`)
             )
+            is EmberException.TextUnavailable -> (
+                // Add the size for the Int that specifies the variant plus the size needed for all fields
+                4UL
+                + FfiConverterString.allocationSize(value.`detail`)
+            )
+            is EmberException.TextChanged -> (
+                // Add the size for the Int that specifies the variant plus the size needed for all fields
+                4UL
+                + FfiConverterString.allocationSize(value.`id`)
+            )
         }
     }
 
@@ -4864,6 +5350,16 @@ public object FfiConverterTypeEmberError : FfiConverterRustBuffer<EmberException
             is EmberException.ReadOnly -> {
                 buf.putInt(16)
                 FfiConverterString.write(value.`detail`, buf)
+                Unit
+            }
+            is EmberException.TextUnavailable -> {
+                buf.putInt(17)
+                FfiConverterString.write(value.`detail`, buf)
+                Unit
+            }
+            is EmberException.TextChanged -> {
+                buf.putInt(18)
+                FfiConverterString.write(value.`id`, buf)
                 Unit
             }
         }.let { /* this makes the `when` an expression, which ensures it is exhaustive */ }
@@ -5276,6 +5772,53 @@ public object FfiConverterTypeTextKind: FfiConverterRustBuffer<TextKind> {
 
 
 /**
+ * Whether an index keeps the passages' text.
+ */
+
+enum class TextStorage {
+    
+    /**
+     * In the index, compressed (the default): `get` returns it, recompute reads it.
+     */
+    STORE,
+    /**
+     * Only a 4-byte fingerprint per passage: the app keeps the texts and gives them back through
+     * a `TextSource` (`EmberIndex.setTextSource`). Texts added since the last commit stay in the
+     * index's log until it.
+     */
+    NONE;
+
+    
+
+
+    companion object
+}
+
+
+/**
+ * @suppress
+ */
+public object FfiConverterTypeTextStorage: FfiConverterRustBuffer<TextStorage> {
+    override fun read(buf: ByteBuffer) = try {
+        
+        TextStorage.entries[buf.getInt() - 1]
+        
+    } catch (e: IndexOutOfBoundsException) {
+        throw RuntimeException("invalid enum value, something is very wrong!!", e)
+    }
+
+    override fun allocationSize(value: TextStorage) = 4UL
+
+    override fun write(value: TextStorage, buf: ByteBuffer) {
+        buf.putInt(value.ordinal + 1)
+    }
+}
+
+
+
+
+
+/**
  * What the device policy advises for the stored-vector sidecar.
  */
 
@@ -5569,6 +6112,38 @@ public object FfiConverterOptionalTypeProgressListener: FfiConverterRustBuffer<P
 /**
  * @suppress
  */
+public object FfiConverterOptionalTypeTextSource: FfiConverterRustBuffer<TextSource?> {
+    override fun read(buf: ByteBuffer): TextSource? {
+        if (buf.get().toInt() == 0) {
+            return null
+        }
+        return FfiConverterTypeTextSource.read(buf)
+    }
+
+    override fun allocationSize(value: TextSource?): ULong {
+        if (value == null) {
+            return 1UL
+        } else {
+            return 1UL + FfiConverterTypeTextSource.allocationSize(value)
+        }
+    }
+
+    override fun write(value: TextSource?, buf: ByteBuffer) {
+        if (value == null) {
+            buf.put(0)
+        } else {
+            buf.put(1)
+            FfiConverterTypeTextSource.write(value, buf)
+        }
+    }
+}
+
+
+
+
+/**
+ * @suppress
+ */
 public object FfiConverterOptionalTypeCost: FfiConverterRustBuffer<Cost?> {
     override fun read(buf: ByteBuffer): Cost? {
         if (buf.get().toInt() == 0) {
@@ -5847,6 +6422,38 @@ public object FfiConverterOptionalTypeRetrieval: FfiConverterRustBuffer<Retrieva
         } else {
             buf.put(1)
             FfiConverterTypeRetrieval.write(value, buf)
+        }
+    }
+}
+
+
+
+
+/**
+ * @suppress
+ */
+public object FfiConverterOptionalTypeTextStorage: FfiConverterRustBuffer<TextStorage?> {
+    override fun read(buf: ByteBuffer): TextStorage? {
+        if (buf.get().toInt() == 0) {
+            return null
+        }
+        return FfiConverterTypeTextStorage.read(buf)
+    }
+
+    override fun allocationSize(value: TextStorage?): ULong {
+        if (value == null) {
+            return 1UL
+        } else {
+            return 1UL + FfiConverterTypeTextStorage.allocationSize(value)
+        }
+    }
+
+    override fun write(value: TextStorage?, buf: ByteBuffer) {
+        if (value == null) {
+            buf.put(0)
+        } else {
+            buf.put(1)
+            FfiConverterTypeTextStorage.write(value, buf)
         }
     }
 }
