@@ -21,6 +21,10 @@ cargo fmt --all -- --check
 step "import loops (files and sibling modules; the read path apart from the write path)"
 python3 scripts/check/check-imports.py core/src ffi/src --forbid index::read=index::write
 
+# No line tables in this run's release builds (`[profile.release]` keeps them for profiling): they
+# only lengthen every test binary's link, and a failing assertion still names its file and line.
+export CARGO_PROFILE_RELEASE_DEBUG=false
+
 # The model tests sit behind the `models` feature so a plain `cargo test` works without models/;
 # here they always run (and are linted), against the models fetched above.
 features=ember-tests/models,ember-cli/models

@@ -4,7 +4,6 @@
 
 use std::collections::HashMap;
 
-use ember_core::Task;
 use ember_core::TextKind;
 use ember_core::{Embedder, EmbedderConfig, Index, IndexConfig, Mode, OnnxEmbedder, Passage, SearchOptions};
 use ember_tests::{l3, read_jsonl, shared_data, temp_dir};
@@ -44,11 +43,14 @@ fn recall_against_brute_force_in_every_mode() {
         max_tokens: Some(128),
         ..IndexConfig::default()
     };
-    let index = Index::build(&dir, &embedder, &passages, &config, &Task::none()).unwrap();
-    index.set_cache_bytes(0).unwrap(); // every recompute pays in full
-
+    // The passages are embedded once, for the truth and for the build (what `Index::build` embeds;
+    // tests/golden.rs and the CLI tests cover that path with the model).
     let texts: Vec<&str> = passages.iter().map(|p| p.text.as_str()).collect();
     let corpus = embedder.embed(&texts, TextKind::Passage).unwrap();
+    let prefixes = ember_core::Prefixes::of(&embedder);
+    let index =
+        Index::build_with_vectors(&dir, embedder.model_id(), &prefixes, &passages, &corpus, &config).unwrap();
+    index.set_cache_bytes(0).unwrap(); // every recompute pays in full
     let qrefs: Vec<&str> = queries.iter().map(String::as_str).collect();
     let qvecs = embedder.embed(&qrefs, TextKind::Query).unwrap();
     let position: HashMap<&str, usize> =

@@ -482,6 +482,23 @@ static int test_device_and_vectors(void) {
         "charging: %u %u", (unsigned)info.mode, (unsigned)info.vectors_advice);
   ember_search_results_free(results);
 
+  /* Two searches so far: one codes-only, one recompute; the costs can be saved and restored. */
+  EmberModeCosts costs;
+  OK(ember_index_mode_costs(index, &costs));
+  CHECK(costs.codes.searches == 1 && costs.recompute.searches == 1 && costs.recompute.cpu_ms > 0 &&
+            costs.stored.searches == 0,
+        "costs: codes %llu, recompute %llu (%f ms)", (unsigned long long)costs.codes.searches,
+        (unsigned long long)costs.recompute.searches, costs.recompute.cpu_ms);
+  EmberModeCosts restored = costs;
+  restored.stored.searches = 7;
+  restored.stored.cpu_ms = 1.5;
+  OK(ember_index_set_mode_costs(index, &restored));
+  OK(ember_index_mode_costs(index, &costs));
+  CHECK(costs.stored.searches == 7 && costs.stored.cpu_ms == 1.5, "restored %llu", (unsigned long long)costs.stored.searches);
+  restored.codes.energy_mj = -1;
+  BAD(ember_index_set_mode_costs(index, &restored));
+  BAD(ember_index_set_mode_costs(index, NULL));
+  BAD(ember_index_mode_costs(index, NULL));
   uint32_t threads = 0;
   OK(ember_index_embed_threads(index, &threads));
   CHECK(threads >= 1, "threads while charging %u", threads);

@@ -72,6 +72,7 @@ val tests = linkedMapOf<String, () -> Unit>(
     },
     "build, search, reopen with the ONNX model" to {
         val embedder = onnxEmbedder(modelDir)
+        var saved: ModeCosts? = null
         check(embedder.dim() == 384u) { "dim ${embedder.dim()}" }
         val progress = mutableListOf<Long>()
         val dir = File(scratch, "onnx").path
@@ -88,10 +89,19 @@ val tests = linkedMapOf<String, () -> Unit>(
             check(stats.passages == 6uL && stats.dim == 384uL) { "stats $stats" }
             check(index.ids().sorted() == notes.map { it.id }.sorted()) { "ids ${index.ids()}" }
             check(index.passageCount() == 6uL && index.modelId() == embedder.modelId()) { "count/model" }
+            // The running cost per mode, saved for the next session.
+            val costs = index.modeCosts()
+            check(costs.recompute.searches == 1uL && costs.recompute.cpuMs > 0.0 && costs.stored.searches == 0uL) { "costs $costs" }
+            saved = costs
         }
         // The app's own energy profile prices the estimate: 2 J per CPU-second.
         val profile = EnergyProfile(bigJPerCpuS = 2.0, littleJPerCpuS = 0.5, bigShare = 1.0)
         EmberIndex.open(dir, embedder, OpenOptions(energy = profile)).use { index ->
+            check(index.modeCosts().recompute.searches == 0uL) { "costs survive a close" }
+            index.setModeCosts(saved!!)
+            check(index.modeCosts() == saved) { "restored ${index.modeCosts()}" }
+            val bad = saved!!.copy(codes = ModeCost(1uL, -1.0, 0.0))
+            expectThrows<EmberException.InvalidArgument> { index.setModeCosts(bad) }
             val again = index.search("cooking spaghetti")
             check(again.hits[0].id == "pasta") { "reopened search" }
             val cpuMs = again.cpuMs ?: error("no cpu_ms on Linux")

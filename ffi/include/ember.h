@@ -267,6 +267,27 @@ typedef struct EmberDeviceState {
   uint64_t free_storage_bytes;
 } EmberDeviceState;
 
+// One mode's running mean cost on an index (a field of `EmberModeCosts`).
+typedef struct EmberModeCost {
+  // Searches measured.
+  uint64_t searches;
+  // Mean CPU time, milliseconds.
+  double cpu_ms;
+  // Mean estimated energy, millijoules.
+  double energy_mj;
+} EmberModeCost;
+
+// The measured cost of each mode's searches on an index: what `EMBER_MODE_AUTO` weighs against
+// the battery budget.
+typedef struct EmberModeCosts {
+  // Recompute searches.
+  struct EmberModeCost recompute;
+  // Stored-vector searches.
+  struct EmberModeCost stored;
+  // Codes-only searches.
+  struct EmberModeCost codes;
+} EmberModeCosts;
+
 // Called between steps of a long operation with `done` of `total` units (passages embedded;
 // phases for compaction), on the thread that made the call.
 typedef void (*EmberProgressFn)(void *user_data,
@@ -505,6 +526,22 @@ EmberResult ember_index_set_device_state(const struct EmberIndex *index,
 EmberResult ember_index_last_write_cost(const struct EmberIndex *index,
                                         double *out_cpu_ms,
                                         double *out_energy_mj);
+
+// The measured mean cost of each mode's searches on this index since it was opened (or since
+// `ember_index_set_mode_costs`). Save it to restore after the next open.
+//
+// # Safety
+// `out_costs` is valid for writes.
+EmberResult ember_index_mode_costs(const struct EmberIndex *index,
+                                   struct EmberModeCosts *out_costs);
+
+// Restore costs saved from an earlier session, so `EMBER_MODE_AUTO` need not measure each mode
+// again. Costs must be finite and not negative (`EMBER_RESULT_INVALID_ARGUMENT`).
+//
+// # Safety
+// `costs` is valid for reads.
+EmberResult ember_index_set_mode_costs(const struct EmberIndex *index,
+                                       const struct EmberModeCosts *costs);
 
 // Embedding threads the device policy advises for the last device state: fewer on battery
 // (`EmberOpenOptions::threads_on_battery`), every core while charging.

@@ -8,8 +8,8 @@ use crate::device::vectors_advice;
 use crate::embedder::Model;
 use crate::progress::{listener_fn, with_task, ProgressFn};
 use crate::{
-    CancellationToken, Cost, DeviceState, Embedder, EmberError, IndexConfig, IndexStats, OpenOptions,
-    Passage, Precision, ProgressListener, SearchOptions, SearchReport, TextSource,
+    CancellationToken, Cost, DeviceState, Embedder, EmberError, IndexConfig, IndexStats, ModeCosts,
+    OpenOptions, Passage, Precision, ProgressListener, SearchOptions, SearchReport, TextSource,
 };
 
 /// A semantic index on local storage. Thread-safe: searches run on several threads at once and
@@ -298,6 +298,18 @@ impl EmberIndex {
     /// succeeded or not; `None` before the first.
     pub fn last_write_cost(&self) -> Result<Option<Cost>, EmberError> {
         Ok(self.open_state()?.index.last_write_cost())
+    }
+
+    /// The measured mean cost of each mode's searches on this index since it was opened (or since
+    /// `setModeCosts`): what `Mode.AUTO` weighs against the battery budget.
+    pub fn mode_costs(&self) -> Result<ModeCosts, EmberError> {
+        Ok(self.open_state()?.index.mode_costs())
+    }
+
+    /// Restore costs saved from an earlier session (`modeCosts()`), so `Mode.AUTO` need not measure
+    /// each mode again. Costs must be finite and not negative (`InvalidArgument`).
+    pub fn set_mode_costs(&self, costs: ModeCosts) -> Result<(), EmberError> {
+        Ok(self.open_state()?.index.set_mode_costs(costs)?)
     }
 
     /// Embedding threads the device policy advises for the last device state: fewer on battery,

@@ -10,7 +10,9 @@
 
 use std::collections::{BTreeMap, HashMap};
 
-pub use ember_core::{Cost, EnergyProfile, IndexStats, Mode, Retrieval, SearchHit, VectorStorage};
+pub use ember_core::{
+    Cost, EnergyProfile, IndexStats, Mode, ModeCost, ModeCosts, Retrieval, SearchHit, VectorStorage,
+};
 
 use crate::{EmberError, TextStorage, VectorAction};
 
@@ -330,6 +332,30 @@ pub struct Cost {
     pub cpu_ms: Option<f64>,
     /// Estimated energy, millijoules.
     pub energy_mj: Option<f64>,
+}
+
+/// The running mean cost of one mode's searches on an index.
+#[uniffi::remote(Record)]
+pub struct ModeCost {
+    /// Searches measured.
+    pub searches: u64,
+    /// Mean CPU time, milliseconds.
+    pub cpu_ms: f64,
+    /// Mean estimated energy, millijoules.
+    pub energy_mj: f64,
+}
+
+/// The measured cost of each mode on an index: what `Mode.AUTO` weighs against the battery budget.
+/// Save it (`modeCosts()`) and restore it after the next open (`setModeCosts`) so the policy need
+/// not measure each mode again.
+#[uniffi::remote(Record)]
+pub struct ModeCosts {
+    /// Recompute searches.
+    pub recompute: ModeCost,
+    /// Stored-vector searches.
+    pub stored: ModeCost,
+    /// Codes-only searches.
+    pub codes: ModeCost,
 }
 
 /// How an index is opened. The defaults suit an app that owns its index.

@@ -301,6 +301,11 @@ impl Index {
     /// Replace the running costs, e.g. with figures saved from an earlier session, so `Mode::Auto`
     /// need not measure each mode again.
     pub fn set_mode_costs(&self, costs: ModeCosts) -> Result<()> {
+        for (name, c) in [("recompute", costs.recompute), ("stored", costs.stored), ("codes", costs.codes)] {
+            if !(c.cpu_ms.is_finite() && c.cpu_ms >= 0.0 && c.energy_mj.is_finite() && c.energy_mj >= 0.0) {
+                return Err(Error::InvalidArgument(format!("{name} cost {c:?}: not finite and ≥ 0")));
+            }
+        }
         *self.costs.lock().map_err(|_| lock_poisoned())? = costs;
         Ok(())
     }

@@ -3,7 +3,7 @@
 use super::index::{index_entry, CIndex};
 use super::task::{EmberTask, Resolved};
 use super::{flag, guard, out_arg, EmberResult};
-use crate::{DeviceState, EmberError, Precision, VectorAction};
+use crate::{DeviceState, EmberError, ModeCost, ModeCosts, Precision, VectorAction};
 
 /// The device's state, for the policy behind `EMBER_MODE_AUTO`.
 #[repr(C)]
@@ -99,6 +99,77 @@ pub unsafe extern "C" fn ember_index_last_write_cost(
         *cpu = cost.cpu_ms.unwrap_or(f64::NAN);
         *energy = cost.energy_mj.unwrap_or(f64::NAN);
         Ok(())
+    })
+}
+
+/// One mode's running mean cost on an index (a field of `EmberModeCosts`).
+#[repr(C)]
+#[derive(Debug, Clone, Copy, PartialEq, Default)]
+pub struct EmberModeCost {
+    /// Searches measured.
+    pub searches: u64,
+    /// Mean CPU time, milliseconds.
+    pub cpu_ms: f64,
+    /// Mean estimated energy, millijoules.
+    pub energy_mj: f64,
+}
+
+/// The measured cost of each mode's searches on an index: what `EMBER_MODE_AUTO` weighs against
+/// the battery budget.
+#[repr(C)]
+#[derive(Debug, Clone, Copy, PartialEq, Default)]
+pub struct EmberModeCosts {
+    /// Recompute searches.
+    pub recompute: EmberModeCost,
+    /// Stored-vector searches.
+    pub stored: EmberModeCost,
+    /// Codes-only searches.
+    pub codes: EmberModeCost,
+}
+
+fn to_c(c: ModeCost) -> EmberModeCost {
+    EmberModeCost { searches: c.searches, cpu_ms: c.cpu_ms, energy_mj: c.energy_mj }
+}
+
+fn from_c(c: EmberModeCost) -> ModeCost {
+    ModeCost { searches: c.searches, cpu_ms: c.cpu_ms, energy_mj: c.energy_mj }
+}
+
+/// The measured mean cost of each mode's searches on this index since it was opened (or since
+/// `ember_index_set_mode_costs`). Save it to restore after the next open.
+///
+/// # Safety
+/// `out_costs` is valid for writes.
+#[no_mangle]
+pub unsafe extern "C" fn ember_index_mode_costs(
+    index: *const CIndex,
+    out_costs: *mut EmberModeCosts,
+) -> EmberResult {
+    guard(|| {
+        // SAFETY: forwarded from this function's contract.
+        let out = unsafe { out_arg(out_costs, "out_costs", EmberModeCosts::default()) }?;
+        let c = index_entry(index)?.inner.mode_costs()?;
+        *out = EmberModeCosts { recompute: to_c(c.recompute), stored: to_c(c.stored), codes: to_c(c.codes) };
+        Ok(())
+    })
+}
+
+/// Restore costs saved from an earlier session, so `EMBER_MODE_AUTO` need not measure each mode
+/// again. Costs must be finite and not negative (`EMBER_RESULT_INVALID_ARGUMENT`).
+///
+/// # Safety
+/// `costs` is valid for reads.
+#[no_mangle]
+pub unsafe extern "C" fn ember_index_set_mode_costs(
+    index: *const CIndex,
+    costs: *const EmberModeCosts,
+) -> EmberResult {
+    guard(|| {
+        // SAFETY: NULL or valid for reads, per the contract.
+        let c = unsafe { costs.as_ref() }.ok_or_else(|| EmberError::invalid("costs is NULL"))?;
+        let costs =
+            ModeCosts { recompute: from_c(c.recompute), stored: from_c(c.stored), codes: from_c(c.codes) };
+        index_entry(index)?.inner.set_mode_costs(costs)
     })
 }
 

@@ -24,7 +24,8 @@ mod write;
 pub use device::{
     ember_index_build_keywords, ember_index_drop_keywords, ember_index_embed_threads,
     ember_index_evict_vectors, ember_index_last_write_cost, ember_index_materialize_vectors,
-    ember_index_set_device_state, EmberDeviceState, EmberPrecision, EmberVectorAction,
+    ember_index_mode_costs, ember_index_set_device_state, ember_index_set_mode_costs, EmberDeviceState,
+    EmberModeCost, EmberModeCosts, EmberPrecision, EmberVectorAction,
 };
 pub use embedder::{
     ember_embedder_dim, ember_embedder_embed, ember_embedder_free, ember_embedder_new_callback,

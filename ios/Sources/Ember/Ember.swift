@@ -1243,6 +1243,12 @@ public protocol EmberIndexProtocol: AnyObject, Sendable {
     func materializeVectors(precision: Precision, listener: ProgressListener?, cancel: CancellationToken?) throws 
     
     /**
+     * The measured mean cost of each mode's searches on this index since it was opened (or since
+     * `setModeCosts`): what `Mode.AUTO` weighs against the battery budget.
+     */
+    func modeCosts() throws  -> ModeCosts
+    
+    /**
      * The embedding model id the index was built with.
      */
     func modelId() throws  -> String
@@ -1272,6 +1278,12 @@ public protocol EmberIndexProtocol: AnyObject, Sendable {
      * searches follow it, and search reports carry its advice on stored vectors.
      */
     func setDeviceState(state: DeviceState) throws 
+    
+    /**
+     * Restore costs saved from an earlier session (`modeCosts()`), so `Mode.AUTO` need not measure
+     * each mode again. Costs must be finite and not negative (`InvalidArgument`).
+     */
+    func setModeCosts(costs: ModeCosts) throws 
     
     /**
      * Where an index built with `TextStorage.NONE` gets its texts: recompute searches (one call
@@ -1571,6 +1583,19 @@ open func materializeVectors(precision: Precision, listener: ProgressListener? =
 }
     
     /**
+     * The measured mean cost of each mode's searches on this index since it was opened (or since
+     * `setModeCosts`): what `Mode.AUTO` weighs against the battery budget.
+     */
+open func modeCosts()throws  -> ModeCosts  {
+    return try  FfiConverterTypeModeCosts_lift(try rustCallWithError(FfiConverterTypeEmberError_lift) {
+        uniffiCallStatus in
+    uniffi_ember_ffi_fn_method_emberindex_mode_costs(
+            self.uniffiCloneHandle(),uniffiCallStatus
+    )
+})
+}
+    
+    /**
      * The embedding model id the index was built with.
      */
 open func modelId()throws  -> String  {
@@ -1643,6 +1668,19 @@ open func setDeviceState(state: DeviceState)throws   {try rustCallWithError(FfiC
     uniffi_ember_ffi_fn_method_emberindex_set_device_state(
             self.uniffiCloneHandle(),
         FfiConverterTypeDeviceState_lower(state),uniffiCallStatus
+    )
+}
+}
+    
+    /**
+     * Restore costs saved from an earlier session (`modeCosts()`), so `Mode.AUTO` need not measure
+     * each mode again. Costs must be finite and not negative (`InvalidArgument`).
+     */
+open func setModeCosts(costs: ModeCosts)throws   {try rustCallWithError(FfiConverterTypeEmberError_lift) {
+        uniffiCallStatus in
+    uniffi_ember_ffi_fn_method_emberindex_set_mode_costs(
+            self.uniffiCloneHandle(),
+        FfiConverterTypeModeCosts_lower(costs),uniffiCallStatus
     )
 }
 }
@@ -2800,6 +2838,166 @@ public func FfiConverterTypeIndexStats_lift(_ buf: RustBuffer) throws -> IndexSt
 #endif
 public func FfiConverterTypeIndexStats_lower(_ value: IndexStats) -> RustBuffer {
     return FfiConverterTypeIndexStats.lower(value)
+}
+
+
+/**
+ * The running mean cost of one mode's searches on an index.
+ */
+public struct ModeCost: Equatable, Hashable {
+    /**
+     * Searches measured.
+     */
+    public var searches: UInt64
+    /**
+     * Mean CPU time, milliseconds.
+     */
+    public var cpuMs: Double
+    /**
+     * Mean estimated energy, millijoules.
+     */
+    public var energyMj: Double
+
+    // Default memberwise initializers are never public by default, so we
+    // declare one manually.
+    public init(
+        /**
+         * Searches measured.
+         */searches: UInt64, 
+        /**
+         * Mean CPU time, milliseconds.
+         */cpuMs: Double, 
+        /**
+         * Mean estimated energy, millijoules.
+         */energyMj: Double) {
+        self.searches = searches
+        self.cpuMs = cpuMs
+        self.energyMj = energyMj
+    }
+
+    
+
+    
+}
+
+#if compiler(>=6)
+extension ModeCost: Sendable {}
+#endif
+
+#if swift(>=5.8)
+@_documentation(visibility: private)
+#endif
+public struct FfiConverterTypeModeCost: FfiConverterRustBuffer {
+    public static func read(from buf: inout (data: Data, offset: Data.Index)) throws -> ModeCost {
+        return
+            try ModeCost(
+                searches: FfiConverterUInt64.read(from: &buf), 
+                cpuMs: FfiConverterDouble.read(from: &buf), 
+                energyMj: FfiConverterDouble.read(from: &buf)
+        )
+    }
+
+    public static func write(_ value: ModeCost, into buf: inout [UInt8]) {
+        FfiConverterUInt64.write(value.searches, into: &buf)
+        FfiConverterDouble.write(value.cpuMs, into: &buf)
+        FfiConverterDouble.write(value.energyMj, into: &buf)
+    }
+}
+
+
+#if swift(>=5.8)
+@_documentation(visibility: private)
+#endif
+public func FfiConverterTypeModeCost_lift(_ buf: RustBuffer) throws -> ModeCost {
+    return try FfiConverterTypeModeCost.lift(buf)
+}
+
+#if swift(>=5.8)
+@_documentation(visibility: private)
+#endif
+public func FfiConverterTypeModeCost_lower(_ value: ModeCost) -> RustBuffer {
+    return FfiConverterTypeModeCost.lower(value)
+}
+
+
+/**
+ * The measured cost of each mode on an index: what `Mode.AUTO` weighs against the battery budget.
+ * Save it (`modeCosts()`) and restore it after the next open (`setModeCosts`) so the policy need
+ * not measure each mode again.
+ */
+public struct ModeCosts: Equatable, Hashable {
+    /**
+     * Recompute searches.
+     */
+    public var recompute: ModeCost
+    /**
+     * Stored-vector searches.
+     */
+    public var stored: ModeCost
+    /**
+     * Codes-only searches.
+     */
+    public var codes: ModeCost
+
+    // Default memberwise initializers are never public by default, so we
+    // declare one manually.
+    public init(
+        /**
+         * Recompute searches.
+         */recompute: ModeCost, 
+        /**
+         * Stored-vector searches.
+         */stored: ModeCost, 
+        /**
+         * Codes-only searches.
+         */codes: ModeCost) {
+        self.recompute = recompute
+        self.stored = stored
+        self.codes = codes
+    }
+
+    
+
+    
+}
+
+#if compiler(>=6)
+extension ModeCosts: Sendable {}
+#endif
+
+#if swift(>=5.8)
+@_documentation(visibility: private)
+#endif
+public struct FfiConverterTypeModeCosts: FfiConverterRustBuffer {
+    public static func read(from buf: inout (data: Data, offset: Data.Index)) throws -> ModeCosts {
+        return
+            try ModeCosts(
+                recompute: FfiConverterTypeModeCost.read(from: &buf), 
+                stored: FfiConverterTypeModeCost.read(from: &buf), 
+                codes: FfiConverterTypeModeCost.read(from: &buf)
+        )
+    }
+
+    public static func write(_ value: ModeCosts, into buf: inout [UInt8]) {
+        FfiConverterTypeModeCost.write(value.recompute, into: &buf)
+        FfiConverterTypeModeCost.write(value.stored, into: &buf)
+        FfiConverterTypeModeCost.write(value.codes, into: &buf)
+    }
+}
+
+
+#if swift(>=5.8)
+@_documentation(visibility: private)
+#endif
+public func FfiConverterTypeModeCosts_lift(_ buf: RustBuffer) throws -> ModeCosts {
+    return try FfiConverterTypeModeCosts.lift(buf)
+}
+
+#if swift(>=5.8)
+@_documentation(visibility: private)
+#endif
+public func FfiConverterTypeModeCosts_lower(_ value: ModeCosts) -> RustBuffer {
+    return FfiConverterTypeModeCosts.lower(value)
 }
 
 
@@ -5448,6 +5646,9 @@ private let initializationResult: InitializationResult = {
     if (uniffi_ember_ffi_checksum_method_emberindex_materialize_vectors() != 38334) {
         return InitializationResult.apiChecksumMismatch
     }
+    if (uniffi_ember_ffi_checksum_method_emberindex_mode_costs() != 45982) {
+        return InitializationResult.apiChecksumMismatch
+    }
     if (uniffi_ember_ffi_checksum_method_emberindex_model_id() != 18750) {
         return InitializationResult.apiChecksumMismatch
     }
@@ -5464,6 +5665,9 @@ private let initializationResult: InitializationResult = {
         return InitializationResult.apiChecksumMismatch
     }
     if (uniffi_ember_ffi_checksum_method_emberindex_set_device_state() != 47747) {
+        return InitializationResult.apiChecksumMismatch
+    }
+    if (uniffi_ember_ffi_checksum_method_emberindex_set_mode_costs() != 63940) {
         return InitializationResult.apiChecksumMismatch
     }
     if (uniffi_ember_ffi_checksum_method_emberindex_set_text_source() != 4377) {

@@ -122,6 +122,10 @@ final class EmberTests: XCTestCase {
         XCTAssertEqual(stats.passages, 6)
         XCTAssertEqual(stats.dim, 384)
         XCTAssertEqual(try index.ids().sorted(), notes.map(\.id).sorted())
+        // The running cost per mode, saved for the next session.
+        let costs = try index.modeCosts()
+        XCTAssertEqual(costs.recompute.searches, 1)
+        XCTAssertGreaterThan(costs.recompute.cpuMs, 0)
         index.close()
         XCTAssertTrue(index.isClosed())
         XCTAssertThrowsError(try index.stats()) { XCTAssertEqual($0 as? EmberError, .Closed) }
@@ -129,6 +133,14 @@ final class EmberTests: XCTestCase {
         // The app's own energy profile prices the estimate: 2 J per CPU-second.
         let profile = EnergyProfile(bigJPerCpuS: 2, littleJPerCpuS: 0.5, bigShare: 1)
         let reopened = try EmberIndex.open(dir: path("onnx"), embedder: embedder, options: OpenOptions(energy: profile))
+        XCTAssertEqual(try reopened.modeCosts().recompute.searches, 0)
+        try reopened.setModeCosts(costs: costs)
+        XCTAssertEqual(try reopened.modeCosts(), costs)
+        var bad = costs
+        bad.stored = ModeCost(searches: 1, cpuMs: .nan, energyMj: 0)
+        XCTAssertThrowsError(try reopened.setModeCosts(costs: bad)) {
+            guard case .InvalidArgument? = $0 as? EmberError else { return XCTFail("\($0)") }
+        }
         let again = try reopened.search(query: "cooking spaghetti")
         XCTAssertEqual(again.hits.first?.id, "pasta")
         let cpuMs = try XCTUnwrap(again.cpuMs)

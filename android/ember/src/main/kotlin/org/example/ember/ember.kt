@@ -801,6 +801,8 @@ internal object IntegrityCheckingUniffiLib {
     ): Int
     external fun uniffi_ember_ffi_checksum_method_emberindex_materialize_vectors(
     ): Int
+    external fun uniffi_ember_ffi_checksum_method_emberindex_mode_costs(
+    ): Int
     external fun uniffi_ember_ffi_checksum_method_emberindex_model_id(
     ): Int
     external fun uniffi_ember_ffi_checksum_method_emberindex_passage_count(
@@ -812,6 +814,8 @@ internal object IntegrityCheckingUniffiLib {
     external fun uniffi_ember_ffi_checksum_method_emberindex_set_cache_bytes(
     ): Int
     external fun uniffi_ember_ffi_checksum_method_emberindex_set_device_state(
+    ): Int
+    external fun uniffi_ember_ffi_checksum_method_emberindex_set_mode_costs(
     ): Int
     external fun uniffi_ember_ffi_checksum_method_emberindex_set_text_source(
     ): Int
@@ -906,6 +910,8 @@ internal object UniffiLib {
     ): RustBuffer.ByValue
     external fun uniffi_ember_ffi_fn_method_emberindex_materialize_vectors(`ptr`: Long,`precision`: RustBuffer.ByValue,`listener`: RustBuffer.ByValue,`cancel`: RustBuffer.ByValue,uniffi_out_err: UniffiRustCallStatus, 
     ): Unit
+    external fun uniffi_ember_ffi_fn_method_emberindex_mode_costs(`ptr`: Long,uniffi_out_err: UniffiRustCallStatus, 
+    ): RustBuffer.ByValue
     external fun uniffi_ember_ffi_fn_method_emberindex_model_id(`ptr`: Long,uniffi_out_err: UniffiRustCallStatus, 
     ): RustBuffer.ByValue
     external fun uniffi_ember_ffi_fn_method_emberindex_passage_count(`ptr`: Long,uniffi_out_err: UniffiRustCallStatus, 
@@ -917,6 +923,8 @@ internal object UniffiLib {
     external fun uniffi_ember_ffi_fn_method_emberindex_set_cache_bytes(`ptr`: Long,`bytes`: Long,uniffi_out_err: UniffiRustCallStatus, 
     ): Unit
     external fun uniffi_ember_ffi_fn_method_emberindex_set_device_state(`ptr`: Long,`state`: RustBuffer.ByValue,uniffi_out_err: UniffiRustCallStatus, 
+    ): Unit
+    external fun uniffi_ember_ffi_fn_method_emberindex_set_mode_costs(`ptr`: Long,`costs`: RustBuffer.ByValue,uniffi_out_err: UniffiRustCallStatus, 
     ): Unit
     external fun uniffi_ember_ffi_fn_method_emberindex_set_text_source(`ptr`: Long,`source`: RustBuffer.ByValue,uniffi_out_err: UniffiRustCallStatus, 
     ): Unit
@@ -1138,6 +1146,9 @@ private fun uniffiCheckApiChecksums(lib: IntegrityCheckingUniffiLib) {
     if ((lib.uniffi_ember_ffi_checksum_method_emberindex_materialize_vectors() and 0xFFFF) != 38334) {
         throw RuntimeException("UniFFI API checksum mismatch: try cleaning and rebuilding your project")
     }
+    if ((lib.uniffi_ember_ffi_checksum_method_emberindex_mode_costs() and 0xFFFF) != 45982) {
+        throw RuntimeException("UniFFI API checksum mismatch: try cleaning and rebuilding your project")
+    }
     if ((lib.uniffi_ember_ffi_checksum_method_emberindex_model_id() and 0xFFFF) != 18750) {
         throw RuntimeException("UniFFI API checksum mismatch: try cleaning and rebuilding your project")
     }
@@ -1154,6 +1165,9 @@ private fun uniffiCheckApiChecksums(lib: IntegrityCheckingUniffiLib) {
         throw RuntimeException("UniFFI API checksum mismatch: try cleaning and rebuilding your project")
     }
     if ((lib.uniffi_ember_ffi_checksum_method_emberindex_set_device_state() and 0xFFFF) != 47747) {
+        throw RuntimeException("UniFFI API checksum mismatch: try cleaning and rebuilding your project")
+    }
+    if ((lib.uniffi_ember_ffi_checksum_method_emberindex_set_mode_costs() and 0xFFFF) != 63940) {
         throw RuntimeException("UniFFI API checksum mismatch: try cleaning and rebuilding your project")
     }
     if ((lib.uniffi_ember_ffi_checksum_method_emberindex_set_text_source() and 0xFFFF) != 4377) {
@@ -2538,6 +2552,12 @@ public interface EmberIndexInterface {
     fun `materializeVectors`(`precision`: Precision, `listener`: ProgressListener? = null, `cancel`: CancellationToken? = null)
     
     /**
+     * The measured mean cost of each mode's searches on this index since it was opened (or since
+     * `setModeCosts`): what `Mode.AUTO` weighs against the battery budget.
+     */
+    fun `modeCosts`(): ModeCosts
+    
+    /**
      * The embedding model id the index was built with.
      */
     fun `modelId`(): kotlin.String
@@ -2567,6 +2587,12 @@ public interface EmberIndexInterface {
      * searches follow it, and search reports carry its advice on stored vectors.
      */
     fun `setDeviceState`(`state`: DeviceState)
+    
+    /**
+     * Restore costs saved from an earlier session (`modeCosts()`), so `Mode.AUTO` need not measure
+     * each mode again. Costs must be finite and not negative (`InvalidArgument`).
+     */
+    fun `setModeCosts`(`costs`: ModeCosts)
     
     /**
      * Where an index built with `TextStorage.NONE` gets its texts: recompute searches (one call
@@ -2948,6 +2974,24 @@ open class EmberIndex: Disposable, AutoCloseable, EmberIndexInterface
 
     
     /**
+     * The measured mean cost of each mode's searches on this index since it was opened (or since
+     * `setModeCosts`): what `Mode.AUTO` weighs against the battery budget.
+     */
+    @Throws(EmberException::class)override fun `modeCosts`(): ModeCosts {
+            return FfiConverterTypeModeCosts.lift(
+    callWithHandle {
+    uniffiRustCallWithError(EmberException) { _status ->
+    UniffiLib.uniffi_ember_ffi_fn_method_emberindex_mode_costs(
+        it,
+        _status)
+}
+    }
+    )
+    }
+    
+
+    
+    /**
      * The embedding model id the index was built with.
      */
     @Throws(EmberException::class)override fun `modelId`(): kotlin.String {
@@ -3048,6 +3092,24 @@ open class EmberIndex: Disposable, AutoCloseable, EmberIndexInterface
         it,
         
         FfiConverterTypeDeviceState.lower(`state`),_status)
+}
+    }
+    
+    
+
+    
+    /**
+     * Restore costs saved from an earlier session (`modeCosts()`), so `Mode.AUTO` need not measure
+     * each mode again. Costs must be finite and not negative (`InvalidArgument`).
+     */
+    @Throws(EmberException::class)override fun `setModeCosts`(`costs`: ModeCosts)
+        = 
+    callWithHandle {
+    uniffiRustCallWithError(EmberException) { _status ->
+    UniffiLib.uniffi_ember_ffi_fn_method_emberindex_set_mode_costs(
+        it,
+        
+        FfiConverterTypeModeCosts.lower(`costs`),_status)
 }
     }
     
@@ -4309,6 +4371,118 @@ public object FfiConverterTypeIndexStats: FfiConverterRustBuffer<IndexStats> {
             FfiConverterString.write(value.`model`, buf)
             FfiConverterTypeTextStorage.write(value.`text`, buf)
             FfiConverterULong.write(value.`dirBytes`, buf)
+    }
+}
+
+
+
+/**
+ * The running mean cost of one mode's searches on an index.
+ */
+data class ModeCost (
+    /**
+     * Searches measured.
+     */
+    var `searches`: kotlin.ULong
+    , 
+    /**
+     * Mean CPU time, milliseconds.
+     */
+    var `cpuMs`: kotlin.Double
+    , 
+    /**
+     * Mean estimated energy, millijoules.
+     */
+    var `energyMj`: kotlin.Double
+    
+){
+    
+
+    
+
+    
+    companion object
+}
+
+/**
+ * @suppress
+ */
+public object FfiConverterTypeModeCost: FfiConverterRustBuffer<ModeCost> {
+    override fun read(buf: ByteBuffer): ModeCost {
+        return ModeCost(
+            FfiConverterULong.read(buf),
+            FfiConverterDouble.read(buf),
+            FfiConverterDouble.read(buf),
+        )
+    }
+
+    override fun allocationSize(value: ModeCost) = (
+            FfiConverterULong.allocationSize(value.`searches`) +
+            FfiConverterDouble.allocationSize(value.`cpuMs`) +
+            FfiConverterDouble.allocationSize(value.`energyMj`)
+    )
+
+    override fun write(value: ModeCost, buf: ByteBuffer) {
+            FfiConverterULong.write(value.`searches`, buf)
+            FfiConverterDouble.write(value.`cpuMs`, buf)
+            FfiConverterDouble.write(value.`energyMj`, buf)
+    }
+}
+
+
+
+/**
+ * The measured cost of each mode on an index: what `Mode.AUTO` weighs against the battery budget.
+ * Save it (`modeCosts()`) and restore it after the next open (`setModeCosts`) so the policy need
+ * not measure each mode again.
+ */
+data class ModeCosts (
+    /**
+     * Recompute searches.
+     */
+    var `recompute`: ModeCost
+    , 
+    /**
+     * Stored-vector searches.
+     */
+    var `stored`: ModeCost
+    , 
+    /**
+     * Codes-only searches.
+     */
+    var `codes`: ModeCost
+    
+){
+    
+
+    
+
+    
+    companion object
+}
+
+/**
+ * @suppress
+ */
+public object FfiConverterTypeModeCosts: FfiConverterRustBuffer<ModeCosts> {
+    override fun read(buf: ByteBuffer): ModeCosts {
+        return ModeCosts(
+            FfiConverterTypeModeCost.read(buf),
+            FfiConverterTypeModeCost.read(buf),
+            FfiConverterTypeModeCost.read(buf),
+        )
+    }
+
+    override fun allocationSize(value: ModeCosts) = (
+            FfiConverterTypeModeCost.allocationSize(value.`recompute`) +
+            FfiConverterTypeModeCost.allocationSize(value.`stored`) +
+            FfiConverterTypeModeCost.allocationSize(value.`codes`)
+    )
+
+    override fun write(value: ModeCosts, buf: ByteBuffer) {
+            FfiConverterTypeModeCost.write(value.`recompute`, buf)
+            FfiConverterTypeModeCost.write(value.`stored`, buf)
+            FfiConverterTypeModeCost.write(value.`codes`, buf)
     }
 }
 
