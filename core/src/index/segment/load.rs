@@ -65,7 +65,7 @@ impl Base {
         }
         GraphView::new(n_u32(n)?, entry, blocks, lengths, edges)?;
         let ids = IdsView::new(segment.section(SectionKind::Ids)?, n)?;
-        let text = TextView::new(segment.section(SectionKind::Text)?, n)?;
+        let text = TextView::for_format(segment.major(), segment.section(SectionKind::Text)?, n)?;
         let flags = match segment.optional_section(SectionKind::Flags)? {
             Some(f) if f.len() == n => f.to_vec(),
             Some(_) => return Err(Error::Corrupt("flags section has the wrong size".into())),

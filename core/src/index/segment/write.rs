@@ -41,7 +41,7 @@ pub(crate) fn write_segment(storage: &dyn Storage, dir: &Path, parts: SegmentPar
     w.add(SectionKind::GraphLengths, encoded.lengths.clone());
     w.add(SectionKind::GraphEdges, encoded.edges.clone());
     w.add(SectionKind::Ids, encode_ids(&parts.ids));
-    w.add(SectionKind::Text, encode_texts(&parts.texts));
+    w.add(SectionKind::Text, encode_texts(&parts.texts)?);
     if let Some(flags) = parts.flags.filter(|f| f.iter().any(|&b| b != 0)) {
         w.add(SectionKind::Flags, flags);
     }
