@@ -167,9 +167,9 @@ fn damaged_segments_give_typed_errors() {
     replace(&path, &bad);
     assert!(matches!(open_read_only(&dir), Err(Error::Corrupt(_))));
     let mut bad = good.clone();
-    bad[8] = 2; // major = 2 (little-endian u16 at offset 8)
+    bad[8] = 3; // major = 3 (little-endian u16 at offset 8)
     replace(&path, &bad);
-    assert!(matches!(open_read_only(&dir), Err(Error::IncompatibleVersion { found: 2, supported: 1 })));
+    assert!(matches!(open_read_only(&dir), Err(Error::IncompatibleVersion { found: 3, supported: 2 })));
     replace(&path, &good);
     assert!(open_read_only(&dir).is_ok());
     // No index at all.

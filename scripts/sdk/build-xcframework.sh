@@ -13,10 +13,10 @@ source "$(dirname "${BASH_SOURCE[0]}")/sdk-tools.sh"
 cd "$sdk_root"
 
 check() {
-  apt_need clang llvm
+  apt_need clang llvm "${c_header_packages[@]}"
   rust_targets aarch64-apple-ios
-  # cc-rs asks xcrun for an SDK unless SDKROOT is set; C built for iOS (tract's assembly kernels, with
-  # EMBER_TRACT=1) needs no SDK headers.
+  # cc-rs asks xcrun for an SDK unless SDKROOT is set: an empty one, with stand-in C headers for
+  # zstd (sdk-tools.sh, stand_in_headers); tract's assembly kernels (EMBER_TRACT=1) need none.
   local sdk="$sdk_root/target/sdk/ios/empty-sdk"
   mkdir -p "$sdk"
   SDKROOT="$sdk" timed "ios aarch64-apple-ios staticlib (release-small)" \

@@ -60,19 +60,35 @@ cbindgen_bin() {
 staticlib() {
   local target="$1" clang_target="$2"
   shift 2
-  # shellcheck disable=SC2046
-  env $(clang_env "$target" "$clang_target") \
+  with_clang "$target" "$clang_target" \
     cargo rustc --quiet -p ember-ffi --lib --crate-type staticlib --target "$target" "$@"
 }
 
-# Env for building C parts of crates (tract-linalg's kernels) for a target with clang; prints
-# `KEY=VALUE` lines for `env`. $1: Rust target, $2: clang --target triple.
-clang_env() {
-  local t="${1//-/_}"
-  echo "CC_$t=clang"
-  echo "CFLAGS_$t=--target=$2"
-  echo "AR_$t=llvm-ar"
+# Run "$@" (from $3 on) with the env for building C parts of crates (zstd, and tract-linalg's
+# kernels with EMBER_TRACT=1) for a target with clang. $1: Rust target, $2: clang --target triple.
+with_clang() {
+  local t="${1//-/_}" cflags="--target=$2" headers
+  headers="$(stand_in_headers "$1")"
+  if [ -n "$headers" ]; then cflags+=" -isystem $headers"; fi
+  env "CC_$t=clang" "CFLAGS_$t=$cflags" "AR_$t=llvm-ar" "${@:3}"
 }
+
+# zstd's C includes the C library's headers (stdlib.h, string.h). These builds have neither the
+# Android NDK's sysroot nor an Apple SDK, so Debian's C library headers stand in: zstd takes only
+# standard C declarations (malloc, memcpy, qsort) from them, so the C compiled, and the size
+# measured, are what the NDK's or the SDK's headers give. Android gets glibc's for the same
+# architecture (armv7 Android passes floats in integer registers, as armel does, not armhf); iOS
+# gets musl's, since glibc's do not parse for a Darwin target. Prints the directory for Rust
+# target $1 (its package is in c_header_packages).
+stand_in_headers() {
+  case "$1" in
+    *-apple-*) echo "/usr/include/$(uname -m)-linux-musl" ;;
+    aarch64-*) echo /usr/aarch64-linux-gnu/include ;;
+    armv7-*) echo /usr/arm-linux-gnueabi/include ;;
+    x86_64-*) echo /usr/include/x86_64-linux-gnu ;;
+  esac
+}
+c_header_packages=(libc6-dev-arm64-cross libc6-dev-armel-cross libc6-dev musl-dev)
 
 # Android 15+ devices may run with 16 KB memory pages, where a shared library loads only if every
 # LOAD segment is 16 KB aligned (Play requires it for apps targeting Android 15). lld aligns to

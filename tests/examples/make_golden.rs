@@ -10,7 +10,7 @@
 
 use std::path::Path;
 
-use ember_core::store::{FORMAT_MAJOR, FORMAT_MINOR};
+use ember_core::store::{SectionKind, Segment, FORMAT_MAJOR, FORMAT_MINOR};
 use ember_core::TextKind;
 use ember_core::{
     Embedder, Filter, Index, IndexConfig, Metadata, Mode, OpenOptions, Passage, SearchOptions, Task, Value,
@@ -154,6 +154,21 @@ fn main() {
         &["p0", "p13", "p39", "missing"],
     );
     assert_eq!(expect["sidecar"], true, "no usable sidecar");
+    write_expect(&dir, &expect);
+
+    // `dict`: 48 passages of ~23 KB, over the 1 MiB from which the text section carries a
+    // trained zstd dictionary (format 2); few passages, so searches still cover the whole index.
+    let dir = out.join("dict");
+    let words = synthetic_passages(48 * 300);
+    let mut long = passages(0, 48);
+    for (i, p) in long.iter_mut().enumerate() {
+        p.text = words[i * 300..(i + 1) * 300].iter().map(|w| w.text.as_str()).collect::<Vec<_>>().join("\n");
+    }
+    drop(Index::build(&dir, &e, &long, &config(VectorStorage::None), &Task::none()).unwrap());
+    let segment = Segment::open(&dir.join("segment-000001.ember")).unwrap();
+    let text = segment.section(SectionKind::Text).unwrap();
+    assert!(u32::from_le_bytes(text[12..16].try_into().unwrap()) > 0, "no dictionary in the text section");
+    let expect = expectations(&dir, &e, &[Mode::CodesOnly, Mode::Recompute], &["p1", "missing"]);
     write_expect(&dir, &expect);
     println!("wrote {}", out.display());
 }

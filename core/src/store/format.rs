@@ -12,11 +12,14 @@ use bytemuck::{Pod, Zeroable};
 pub const MAGIC: [u8; 8] = *b"EMBERSEG";
 /// Magic closing the footer, to catch files cut short.
 pub const FOOTER_MAGIC: [u8; 8] = *b"EMBEREND";
-/// Incompatible layout changes bump the major version; readers refuse unknown majors.
-pub const FORMAT_MAJOR: u16 = 1;
-/// Compatible additions bump the minor version (2: the `fingerprints` section and `text` in meta,
-/// for segments whose text the app holds).
-pub const FORMAT_MINOR: u16 = 2;
+/// Incompatible layout changes bump the major version; readers refuse unknown majors. 2: the text
+/// section names its codec (zstd with a dictionary) where 1 had lz4 blocks;
+/// segments whose text the app holds have a `fingerprints` section instead (new in 2 too).
+pub const FORMAT_MAJOR: u16 = 2;
+/// Compatible additions bump the minor version.
+pub const FORMAT_MINOR: u16 = 0;
+/// The majors this build reads: 1 differs from 2 only in its text section's layout.
+pub const READABLE_MAJORS: std::ops::RangeInclusive<u16> = 1..=FORMAT_MAJOR;
 /// Written as a native u32; reads back as this only on a little-endian file.
 pub const ENDIAN_MARK: u32 = 0x0102_0304;
 /// Section alignment: `bytemuck` casts of mapped sections never fail for alignment.

@@ -16,7 +16,7 @@ pub(crate) mod varint;
 
 pub use atomic::{atomic_write, sync_dir};
 pub use faulty::{Fault, FaultyStorage};
-pub use format::{checksum, SectionKind, FORMAT_MAJOR, FORMAT_MINOR};
+pub use format::{checksum, SectionKind, FORMAT_MAJOR, FORMAT_MINOR, READABLE_MAJORS};
 pub use ids::{encode_ids, IdsView, MAX_ID_BYTES};
 pub use mmap::Mapped;
 pub(crate) use os_error::write_err;

@@ -74,6 +74,7 @@ impl SegmentWriter {
 pub struct Segment {
     file: Mapped,
     sections: BTreeMap<SectionKind, Range<usize>>,
+    major: u16,
     minor: u16,
     fingerprint: u64,
 }
@@ -82,9 +83,9 @@ impl Segment {
     /// Map and validate `path`: magic, version, endianness, bounds, and every checksum.
     pub fn open(path: &Path) -> Result<Self> {
         let file = Mapped::open(path)?;
-        let (sections, minor) = validate(file.bytes())?;
+        let (sections, (major, minor)) = validate(file.bytes())?;
         let fingerprint = fingerprint(file.bytes()).unwrap_or(0);
-        Ok(Segment { file, sections, minor, fingerprint })
+        Ok(Segment { file, sections, major, minor, fingerprint })
     }
 
     /// The bytes of a section; `Corrupt` if the segment lacks it.
@@ -119,6 +120,11 @@ impl Segment {
         self.fingerprint
     }
 
+    /// The format major version the file was written with (one of [`READABLE_MAJORS`]).
+    pub fn major(&self) -> u16 {
+        self.major
+    }
+
     /// The format minor version the file was written with.
     pub fn minor(&self) -> u16 {
         self.minor
@@ -134,7 +140,7 @@ pub fn fingerprint(image: &[u8]) -> Option<u64> {
     Some(footer.table_checksum)
 }
 
-fn validate(bytes: &[u8]) -> Result<(Sections, u16)> {
+fn validate(bytes: &[u8]) -> Result<(Sections, (u16, u16))> {
     let corrupt = |m: &str| Error::Corrupt(m.to_string());
     let head = bytes.get(..ALIGN).ok_or_else(|| corrupt("file shorter than its header"))?;
     let header: Header = bytemuck::pod_read_unaligned(head);
@@ -144,7 +150,7 @@ fn validate(bytes: &[u8]) -> Result<(Sections, u16)> {
     if header.endian != ENDIAN_MARK {
         return Err(corrupt("segment written with another byte order"));
     }
-    if header.major != FORMAT_MAJOR {
+    if !READABLE_MAJORS.contains(&header.major) {
         return Err(Error::IncompatibleVersion { found: header.major, supported: FORMAT_MAJOR });
     }
     let mut zeroed = header;
@@ -201,7 +207,7 @@ fn validate(bytes: &[u8]) -> Result<(Sections, u16)> {
         }
     }
     check_padding(&bytes[prev_end..table_start])?;
-    Ok((sections, header.minor))
+    Ok((sections, (header.major, header.minor)))
 }
 
 /// Padding is written as zeros and covered by no checksum: any other byte there is damage (without
@@ -264,6 +270,9 @@ mod tests {
         header.header_checksum = 0;
         header.header_checksum = checksum(bytemuck::bytes_of(&header));
         bytes[..ALIGN].copy_from_slice(bytemuck::bytes_of(&header));
-        assert!(matches!(validate(&bytes), Err(Error::IncompatibleVersion { found: 9, supported: 1 })));
+        assert!(matches!(
+            validate(&bytes),
+            Err(Error::IncompatibleVersion { found: 9, supported: FORMAT_MAJOR })
+        ));
     }
 }

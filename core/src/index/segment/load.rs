@@ -68,7 +68,9 @@ impl Base {
         GraphView::new(n_u32(n)?, entry, blocks, lengths, edges)?;
         let ids = IdsView::new(segment.section(SectionKind::Ids)?, n)?;
         let text = match meta.text {
-            TextStorage::Store => Some(TextView::new(segment.section(SectionKind::Text)?, n)?),
+            TextStorage::Store => {
+                Some(TextView::for_format(segment.major(), segment.section(SectionKind::Text)?, n)?)
+            }
             TextStorage::None => {
                 if Some(segment.section(SectionKind::Fingerprints)?.len()) != n.checked_mul(4) {
                     return Err(Error::Corrupt("fingerprints section has the wrong size".into()));

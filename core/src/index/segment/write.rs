@@ -48,7 +48,7 @@ pub(crate) fn write_segment(storage: &dyn Storage, dir: &Path, parts: SegmentPar
     w.add(SectionKind::GraphEdges, encoded.edges.clone());
     w.add(SectionKind::Ids, encode_ids(&parts.ids));
     match parts.text {
-        SegmentText::Stored(texts) => w.add(SectionKind::Text, encode_texts(&texts)),
+        SegmentText::Stored(texts) => w.add(SectionKind::Text, encode_texts(&texts)?),
         SegmentText::Held(fps) => {
             w.add(SectionKind::Fingerprints, fps.iter().flat_map(|f| f.to_le_bytes()).collect())
         }
