@@ -2838,8 +2838,8 @@ public struct SearchOptions: Equatable, Hashable {
      */
     public var retrieval: Retrieval?
     /**
-     * How a hybrid search fuses its lists: `rrf`, `rrf:K`, `blend` or `blend:ALPHA` (`None`:
-     * core's default).
+     * How a hybrid search fuses its lists: `adaptive[:RANK]`, `rrf[:K]` or `blend[:ALPHA]` (`None`:
+     * core's default, `adaptive:40`).
      */
     public var fusion: String?
 
@@ -2867,8 +2867,8 @@ public struct SearchOptions: Equatable, Hashable {
          * enum case).
          */retrieval: Retrieval? = nil, 
         /**
-         * How a hybrid search fuses its lists: `rrf`, `rrf:K`, `blend` or `blend:ALPHA` (`None`:
-         * core's default).
+         * How a hybrid search fuses its lists: `adaptive[:RANK]`, `rrf[:K]` or `blend[:ALPHA]` (`None`:
+         * core's default, `adaptive:40`).
          */fusion: String? = nil) {
         self.mode = mode
         self.k = k
