@@ -521,7 +521,7 @@ fn keyword_index_is_built_and_dropped_at_run_time() {
     let ids: Vec<&str> = r.hits.iter().map(|h| h.id.as_str()).collect();
     assert!(ids.contains(&"p5") && ids.contains(&"p9"), "{ids:?}");
     assert_eq!(r.keyword_hits, 1);
-    for fusion in ["rrf:60", "blend:0.5", "blend:0", "blend:1"] {
+    for fusion in ["adaptive", "adaptive:1", "rrf:60", "blend:0.5", "blend:0", "blend:1"] {
         let o =
             SearchOptions { fusion: fusion.parse().unwrap(), retrieval: Retrieval::Hybrid, ..auto.clone() };
         let r = index.search_query(Some("tag5"), Some(&q), Some(&e), &o).unwrap();
@@ -534,7 +534,9 @@ fn keyword_index_is_built_and_dropped_at_run_time() {
         }
     }
     assert!(
-        "blend:2".parse::<ember_core::Fusion>().is_err() && "rrf:-1".parse::<ember_core::Fusion>().is_err()
+        "blend:2".parse::<ember_core::Fusion>().is_err()
+            && "rrf:-1".parse::<ember_core::Fusion>().is_err()
+            && "adaptive:0".parse::<ember_core::Fusion>().is_err()
     );
     // A keyword search needs no model and no query vector.
     let r = index.search_query(Some("tag5"), None, None, &auto).unwrap();

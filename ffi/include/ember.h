@@ -445,8 +445,8 @@ typedef struct EmberSearchOptions {
   const char *filter;
   // An `EmberRetrieval` value.
   uint32_t retrieval;
-  // NULL for the default, or how a hybrid search fuses its lists (NUL-terminated): `rrf`,
-  // `rrf:K`, `blend` or `blend:ALPHA`.
+  // NULL for the default (`adaptive:40`), or how a hybrid search fuses its lists
+  // (NUL-terminated): `adaptive[:RANK]`, `rrf[:K]` or `blend[:ALPHA]`.
   const char *fusion;
 } EmberSearchOptions;
 

@@ -66,8 +66,8 @@ pub struct SearchOptions {
     /// enum case).
     #[uniffi(default = None)]
     pub retrieval: Option<Retrieval>,
-    /// How a hybrid search fuses its lists: `rrf`, `rrf:K`, `blend` or `blend:ALPHA` (`None`:
-    /// core's default).
+    /// How a hybrid search fuses its lists: `adaptive[:RANK]`, `rrf[:K]` or `blend[:ALPHA]` (`None`:
+    /// core's default, `adaptive:40`).
     #[uniffi(default = None)]
     pub fusion: Option<String>,
 }

@@ -622,7 +622,7 @@ def main() -> int:
     ap.add_argument("--out", required=True, type=Path)
     ap.add_argument("--packages", required=True, nargs="+", help="package=version, in output order")
     ap.add_argument("--min-passages", type=int, default=100_000)
-    ap.add_argument("--queries", type=int, default=500)
+    ap.add_argument("--queries", type=int, default=500, help="query headings to pick (0: every candidate)")
     ap.add_argument("--jobs", type=int, default=os.cpu_count() or 1)
     args = ap.parse_args()
     t0 = time.monotonic()
@@ -707,7 +707,7 @@ def main() -> int:
         order = hashlib.sha256(f"{pkg}\0{rel}\0{k}".encode()).hexdigest()
         cands.append((order, heading_text[k], ids))
     cands.sort()
-    chosen = cands[: args.queries]
+    chosen = cands[: args.queries] if args.queries > 0 else cands
     with open(args.out / "queries.jsonl.tmp", "w", encoding="utf-8", newline="\n") as qf, \
             open(args.out / "qrels" / "test.tsv.tmp", "w", encoding="utf-8", newline="\n") as rf:
         rf.write("query-id\tcorpus-id\tscore\n")
@@ -733,7 +733,7 @@ def main() -> int:
     if n < args.min_passages:
         print(f"error: only {n} passages, fewer than --min-passages {args.min_passages}", file=sys.stderr)
         return 1
-    if len(chosen) < args.queries:
+    if args.queries > 0 and len(chosen) < args.queries:
         print(f"error: only {len(chosen)} query headings, wanted {args.queries}", file=sys.stderr)
         return 1
     return 0

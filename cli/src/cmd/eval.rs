@@ -31,7 +31,8 @@ pub struct Args {
     /// Retrievals to measure (comma-separated; auto: hybrid when the index has keywords).
     #[arg(long, value_enum, value_delimiter = ',', default_value = "auto")]
     retrieval: Vec<Retrieval>,
-    /// Fusions to measure for hybrid retrieval (comma-separated rrf[:K] or blend[:ALPHA]).
+    /// Fusions to measure for hybrid retrieval (comma-separated adaptive[:RANK], rrf[:K] or
+    /// blend[:ALPHA]).
     #[arg(long, value_delimiter = ',', default_values_t = [Fusion::default()])]
     fusion: Vec<Fusion>,
     /// Modes to measure (comma-separated).

@@ -32,7 +32,7 @@ pub struct Args {
     /// Dense, keywords or hybrid (auto: hybrid when the index has a keyword index, else dense).
     #[arg(long, value_enum, default_value = "auto")]
     retrieval: Retrieval,
-    /// How hybrid search fuses the two lists: rrf[:K] or blend[:ALPHA].
+    /// How hybrid search fuses the two lists: adaptive[:RANK], rrf[:K] or blend[:ALPHA].
     #[arg(long, default_value_t = Fusion::default())]
     fusion: Fusion,
     /// Token limit (default: the one the index was built with).

@@ -1,8 +1,9 @@
 //! Fusion of a dense (vector) ranked list with a keyword (BM25) ranked list into one top-k.
 //!
-//! Two ways: reciprocal-rank fusion, which needs no score calibration, and a blend of per-list
-//! normalized scores with weight `alpha` on the dense side. A node missing from one list gets
-//! nothing from it (RRF) or that list's lowest normalized value, 0 (blend).
+//! Three ways: reciprocal-rank fusion, which needs no score calibration; a blend of per-list
+//! normalized scores with weight `alpha` on the dense side; and the adaptive blend, whose `alpha`
+//! is set per query by how peaked the keyword scores are ([`adaptive_alpha`]). A node missing from
+//! one list gets nothing from it (RRF) or that list's lowest normalized value, 0 (blends).
 
 use std::collections::HashMap;
 
@@ -56,6 +57,39 @@ pub fn blend(
         }
     }
     Ok(top_k(acc.into_iter().map(|(node, score)| Scored { node, score }), top))
+}
+
+/// Least weight either side gets in an adaptive blend: a list is never ignored.
+pub const ADAPTIVE_MIN_WEIGHT: f32 = 0.2;
+
+/// The dense side's weight for one query in an adaptive blend: the keyword list's `rank`-th best
+/// score over its best (0 when fewer than `rank` passages matched), kept between
+/// [`ADAPTIVE_MIN_WEIGHT`] and `1 − ADAPTIVE_MIN_WEIGHT`. A keyword list whose top stands far above
+/// the rest (a rare name, an identifier, an error code matched) weighs more; a flat one (common
+/// words, a question in prose) leaves the ranking to the vectors. `keyword` must be best first,
+/// as BM25 returns it.
+pub fn adaptive_alpha(keyword: &[Scored], rank: usize) -> f32 {
+    let first = keyword.first().map_or(0.0, |s| s.score);
+    let ratio = match keyword.get(rank.max(1) - 1) {
+        Some(s) if first > 0.0 && first.is_finite() => s.score / first,
+        Some(_) => 1.0,
+        None => 0.0,
+    };
+    ratio.clamp(ADAPTIVE_MIN_WEIGHT, 1.0 - ADAPTIVE_MIN_WEIGHT)
+}
+
+/// A min-max blend with the dense weight [`adaptive_alpha`]`(keyword, rank)`, top `top`. The
+/// keyword list may run deeper than the dense one (to reach `rank`); only its first `depth`
+/// entries are fused.
+pub fn adaptive(
+    dense: &[Scored],
+    keyword: &[Scored],
+    rank: usize,
+    depth: usize,
+    top: usize,
+) -> Result<Vec<Scored>> {
+    let alpha = adaptive_alpha(keyword, rank);
+    blend(dense, &keyword[..depth.min(keyword.len())], alpha, Normalize::MinMax, top)
 }
 
 fn normalized(list: &[Scored], how: Normalize) -> Vec<(u32, f32)> {
@@ -122,6 +156,36 @@ mod tests {
         assert!((hits[1].score - 0.5).abs() < 1e-6);
         assert!(blend(&dense, &kw, 1.5, Normalize::MinMax, 3).is_err());
         assert!(blend(&list(&[(1, f32::NAN)]), &kw, 0.5, Normalize::MinMax, 3).is_err());
+    }
+
+    #[test]
+    fn adaptive_weighs_keywords_by_their_peak() {
+        // Flat keyword scores: the 3rd is 0.9 of the 1st, so the dense side gets 0.8 (the cap).
+        let flat = list(&[(7, 10.0), (8, 9.5), (9, 9.0), (5, 8.0)]);
+        assert!((adaptive_alpha(&flat, 3) - 0.8).abs() < 1e-6);
+        // Peaked: the 3rd is 0.3 of the 1st.
+        let peaked = list(&[(7, 10.0), (8, 4.0), (9, 3.0), (5, 1.0)]);
+        assert!((adaptive_alpha(&peaked, 3) - 0.3).abs() < 1e-6);
+        assert!((adaptive_alpha(&peaked, 4) - ADAPTIVE_MIN_WEIGHT).abs() < 1e-6);
+        // Fewer matches than `rank` is as peaked as it gets; no matches leaves the dense side.
+        assert_eq!(adaptive_alpha(&peaked, 5), ADAPTIVE_MIN_WEIGHT);
+        assert_eq!(adaptive_alpha(&[], 40), ADAPTIVE_MIN_WEIGHT);
+        assert_eq!(adaptive_alpha(&list(&[(1, 0.0), (2, 0.0)]), 2), 1.0 - ADAPTIVE_MIN_WEIGHT);
+        // Rank 0 reads as rank 1 (the top over itself).
+        assert_eq!(adaptive_alpha(&peaked, 0), 1.0 - ADAPTIVE_MIN_WEIGHT);
+
+        let dense = list(&[(1, 0.9), (2, 0.8), (7, 0.1)]);
+        // Peaked keywords (alpha 0.3): 7 (0.7 · 1) beats 1 (0.3 · 1).
+        let hits = adaptive(&dense, &peaked, 3, 10, 3).unwrap();
+        assert_eq!(nodes(&hits), nodes(&blend(&dense, &peaked, 0.3, Normalize::MinMax, 3).unwrap()));
+        assert_eq!(hits[0].node, 7);
+        // Flat keywords (alpha 0.8): the dense order leads.
+        let hits = adaptive(&dense, &flat, 3, 10, 3).unwrap();
+        assert_eq!(nodes(&hits), [1, 2, 7]);
+        // The weight comes from the whole list, the fusion sees only `depth` entries of it.
+        let hits = adaptive(&dense, &peaked, 4, 2, 10).unwrap();
+        assert_eq!(nodes(&hits), nodes(&blend(&dense, &peaked[..2], 0.2, Normalize::MinMax, 10).unwrap()));
+        assert!(!nodes(&hits).contains(&9));
     }
 
     #[test]

@@ -11,5 +11,5 @@ mod tests;
 
 pub use analyze::{Analyzer, AnalyzerConfig};
 pub use bm25::{top_k, Bm25Params, Corpus, Idf, Scored};
-pub use fuse::{blend, rrf, Normalize};
+pub use fuse::{adaptive, adaptive_alpha, blend, rrf, Normalize, ADAPTIVE_MIN_WEIGHT};
 pub use postings::{KeywordFile, KeywordIndex, KeywordStats, KeywordView, Postings};

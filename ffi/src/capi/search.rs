@@ -109,8 +109,8 @@ pub struct EmberSearchOptions {
     pub filter: *const c_char,
     /// An `EmberRetrieval` value.
     pub retrieval: u32,
-    /// NULL for the default, or how a hybrid search fuses its lists (NUL-terminated): `rrf`,
-    /// `rrf:K`, `blend` or `blend:ALPHA`.
+    /// NULL for the default (`adaptive:40`), or how a hybrid search fuses its lists
+    /// (NUL-terminated): `adaptive[:RANK]`, `rrf[:K]` or `blend[:ALPHA]`.
     pub fusion: *const c_char,
 }
 

@@ -3317,8 +3317,8 @@ public struct SearchOptions: Equatable, Hashable {
      */
     public var retrieval: Retrieval?
     /**
-     * How a hybrid search fuses its lists: `rrf`, `rrf:K`, `blend` or `blend:ALPHA` (`None`:
-     * core's default).
+     * How a hybrid search fuses its lists: `adaptive[:RANK]`, `rrf[:K]` or `blend[:ALPHA]` (`None`:
+     * core's default, `adaptive:40`).
      */
     public var fusion: String?
 
@@ -3346,8 +3346,8 @@ public struct SearchOptions: Equatable, Hashable {
          * enum case).
          */retrieval: Retrieval? = nil, 
         /**
-         * How a hybrid search fuses its lists: `rrf`, `rrf:K`, `blend` or `blend:ALPHA` (`None`:
-         * core's default).
+         * How a hybrid search fuses its lists: `adaptive[:RANK]`, `rrf[:K]` or `blend[:ALPHA]` (`None`:
+         * core's default, `adaptive:40`).
          */fusion: String? = nil) {
         self.mode = mode
         self.k = k

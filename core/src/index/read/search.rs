@@ -167,9 +167,14 @@ pub(crate) fn search(
             let accept = |i: u32| {
                 !snap.is_deleted(i) && opts.filter.as_ref().is_none_or(|f| f.matches(snap.metadata(i)))
             };
-            let found = bm25::search(snap, k, t, depth, &opts.bm25, &accept)?;
+            // An adaptive fusion reads the keyword list down to its rank, even past `depth`.
+            let want = match (retrieval, opts.fusion) {
+                (Retrieval::Hybrid, Fusion::Adaptive { rank }) => depth.max(rank),
+                _ => depth,
+            };
+            let found = bm25::search(snap, k, t, want, &opts.bm25, &accept)?;
             report.keyword_ms = at.elapsed().as_secs_f64() * 1e3;
-            report.keyword_hits = found.len();
+            report.keyword_hits = found.len().min(depth);
             found
         }
         _ => Vec::new(),
@@ -180,6 +185,7 @@ pub(crate) fn search(
             match opts.fusion {
                 Fusion::Rrf { k } => kw::rrf(&dense, &keywords, k, opts.k)?,
                 Fusion::Blend { alpha } => kw::blend(&dense, &keywords, alpha, Normalize::MinMax, opts.k)?,
+                Fusion::Adaptive { rank } => kw::adaptive(&dense, &keywords, rank, depth, opts.k)?,
             }
         }
         Retrieval::Keywords => keywords,

@@ -4727,8 +4727,8 @@ data class SearchOptions (
     var `retrieval`: Retrieval? = null 
     , 
     /**
-     * How a hybrid search fuses its lists: `rrf`, `rrf:K`, `blend` or `blend:ALPHA` (`None`:
-     * core's default).
+     * How a hybrid search fuses its lists: `adaptive[:RANK]`, `rrf[:K]` or `blend[:ALPHA]` (`None`:
+     * core's default, `adaptive:40`).
      */
     var `fusion`: kotlin.String? = null 
     
