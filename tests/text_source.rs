@@ -95,6 +95,8 @@ fn held_text_scores_exactly_as_stored_text_with_one_source_call_per_search() {
     let q = query(&e, QUERIES[0]);
     assert!(matches!(held.search(&q, Some(&e), &opts(Mode::Recompute)), Err(Error::TextUnavailable(_))));
     assert!(matches!(held.get("p3"), Err(Error::TextUnavailable(_))));
+    // Presence needs no text (`ember add --update` sorts passages by it).
+    assert!(held.contains("p3").unwrap() && !held.contains("nope").unwrap());
     assert!(held.search(&q, None, &opts(Mode::CodesOnly)).is_ok());
 
     let app = AppTexts::of(&passages);

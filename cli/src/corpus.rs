@@ -34,12 +34,25 @@ impl Record {
     }
 }
 
-/// The app's part for an index that keeps no text (`--text-from`): id → passage text, as
-/// `ember index` embedded it (title and body).
-pub fn text_source(path: &Path) -> Result<std::sync::Arc<dyn ember_core::TextSource>, String> {
-    let map: std::collections::HashMap<String, String> =
-        read_jsonl(path)?.into_iter().map(|r| (r.id.clone(), r.passage())).collect();
-    Ok(std::sync::Arc::new(map))
+/// `--text-from`, shared by the commands that may need an index's texts (`search`, `eval`,
+/// `vectors materialize`).
+#[derive(Debug, clap::Args)]
+pub struct TextFrom {
+    /// For an index built with `--text none`: a BEIR corpus.jsonl that plays the app's part,
+    /// handing Ember the texts it asks for (checked against the recorded fingerprints).
+    #[arg(long)]
+    text_from: Option<std::path::PathBuf>,
+}
+
+impl TextFrom {
+    /// Give `index` the corpus as its text source (id → passage text, as `ember index` embedded
+    /// it: title and body), when the flag was given.
+    pub fn apply(&self, index: &ember_core::Index) -> Result<(), Box<dyn std::error::Error>> {
+        let Some(path) = &self.text_from else { return Ok(()) };
+        let map: std::collections::HashMap<String, String> =
+            read_jsonl(path)?.into_iter().map(|r| (r.id.clone(), r.passage())).collect();
+        Ok(index.set_text_source(Some(std::sync::Arc::new(map)))?)
+    }
 }
 
 /// Read a JSONL file of records; a bad line is an error naming the line.

@@ -60,8 +60,15 @@ pub fn run(args: Args) -> CliResult {
     for batch in passages.chunks(args.batch.max(1)) {
         let meter = Meter::start();
         if args.update {
-            let (new, old): (Vec<_>, Vec<_>) =
-                batch.iter().cloned().partition(|p| index.get(&p.id).ok().flatten().is_none());
+            let mut new = Vec::new();
+            let mut old = Vec::new();
+            for p in batch {
+                if index.contains(&p.id)? {
+                    old.push(p.clone())
+                } else {
+                    new.push(p.clone())
+                }
+            }
             index.add(&new, &embedder, &Task::none())?;
             index.update(&old, &embedder, &Task::none())?;
         } else {

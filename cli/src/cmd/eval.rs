@@ -60,10 +60,8 @@ pub struct Args {
     /// Print JSON lines.
     #[arg(long)]
     json: bool,
-    /// For an index built with `--text none`: a BEIR corpus.jsonl that plays the app's part,
-    /// handing Ember the texts it asks for (checked against the recorded fingerprints).
-    #[arg(long)]
-    text_from: Option<PathBuf>,
+    #[command(flatten)]
+    text_from: crate::corpus::TextFrom,
     /// Benchmarking aid: take the truth's passage embeddings from this file when its key (model,
     /// ids and texts) matches, instead of embedding them again.
     #[arg(long)]
@@ -106,9 +104,7 @@ struct Row {
 
 pub fn run(args: Args) -> CliResult {
     let index = Index::open(&args.dir)?;
-    if let Some(path) = &args.text_from {
-        index.set_text_source(Some(crate::corpus::text_source(path)?))?;
-    }
+    args.text_from.apply(&index)?;
     let max_tokens = index.max_tokens();
     let truth_embedder = OnnxEmbedder::load(
         &args.model,

@@ -50,10 +50,8 @@ pub struct Args {
     /// One JSON line per query.
     #[arg(long)]
     json: bool,
-    /// For an index built with `--text none`: a BEIR corpus.jsonl that plays the app's part,
-    /// handing Ember the texts it asks for (checked against the recorded fingerprints).
-    #[arg(long)]
-    text_from: Option<PathBuf>,
+    #[command(flatten)]
+    text_from: crate::corpus::TextFrom,
     /// Only passages whose metadata matches, e.g. `lang = "en" and year >= 2020`.
     #[arg(long)]
     filter: Option<String>,
@@ -119,9 +117,7 @@ struct Line<'a> {
 pub fn run(args: Args) -> CliResult {
     // Read-only: searching never takes the writer lock, so it works while `ember add` runs.
     let index = Index::open_with(&args.dir, OpenOptions { read_only: true, ..OpenOptions::default() })?;
-    if let Some(path) = &args.text_from {
-        index.set_text_source(Some(crate::corpus::text_source(path)?))?;
-    }
+    args.text_from.apply(&index)?;
     let device = args.device();
     if let Some(d) = device {
         index.set_device_state(d)?;

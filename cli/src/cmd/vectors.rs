@@ -33,17 +33,13 @@ pub struct Args {
     /// Print the result as JSON (`sidecar_bytes`, and for materialize `cpu_ms`, `energy_mj`).
     #[arg(long)]
     json: bool,
-    /// For an index built with `--text none`: a BEIR corpus.jsonl that plays the app's part,
-    /// handing Ember the texts it asks for (checked against the recorded fingerprints).
-    #[arg(long)]
-    text_from: Option<PathBuf>,
+    #[command(flatten)]
+    text_from: crate::corpus::TextFrom,
 }
 
 pub fn run(args: Args) -> CliResult {
     let index = Index::open(&args.dir)?;
-    if let Some(path) = &args.text_from {
-        index.set_text_source(Some(crate::corpus::text_source(path)?))?;
-    }
+    args.text_from.apply(&index)?;
     match args.action {
         Action::Evict => {
             index.evict_vectors()?;

@@ -193,6 +193,11 @@ impl Index {
         lookup::live_texts(&*self.snapshot()?)
     }
 
+    /// Whether a live passage has this id. Reads no text (so it never asks a `TextSource`).
+    pub fn contains(&self, id: &str) -> Result<bool> {
+        Ok(lookup::live_node(&*self.snapshot()?, id).is_some())
+    }
+
     /// The text and metadata of a live passage by id, if present.
     pub fn get(&self, id: &str) -> Result<Option<Passage>> {
         lookup::get(&*self.snapshot()?, id)

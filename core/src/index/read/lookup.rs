@@ -108,12 +108,14 @@ pub(crate) fn live_texts(snap: &Snapshot) -> Result<Vec<(String, String)>> {
     live.iter().zip(texts).map(|(&i, t)| Ok((snap.id(i)?, t))).collect()
 }
 
+/// The node of a live passage by id, if present.
+pub(crate) fn live_node(snap: &Snapshot, id: &str) -> Option<u32> {
+    snap.ids.get(id).filter(|&node| (node as usize) < snap.len() && !snap.is_deleted(node))
+}
+
 /// The text and metadata of a live passage by id, if present.
 pub(crate) fn get(snap: &Snapshot, id: &str) -> Result<Option<Passage>> {
-    let Some(node) = snap.ids.get(id) else { return Ok(None) };
-    if node as usize >= snap.len() || snap.is_deleted(node) {
-        return Ok(None);
-    }
+    let Some(node) = live_node(snap, id) else { return Ok(None) };
     let text = snap.texts(&[node])?.pop().unwrap_or_default();
     Ok(Some(Passage { id: id.to_owned(), text, metadata: snap.metadata(node).clone() }))
 }
