@@ -18,8 +18,13 @@ const QUERIES: usize = 150;
 /// Mean recall@10 (ties count) of `index` against exact search over `live`.
 fn recall(index: &Index, live: &[usize], corpus: &[Vec<f32>], ids: &[String], queries: &[Vec<f32>]) -> f64 {
     let position: HashMap<&str, usize> = ids.iter().enumerate().map(|(i, id)| (id.as_str(), i)).collect();
-    let opts =
-        SearchOptions { k: 10, mode: Mode::StoredRerank, beam: 64, rerank: 30, ..SearchOptions::default() };
+    let opts = SearchOptions {
+        k: 10,
+        mode: Mode::StoredRerank,
+        beam: Some(64),
+        rerank: Some(30),
+        ..SearchOptions::default()
+    };
     let mut sum = 0.0;
     for q in queries {
         let mut truth: Vec<f32> = live.iter().map(|&i| ember_core::distance::dot(&corpus[i], q)).collect();
@@ -71,6 +76,7 @@ fn recall_after_half_churn_matches_a_fresh_build() {
         &passages[..half],
         &corpus[..half],
         &config,
+        None,
     )
     .unwrap();
     let deleted: Vec<String> = (0..half).step_by(2).map(|i| ids[i].clone()).collect();
@@ -96,6 +102,7 @@ fn recall_after_half_churn_matches_a_fresh_build() {
         &live_passages,
         &live_vectors,
         &config,
+        None,
     )
     .unwrap();
     let fresh = recall(&fresh_index, &live, &corpus, &ids, &qvecs);

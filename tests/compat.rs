@@ -112,8 +112,8 @@ fn check(golden: &Path, scratch: &Path) {
             k: s["k"].as_u64().unwrap() as usize,
             mode,
             // As when recorded: beam and rerank cover the whole index.
-            beam: 128,
-            rerank: 128,
+            beam: Some(128),
+            rerank: Some(128),
             filter: filter.map(|f| Filter::parse(f).unwrap()),
             ..SearchOptions::default()
         };

@@ -273,7 +273,7 @@ pub fn open_and_use(dir: &Path) -> Outcome {
             (Mode::Auto, true),
         ] {
             let k = 5;
-            let opts = SearchOptions { k, mode, beam: 24, rerank: 8, ..SearchOptions::default() };
+            let opts = SearchOptions { k, mode, beam: Some(24), rerank: Some(8), ..SearchOptions::default() };
             let model: Option<&dyn Embedder> = if with_model { Some(&embedder) } else { None };
             let report = index.search(&query, model, &opts);
             if mode == Mode::StoredRerank && !sidecar_ok {

@@ -69,7 +69,8 @@ fn writes_embed_passages_and_searches_embed_queries() {
     let config =
         ember_core::IndexConfig { vectors: VectorStorage::None, ..ember_core::IndexConfig::default() };
     let index = Index::build(&dir, &e, &synthetic_passages(40), &config, &Task::none()).unwrap();
-    assert_eq!(e.kinds(), [TextKind::Passage], "build");
+    // The passages, then a few hundred short queries that measure the search defaults.
+    assert_eq!(e.kinds(), [TextKind::Passage, TextKind::Query], "build");
 
     // A recompute search: the query once, as a query; the candidates as passages.
     let (report, _) = index.search_text("passage 3", &e, &opts(Mode::Recompute)).unwrap();
@@ -162,7 +163,8 @@ fn an_index_records_its_prefixes_and_refuses_others() {
     let texts: Vec<&str> = passages.iter().map(|p| p.text.as_str()).collect();
     let vectors = e.embed(&texts, TextKind::Passage).unwrap();
     let dir = temp_dir("kinds-vectors");
-    let index = Index::build_with_vectors(&dir, e.model_id(), &want, &passages, &vectors, &config).unwrap();
+    let index =
+        Index::build_with_vectors(&dir, e.model_id(), &want, &passages, &vectors, &config, None).unwrap();
     index.check_embedder(&e).unwrap();
     let dir = temp_dir("kinds-create");
     let index = Index::create(&dir, e.model_id(), &want, 64, &config).unwrap();

@@ -19,7 +19,7 @@ fn config(vectors: VectorStorage) -> IndexConfig {
 }
 
 fn opts(mode: Mode, k: usize) -> SearchOptions {
-    SearchOptions { k, mode, beam: 64, rerank: 30, ..SearchOptions::default() }
+    SearchOptions { k, mode, beam: Some(64), rerank: Some(30), ..SearchOptions::default() }
 }
 
 /// Passages `p{from}`..`p{to}` with metadata derived from the number.

@@ -109,7 +109,7 @@ fn readers(index: &Index, fast: &HashEmbedder, stored: bool) -> Duration {
         modes.push(Mode::StoredRerank);
     }
     for mode in modes {
-        let opts = SearchOptions { k: 5, mode, beam: 64, rerank: 10, ..SearchOptions::default() };
+        let opts = SearchOptions { k: 5, mode, beam: Some(64), rerank: Some(10), ..SearchOptions::default() };
         time(&format!("search {mode:?}"), &|| {
             let (report, _) = index.search_text("battery flash storage", fast, &opts).unwrap();
             assert_eq!(report.hits.len(), 5);

@@ -48,8 +48,16 @@ fn recall_against_brute_force_in_every_mode() {
     let texts: Vec<&str> = passages.iter().map(|p| p.text.as_str()).collect();
     let corpus = embedder.embed(&texts, TextKind::Passage).unwrap();
     let prefixes = ember_core::Prefixes::of(&embedder);
-    let index =
-        Index::build_with_vectors(&dir, embedder.model_id(), &prefixes, &passages, &corpus, &config).unwrap();
+    let index = Index::build_with_vectors(
+        &dir,
+        embedder.model_id(),
+        &prefixes,
+        &passages,
+        &corpus,
+        &config,
+        Some(&embedder),
+    )
+    .unwrap();
     index.set_cache_bytes(0).unwrap(); // every recompute pays in full
     let qrefs: Vec<&str> = queries.iter().map(String::as_str).collect();
     let qvecs = embedder.embed(&qrefs, TextKind::Query).unwrap();

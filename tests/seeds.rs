@@ -31,13 +31,25 @@ fn seeded_walks_find_the_querys_cluster() {
         (0..vectors.len()).map(|i| Passage::new(format!("p{i}"), format!("passage {i}"))).collect();
     let config = IndexConfig { vectors: VectorStorage::F32, ..IndexConfig::default() };
     let dir = temp_dir("seeds");
-    let index =
-        Index::build_with_vectors(&dir, "synthetic", &Prefixes::default(), &passages, &vectors, &config)
-            .unwrap();
+    let index = Index::build_with_vectors(
+        &dir,
+        "synthetic",
+        &Prefixes::default(),
+        &passages,
+        &vectors,
+        &config,
+        None,
+    )
+    .unwrap();
 
     // Measured: 0.970 of the hits in the query's cluster with seeds, 0.904 from the entry alone.
-    let opts =
-        SearchOptions { k: 10, mode: Mode::StoredRerank, beam: 16, rerank: 16, ..SearchOptions::default() };
+    let opts = SearchOptions {
+        k: 10,
+        mode: Mode::StoredRerank,
+        beam: Some(16),
+        rerank: Some(16),
+        ..SearchOptions::default()
+    };
     let mut found = 0;
     for q in 0..QUERIES {
         let cluster = (q * 7) % CLUSTERS;

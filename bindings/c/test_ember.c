@@ -179,6 +179,29 @@ static int test_onnx(void) {
   CHECK(stats.passages == NOTES_LEN && stats.dim == 384 && stats.deleted == 0 && stats.generation >= 1,
         "stats %llu %llu", (unsigned long long)stats.passages, (unsigned long long)stats.dim);
 
+  /* The build measured its search defaults; a search with beam and rerank 0 runs with them. */
+  EmberSearchDefaults effort;
+  OK(ember_index_search_defaults(index, &effort));
+  CHECK(effort.calibrated_at == NOTES_LEN && effort.stored.rerank >= 10 &&
+            effort.stored.beam >= effort.stored.rerank && effort.recompute.rerank <= effort.stored.rerank,
+        "defaults %u/%u %u/%u at %llu", effort.stored.beam, effort.stored.rerank, effort.recompute.beam,
+        effort.recompute.rerank, (unsigned long long)effort.calibrated_at);
+  BAD(ember_index_search_defaults(index, NULL));
+  EmberSearchOptions stored;
+  ember_search_options_default(&stored);
+  CHECK(stored.beam == 0 && stored.rerank == 0, "default options ask for the index's effort");
+  stored.mode = EMBER_MODE_CODES_ONLY;
+  OK(ember_index_search(index, "cat", &stored, &results));
+  OK(ember_search_results_info(results, &info));
+  CHECK(info.beam == effort.stored.beam && info.rerank == 0, "codes search ran beam %llu rerank %llu",
+        (unsigned long long)info.beam, (unsigned long long)info.rerank);
+  ember_search_results_free(results);
+  stored.beam = 77;
+  OK(ember_index_search(index, "cat", &stored, &results));
+  OK(ember_search_results_info(results, &info));
+  CHECK(info.beam == 77, "an explicit beam wins: %llu", (unsigned long long)info.beam);
+  ember_search_results_free(results);
+
   float wrong[3] = {1, 0, 0};
   EXPECT(ember_index_search_vector(index, wrong, 3, NULL, &results), EMBER_RESULT_DIMENSION_MISMATCH);
   CHECK(results == NULL, "no results on failure");
@@ -247,13 +270,14 @@ static int test_callback_embedder(void) {
   memset(kind_calls, 0, sizeof kind_calls);
   OK(ember_index_create(path("words"), words, NOTES, NOTES_LEN, NULL, NULL, &index));
   CHECK(calls > 0, "callback not called");
-  /* Building embeds passages only; the search embeds its text as a query, once. */
-  CHECK(kind_calls[EMBER_TEXT_KIND_PASSAGE] > 0 && kind_calls[EMBER_TEXT_KIND_QUERY] == 0, "build: %d query calls",
+  /* Building embeds the passages, then its sample queries in one call (to measure its search
+   * defaults); the search embeds its text as a query, once. */
+  CHECK(kind_calls[EMBER_TEXT_KIND_PASSAGE] > 0 && kind_calls[EMBER_TEXT_KIND_QUERY] == 1, "build: %d query calls",
         kind_calls[EMBER_TEXT_KIND_QUERY]);
   char top[64];
   OK(top_hit(index, "feed the cat", NULL, top, sizeof top));
   CHECK(strcmp(top, "cat") == 0, "top %s", top);
-  CHECK(kind_calls[EMBER_TEXT_KIND_QUERY] == 1, "search: %d query calls", kind_calls[EMBER_TEXT_KIND_QUERY]);
+  CHECK(kind_calls[EMBER_TEXT_KIND_QUERY] == 2, "search: %d query calls", kind_calls[EMBER_TEXT_KIND_QUERY]);
   float vec[WORDS_DIM];
   OK(ember_embedder_embed(words, "feed the cat", EMBER_TEXT_KIND_PASSAGE, vec, WORDS_DIM));
   BAD(ember_embedder_embed(words, "feed the cat", 2, vec, WORDS_DIM)); /* not an EmberTextKind */

@@ -181,6 +181,15 @@ val tests = linkedMapOf<String, () -> Unit>(
         index.commit()
         val stats = index.stats()
         check(stats.passages == 4uL && stats.deleted == 2uL && stats.pendingOps == 0uL) { "after commit $stats" }
+        // The build measured the effort searches use when beam and rerank are null.
+        val defaults = index.searchDefaults()
+        check(defaults.calibratedAt != null && defaults.stored.rerank >= 10u) { "defaults $defaults" }
+        // The two tombstones awaiting compaction widen the walk by (passages + deleted) / passages.
+        val widen = (stats.passages + stats.deleted).toDouble() / stats.passages.toDouble()
+        val codes = index.search("boat to the island", SearchOptions(mode = Mode.CODES_ONLY))
+        check(codes.beam == (defaults.stored.beam.toDouble() * widen).toULong() && codes.rerank == 0uL) { "codes ran $codes" }
+        val asked = index.search("boat", SearchOptions(mode = Mode.CODES_ONLY, beam = 77u)).beam
+        check(asked == (77 * widen).toULong()) { "explicit beam: $asked" }
         index.close()
 
         EmberIndex.open(dir, embedder, OpenOptions(durability = Durability.BUFFERED)).use { again ->
@@ -332,14 +341,15 @@ val tests = linkedMapOf<String, () -> Unit>(
         val words = WordHashEmbedder()
         EmberIndex.create(File(scratch, "foreign").path, words, notes).use { index ->
             check(words.calls > 0) { "embedder not called" }
-            // Building embeds passages; the search embeds its text as a query, once (recompute
-            // re-embeds candidates as passages).
-            check(words.passageCalls.get() > 0 && words.queryCalls.get() == 0) { "build asked for queries" }
+            // Building embeds passages, then its sample queries in one call (to measure its search
+            // defaults); the search embeds its text as a query, once (recompute re-embeds
+            // candidates as passages).
+            check(words.passageCalls.get() > 0 && words.queryCalls.get() == 1) { "build: ${words.queryCalls.get()} query calls" }
             val hits = index.search("feed cat", SearchOptions(Mode.RECOMPUTE, k = 2u)).hits
             check(hits[0].id == "cat") { "hits $hits" }
-            check(words.queryCalls.get() == 1) { "query calls ${words.queryCalls.get()}" }
+            check(words.queryCalls.get() == 2) { "query calls ${words.queryCalls.get()}" }
             index.add(listOf(Passage("ferry", "The ferry leaves at noon")))
-            check(words.queryCalls.get() == 1) { "add asked for a query" }
+            check(words.queryCalls.get() == 2) { "add asked for a query" }
         }
         // The built-in model embeds both kinds (a symmetric model: the same vector).
         val onnx = onnxEmbedder(modelDir)

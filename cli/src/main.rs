@@ -3,6 +3,7 @@
 mod cmd;
 mod corpus;
 mod embcache;
+mod knob;
 mod progress;
 
 use std::process::ExitCode;

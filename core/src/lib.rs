@@ -16,7 +16,7 @@ pub use cpu::{Cost, EnergyProfile, Meter};
 pub use embed::{Embedder, EmbedderConfig, OnnxEmbedder, Prefixes, TextKind};
 pub use error::{Error, Result};
 pub use index::{
-    CostSource, DeviceState, Durability, Filter, Fusion, Index, IndexConfig, IndexStats, Metadata, Mode,
-    ModeCost, ModeCosts, OpenOptions, Passage, Policy, Precision, Retrieval, SearchHit, SearchOptions,
-    SearchReport, Task, TextSource, TextStorage, Value, VectorAction, VectorStorage,
+    CostSource, DeviceState, Durability, Effort, Filter, Fusion, Index, IndexConfig, IndexStats, Metadata,
+    Mode, ModeCost, ModeCosts, OpenOptions, Passage, Policy, Precision, Retrieval, SearchDefaults, SearchHit,
+    SearchOptions, SearchReport, Task, TextSource, TextStorage, Value, VectorAction, VectorStorage,
 };

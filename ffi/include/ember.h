@@ -436,9 +436,11 @@ typedef struct EmberSearchOptions {
   uint32_t k;
   // An `EmberMode` value.
   uint32_t mode;
-  // Beam width of the graph search (at least 1).
+  // Beam width of the graph search; 0 for the index's default for the mode that runs
+  // (`ember_index_search_defaults`).
   uint32_t beam;
-  // Candidates given an exact score (raised to `k` if smaller).
+  // Candidates given an exact score (raised to `k` if smaller); 0 for the index's default for
+  // the mode that runs.
   uint32_t rerank;
   // NULL, or a metadata filter (NUL-terminated UTF-8): `key = v`, `!=`, `<`, `<=`, `>`, `>=`,
   // `key in (v1, v2)`, `and`, `or`, `not`, parentheses; `"strings"`, numbers, `true`/`false`.
@@ -485,7 +487,30 @@ typedef struct EmberSearchInfo {
   // Estimated energy of the search, millijoules (`cpu_ms` priced by the energy profile of
   // `EmberOpenOptions`); an estimate, NaN when `cpu_ms` is.
   double energy_mj;
+  // Beam width the graph walk used (0 when only keywords ran).
+  uint64_t beam;
+  // Candidates given an exact score (0 in codes-only mode and when only keywords ran).
+  uint64_t rerank;
 } EmberSearchInfo;
+
+// The beam and rerank of one kind of search (a field of `EmberSearchDefaults`).
+typedef struct EmberEffort {
+  // Beam width of the graph walk.
+  uint32_t beam;
+  // Candidates given an exact score.
+  uint32_t rerank;
+} EmberEffort;
+
+// The beam and rerank a search uses where `EmberSearchOptions` leaves them 0.
+typedef struct EmberSearchDefaults {
+  // Stored and codes-only searches.
+  struct EmberEffort stored;
+  // Recompute searches.
+  struct EmberEffort recompute;
+  // Live passages when the effort was measured (at build); 0 when it never was (fixed defaults
+  // scaled by size).
+  uint64_t calibrated_at;
+} EmberSearchDefaults;
 
 // Hand Ember the text of `ids[i]` with `ember_texts_set(out_texts, i, text, text_len)` for every
 // `i < ids_len`, then return 0; any other return value fails the Ember call with
@@ -709,8 +734,8 @@ EmberResult ember_stored_passage_view(const struct EmberStoredPassage *passage,
 // Free a stored passage. NULL, and a handle freed before, are ignored.
 void ember_stored_passage_free(struct EmberStoredPassage *passage);
 
-// Fill `out_options` with core's defaults (k 10, auto mode, beam 512, rerank 50, no filter,
-// auto retrieval, the default fusion).
+// Fill `out_options` with core's defaults (k 10, auto mode, beam and rerank 0: the index's
+// measured defaults, no filter, auto retrieval, the default fusion).
 //
 // # Safety
 // `out_options` is NULL or valid for writes.
@@ -765,6 +790,15 @@ EmberResult ember_search_results_info(const struct EmberSearchResults *results,
 // `out_reason` is valid for writes.
 EmberResult ember_search_results_reason(const struct EmberSearchResults *results,
                                         const char **out_reason);
+
+// The beam and rerank a search uses where its options leave them 0, per mode: measured on this
+// index at build (recall@3 against exact search on sample queries), the beam widened as the
+// index grew since.
+//
+// # Safety
+// `out_defaults` is valid for writes.
+EmberResult ember_index_search_defaults(const struct EmberIndex *index,
+                                        struct EmberSearchDefaults *out_defaults);
 
 // Free search results. NULL, and results freed before, are ignored.
 void ember_search_results_free(struct EmberSearchResults *results);

@@ -9,7 +9,8 @@ use crate::embedder::Model;
 use crate::progress::{listener_fn, with_task, ProgressFn};
 use crate::{
     CancellationToken, Cost, DeviceState, Embedder, EmberError, IndexConfig, IndexStats, ModeCosts,
-    OpenOptions, Passage, Precision, ProgressListener, SearchOptions, SearchReport, TextSource,
+    OpenOptions, Passage, Precision, ProgressListener, SearchDefaults, SearchOptions, SearchReport,
+    TextSource,
 };
 
 /// A semantic index on local storage. Thread-safe: searches run on several threads at once and
@@ -373,6 +374,12 @@ impl EmberIndex {
         let open = self.open_state()?;
         let source = source.map(|s| Arc::new(crate::source::Bridge(s)) as Arc<dyn ember_core::TextSource>);
         Ok(open.index.set_text_source(source)?)
+    }
+
+    /// The beam and rerank a search uses where its options leave them `None`, per mode: measured
+    /// on this index at build, the beam widened as the index grew since.
+    pub fn search_defaults(&self) -> Result<SearchDefaults, EmberError> {
+        Ok(self.open_state()?.index.search_defaults()?.into())
     }
 
     /// Sizes and counts.

@@ -24,8 +24,9 @@ pub use logging::{init_logging, LogLevel};
 pub use passage::{MetadataValue, Passage};
 pub use progress::{CancellationToken, ProgressListener};
 pub use records::{
-    Cost, Durability, EmbedderConfig, EnergyProfile, IndexConfig, IndexStats, Mode, ModeCost, ModeCosts,
-    OpenOptions, Retrieval, SearchHit, SearchOptions, SearchReport, Sections, VectorStorage,
+    Cost, Durability, Effort, EmbedderConfig, EnergyProfile, IndexConfig, IndexStats, Mode, ModeCost,
+    ModeCosts, OpenOptions, Retrieval, SearchDefaults, SearchHit, SearchOptions, SearchReport, Sections,
+    VectorStorage,
 };
 pub use source::{TextSource, TextStorage};
 

@@ -43,8 +43,9 @@ pub enum Retrieval {
     Hybrid,
 }
 
-/// Search knobs. The defaults (k 10, beam 512, rerank 50) are core's measured defaults
-/// (`ember_core::SearchOptions::DEFAULT_*`; UniFFI takes literals only, a test keeps them equal).
+/// Search knobs. The defaults are core's (k 10; beam and rerank `None`: the index's measured
+/// defaults for the mode that runs, `Index.searchDefaults()`; UniFFI takes literals only, a test
+/// keeps them equal).
 #[derive(Debug, Clone, PartialEq, Eq, uniffi::Record)]
 pub struct SearchOptions {
     /// How exact scores are obtained.
@@ -52,12 +53,13 @@ pub struct SearchOptions {
     /// Hits returned (at least 1).
     #[uniffi(default = 10)]
     pub k: u32,
-    /// Beam width of the graph search (at least 1).
-    #[uniffi(default = 512)]
-    pub beam: u32,
-    /// Candidates given an exact score (raised to `k` if smaller).
-    #[uniffi(default = 50)]
-    pub rerank: u32,
+    /// Beam width of the graph search (at least 1; `None`: the index's default for the mode).
+    #[uniffi(default = None)]
+    pub beam: Option<u32>,
+    /// Candidates given an exact score (raised to `k` if smaller; `None`: the index's default for
+    /// the mode).
+    #[uniffi(default = None)]
+    pub rerank: Option<u32>,
     /// Only passages whose metadata matches: `key = v`, `!=`, `<`, `<=`, `>`, `>=`,
     /// `key in (v1, v2)`, `and`, `or`, `not`, parentheses; `"strings"`, numbers, `true`/`false`.
     #[uniffi(default = None)]
@@ -83,8 +85,8 @@ impl From<ember_core::SearchOptions> for SearchOptions {
         SearchOptions {
             mode: o.mode,
             k: clamp_u32(o.k),
-            beam: clamp_u32(o.beam),
-            rerank: clamp_u32(o.rerank),
+            beam: o.beam.map(clamp_u32),
+            rerank: o.rerank.map(clamp_u32),
             // Core's default has no filter; a parsed filter has no text form to go back to.
             filter: None,
             retrieval: Some(o.retrieval),
@@ -99,13 +101,45 @@ impl SearchOptions {
         Ok(ember_core::SearchOptions {
             k: self.k as usize,
             mode: self.mode,
-            beam: self.beam as usize,
-            rerank: self.rerank as usize,
+            beam: self.beam.map(|b| b as usize),
+            rerank: self.rerank.map(|r| r as usize),
             filter: self.filter.as_deref().map(ember_core::Filter::parse).transpose()?,
             retrieval: self.retrieval.unwrap_or_default(),
             fusion: self.fusion.as_deref().map(str::parse).transpose()?.unwrap_or_default(),
             ..ember_core::SearchOptions::default()
         })
+    }
+}
+
+/// A dense search's work: the graph walk's beam and the candidates given an exact score.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, uniffi::Record)]
+pub struct Effort {
+    /// Beam width of the graph walk.
+    pub beam: u32,
+    /// Candidates given an exact score.
+    pub rerank: u32,
+}
+
+/// The beam and rerank searches use where `SearchOptions` leaves them `None`: measured on the
+/// index at build, the beam widened as the index grew since.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, uniffi::Record)]
+pub struct SearchDefaults {
+    /// Stored and codes-only searches (the least beam reaching recall@3 0.97 on sample queries).
+    pub stored: Effort,
+    /// Recompute searches (the least rerank: each reranked candidate is a model run).
+    pub recompute: Effort,
+    /// Live passages when measured; `None` when never measured (fixed defaults scaled by size).
+    pub calibrated_at: Option<u64>,
+}
+
+impl From<ember_core::SearchDefaults> for SearchDefaults {
+    fn from(d: ember_core::SearchDefaults) -> Self {
+        let effort = |e: ember_core::Effort| Effort { beam: clamp_u32(e.beam), rerank: clamp_u32(e.rerank) };
+        SearchDefaults {
+            stored: effort(d.stored),
+            recompute: effort(d.recompute),
+            calibrated_at: d.calibrated_at.map(|n| n as u64),
+        }
     }
 }
 
@@ -136,6 +170,10 @@ pub struct SearchReport {
     pub cache_hits: u64,
     /// Bytes of codes, vectors and text read.
     pub bytes_read: u64,
+    /// Beam width the graph walk used (asked, or the index's default; 0 when only keywords ran).
+    pub beam: u64,
+    /// Candidates given an exact score (0 in codes-only mode and when only keywords ran).
+    pub rerank: u64,
     /// Graph nodes scored.
     pub scored: u64,
     /// Whether a selective filter made the search scan every code (so `k` hits come back whenever
@@ -177,6 +215,8 @@ impl SearchReport {
             reembedded: r.reembedded as u64,
             cache_hits: r.cache_hits as u64,
             bytes_read: r.bytes_read,
+            beam: r.beam as u64,
+            rerank: r.rerank as u64,
             scored: r.scored as u64,
             scanned: r.scanned,
             vectors_advice,
@@ -500,10 +540,10 @@ mod tests {
     fn uniffi_defaults_are_cores() {
         use ember_core::SearchOptions as Core;
         assert_eq!(uniffi_default("SearchOptions", "k"), Core::DEFAULT_K.to_string());
-        assert_eq!(uniffi_default("SearchOptions", "beam"), Core::DEFAULT_BEAM.to_string());
-        assert_eq!(uniffi_default("SearchOptions", "rerank"), Core::DEFAULT_RERANK.to_string());
+        assert_eq!(uniffi_default("SearchOptions", "beam"), "None");
+        assert_eq!(uniffi_default("SearchOptions", "rerank"), "None");
         let s = Core::default();
-        assert_eq!((s.k, s.beam, s.rerank), (Core::DEFAULT_K, Core::DEFAULT_BEAM, Core::DEFAULT_RERANK));
+        assert_eq!((s.k, s.beam, s.rerank), (Core::DEFAULT_K, None, None));
         assert_eq!(s.mode, Mode::Auto);
         assert!(s.filter.is_none());
 

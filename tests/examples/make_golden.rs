@@ -58,8 +58,8 @@ fn opts(mode: Mode, filter: Option<&str>) -> SearchOptions {
     SearchOptions {
         k: 5,
         mode,
-        beam: 128,
-        rerank: 128,
+        beam: Some(128),
+        rerank: Some(128),
         filter: filter.map(|f| Filter::parse(f).unwrap()),
         ..SearchOptions::default()
     }

@@ -22,8 +22,13 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
         "codes" => Mode::CodesOnly,
         _ => Mode::Recompute,
     };
-    let opts =
-        SearchOptions { k: 10, mode, beam: a[5].parse()?, rerank: a[6].parse()?, ..SearchOptions::default() };
+    let opts = SearchOptions {
+        k: 10,
+        mode,
+        beam: Some(a[5].parse()?),
+        rerank: Some(a[6].parse()?),
+        ..SearchOptions::default()
+    };
     let rounds: usize = a.get(7).map_or(Ok(20), |r| r.parse())?;
     let start = std::time::Instant::now();
     let mut scored = 0;

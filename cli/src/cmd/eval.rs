@@ -11,6 +11,7 @@ use ember_core::{
 
 use super::CliResult;
 use crate::corpus::read_jsonl;
+use crate::knob::Knob;
 
 #[derive(Debug, clap::Args)]
 pub struct Args {
@@ -38,12 +39,12 @@ pub struct Args {
     /// Modes to measure (comma-separated).
     #[arg(long, value_enum, value_delimiter = ',', default_value = "auto")]
     mode: Vec<Mode>,
-    /// Beam widths to measure (comma-separated; default: the search default).
-    #[arg(long, value_delimiter = ',', default_values_t = [SearchOptions::DEFAULT_BEAM])]
-    beam: Vec<usize>,
-    /// Rerank counts to measure (comma-separated; default: the search default).
-    #[arg(long, value_delimiter = ',', default_values_t = [SearchOptions::DEFAULT_RERANK])]
-    rerank: Vec<usize>,
+    /// Beam widths to measure (comma-separated numbers; `auto`: the index's default for the mode).
+    #[arg(long, value_delimiter = ',', default_values_t = [Knob(None)])]
+    beam: Vec<Knob>,
+    /// Rerank counts to measure (comma-separated numbers; `auto`: the index's default for the mode).
+    #[arg(long, value_delimiter = ',', default_values_t = [Knob(None)])]
+    rerank: Vec<Knob>,
     /// Use only the first N queries (0 = all).
     #[arg(long, default_value_t = 0)]
     limit: usize,
@@ -155,18 +156,28 @@ pub fn run(args: Args) -> CliResult {
     }
     for (retrieval, fusion, mode, beam, rerank) in runs {
         index.set_cache_bytes(args.cache_bytes)?;
-        let opts =
-            SearchOptions { k: args.k, mode, beam, rerank, retrieval, fusion, ..SearchOptions::default() };
+        let opts = SearchOptions {
+            k: args.k,
+            mode,
+            beam: beam.0,
+            rerank: rerank.0,
+            retrieval,
+            fusion,
+            ..SearchOptions::default()
+        };
         let mut r = [0f64; 3];
         let mut id_r3 = 0f64;
         let (mut ndcg, mut judged) = (0f64, 0usize);
         let (mut search_ms, mut elapsed_ms) = (Vec::new(), Vec::new());
         let (mut reembedded, mut cache_hits, mut bytes) = (0usize, 0usize, 0u64);
         let (mut ran, mut ran_retrieval) = ("", "");
+        // The effort that ran (a default resolves per index and mode).
+        let (mut beam, mut rerank) = (beam.0.unwrap_or(0), rerank.0.unwrap_or(0));
         for (qi, q) in queries.iter().enumerate() {
             let report = index.search_query(Some(&q.text), Some(&qvecs[qi]), Some(&embedder), &opts)?;
             ran = report.mode.name();
             ran_retrieval = report.retrieval.name();
+            (beam, rerank) = (report.beam, report.rerank);
             let got: Vec<usize> =
                 report.hits.iter().filter_map(|h| position.get(h.id.as_str()).copied()).collect();
             for (slot, at) in [1usize, 3, 10].iter().enumerate() {

@@ -80,6 +80,7 @@ struct Summary {
     dir_bytes: u64,
     index_ratio: f64,
     build_ms: f64,
+    search_defaults: ember_core::SearchDefaults,
 }
 
 pub fn run(args: Args) -> CliResult {
@@ -117,6 +118,7 @@ pub fn run(args: Args) -> CliResult {
                 &passages,
                 &vectors,
                 &index_config,
+                Some(&embedder),
             )?
         }
         None => {
@@ -144,6 +146,7 @@ pub fn run(args: Args) -> CliResult {
         dir_bytes: stats.dir_bytes,
         index_ratio: stats.index_bytes as f64 / stats.text_bytes.max(1) as f64,
         build_ms: start.elapsed().as_secs_f64() * 1e3,
+        search_defaults: index.search_defaults()?,
     };
     if args.json {
         outln!("{}", serde_json::to_string(&summary)?)?;

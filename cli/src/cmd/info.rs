@@ -18,8 +18,15 @@ pub struct Args {
 pub fn run(args: Args) -> CliResult {
     let index = Index::open_with(&args.dir, OpenOptions { read_only: true, ..OpenOptions::default() })?;
     let stats = index.stats()?;
+    let defaults = index.search_defaults()?;
     if args.json {
-        outln!("{}", serde_json::to_string(&stats)?)?;
+        #[derive(serde::Serialize)]
+        struct Info<'a> {
+            #[serde(flatten)]
+            stats: &'a ember_core::IndexStats,
+            search_defaults: ember_core::SearchDefaults,
+        }
+        outln!("{}", serde_json::to_string(&Info { stats: &stats, search_defaults: defaults })?)?;
     } else {
         outln!(
             "passages      {} ({} deleted, {} logged operations)",
@@ -50,6 +57,18 @@ pub fn run(args: Args) -> CliResult {
         }
         let pct = 100.0 * stats.dir_bytes as f64 / stats.text_bytes.max(1) as f64;
         outln!("directory     {} bytes ({pct:.1}% of the text, every file)", stats.dir_bytes)?;
+        let (s, r) = (defaults.stored, defaults.recompute);
+        let how = match defaults.calibrated_at {
+            Some(n) => format!("measured at {n} passages"),
+            None => "not measured: fixed, scaled by size".to_owned(),
+        };
+        outln!(
+            "search        stored/codes beam {} rerank {}, recompute beam {} rerank {} ({how})",
+            s.beam,
+            s.rerank,
+            r.beam,
+            r.rerank
+        )?;
         for (name, bytes) in &stats.sections {
             outln!("  {name:<14}{bytes}")?;
         }

@@ -9,6 +9,7 @@ use ember_core::{
 
 use super::CliResult;
 use crate::corpus::read_jsonl;
+use crate::knob::Knob;
 
 #[derive(Debug, clap::Args)]
 pub struct Args {
@@ -38,12 +39,12 @@ pub struct Args {
     /// Token limit (default: the one the index was built with).
     #[arg(long)]
     max_tokens: Option<usize>,
-    /// Beam width of the graph search.
-    #[arg(long, default_value_t = SearchOptions::DEFAULT_BEAM)]
-    beam: usize,
-    /// Candidates given exact scores.
-    #[arg(long, default_value_t = SearchOptions::DEFAULT_RERANK)]
-    rerank: usize,
+    /// Beam width of the graph search (`auto`: the index's measured default for the mode).
+    #[arg(long, default_value_t = Knob(None))]
+    beam: Knob,
+    /// Candidates given exact scores (`auto`: the index's measured default for the mode).
+    #[arg(long, default_value_t = Knob(None))]
+    rerank: Knob,
     /// Threads for embedding the query and any recomputed passages.
     #[arg(long, default_value_t = 2)]
     threads: usize,
@@ -106,6 +107,8 @@ struct Line<'a> {
     dense_ms: f64,
     keyword_ms: f64,
     keyword_hits: usize,
+    beam: usize,
+    rerank: usize,
     #[serde(skip_serializing_if = "Option::is_none")]
     cpu_ms: Option<f64>,
     #[serde(skip_serializing_if = "Option::is_none")]
@@ -141,8 +144,8 @@ pub fn run(args: Args) -> CliResult {
     let opts = SearchOptions {
         k: args.k,
         mode: args.mode,
-        beam: args.beam,
-        rerank: args.rerank,
+        beam: args.beam.0,
+        rerank: args.rerank.0,
         filter,
         retrieval: args.retrieval,
         fusion: args.fusion,
@@ -167,6 +170,8 @@ pub fn run(args: Args) -> CliResult {
                 dense_ms: report.dense_ms,
                 keyword_ms: report.keyword_ms,
                 keyword_hits: report.keyword_hits,
+                beam: report.beam,
+                rerank: report.rerank,
                 cpu_ms: report.cpu_ms,
                 energy_mj: report.energy_mj,
                 vectors_advice: advice,

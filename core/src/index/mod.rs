@@ -23,6 +23,7 @@
 
 mod cache;
 mod cow;
+mod effort;
 mod files;
 mod filter;
 mod handle;
@@ -40,6 +41,7 @@ mod source;
 mod task;
 mod write;
 
+pub use effort::{Effort, SearchDefaults};
 pub use filter::Filter;
 pub use handle::Index;
 pub use log as wal;

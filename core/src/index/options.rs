@@ -333,10 +333,12 @@ pub struct SearchOptions {
     pub k: usize,
     /// How exact distances are obtained.
     pub mode: Mode,
-    /// Beam width of the graph search (candidates kept while traversing).
-    pub beam: usize,
-    /// Candidates given an exact score (by recompute or sidecar); at least `k`.
-    pub rerank: usize,
+    /// Beam width of the graph search (candidates kept while traversing); `None`: the index's
+    /// default for the mode that runs ([`crate::Index::search_defaults`]).
+    pub beam: Option<usize>,
+    /// Candidates given an exact score (by recompute or sidecar; at least `k`); `None`: the
+    /// index's default for the mode that runs.
+    pub rerank: Option<usize>,
     /// Only passages whose metadata matches are returned (applied during traversal, and to the
     /// keyword side).
     pub filter: Option<Filter>,
@@ -351,11 +353,6 @@ pub struct SearchOptions {
 impl SearchOptions {
     /// Hits returned by default.
     pub const DEFAULT_K: usize = 10;
-    /// Default beam width. Measured on 10k Debian-doc passages: beam 512 + rerank 50 reach
-    /// recall@3 0.958; beam 256 gives 0.933 in about 60% of the time (docs/BENCHMARKS.md).
-    pub const DEFAULT_BEAM: usize = 512;
-    /// Default number of candidates given an exact score.
-    pub const DEFAULT_RERANK: usize = 50;
 }
 
 impl Default for SearchOptions {
@@ -363,8 +360,8 @@ impl Default for SearchOptions {
         SearchOptions {
             k: Self::DEFAULT_K,
             mode: Mode::Auto,
-            beam: Self::DEFAULT_BEAM,
-            rerank: Self::DEFAULT_RERANK,
+            beam: None,
+            rerank: None,
             filter: None,
             retrieval: Retrieval::Auto,
             fusion: Fusion::default(),

@@ -7,6 +7,7 @@ use std::collections::HashMap;
 use std::sync::Arc;
 
 use super::cow::CowVec;
+use super::effort::{self, SearchDefaults};
 use super::keyword::{DocTerms, KeywordState};
 use super::metadata::Metadata;
 use super::segment::load::Base;
@@ -215,6 +216,11 @@ impl Snapshot {
             false => (self.base.meta.text_bytes as u128 * kept as u128 / n.max(1) as u128) as u64,
         };
         base + added
+    }
+
+    /// The search effort for this snapshot's size: measured at build, widened as it grew.
+    pub fn search_defaults(&self) -> SearchDefaults {
+        effort::defaults(self.base.meta.search.as_ref(), self.live)
     }
 
     /// A borrowed view for graph walks.

@@ -100,9 +100,11 @@ pub struct EmberSearchOptions {
     pub k: u32,
     /// An `EmberMode` value.
     pub mode: u32,
-    /// Beam width of the graph search (at least 1).
+    /// Beam width of the graph search; 0 for the index's default for the mode that runs
+    /// (`ember_index_search_defaults`).
     pub beam: u32,
-    /// Candidates given an exact score (raised to `k` if smaller).
+    /// Candidates given an exact score (raised to `k` if smaller); 0 for the index's default for
+    /// the mode that runs.
     pub rerank: u32,
     /// NULL, or a metadata filter (NUL-terminated UTF-8): `key = v`, `!=`, `<`, `<=`, `>`, `>=`,
     /// `key in (v1, v2)`, `and`, `or`, `not`, parentheses; `"strings"`, numbers, `true`/`false`.
@@ -133,8 +135,8 @@ impl EmberSearchOptions {
         Ok(SearchOptions {
             mode: mode_from_u32(self.mode)?,
             k: self.k,
-            beam: self.beam,
-            rerank: self.rerank,
+            beam: (self.beam != 0).then_some(self.beam),
+            rerank: (self.rerank != 0).then_some(self.rerank),
             filter,
             retrieval: Some(retrieval_from_u32(self.retrieval)?),
             fusion,
@@ -190,6 +192,10 @@ pub struct EmberSearchInfo {
     /// Estimated energy of the search, millijoules (`cpu_ms` priced by the energy profile of
     /// `EmberOpenOptions`); an estimate, NaN when `cpu_ms` is.
     pub energy_mj: f64,
+    /// Beam width the graph walk used (0 when only keywords ran).
+    pub beam: u64,
+    /// Candidates given an exact score (0 in codes-only mode and when only keywords ran).
+    pub rerank: u64,
 }
 
 fn results_handle(report: SearchReport) -> Result<*mut CSearchResults, EmberError> {
@@ -203,8 +209,8 @@ fn results_handle(report: SearchReport) -> Result<*mut CSearchResults, EmberErro
     Ok(RESULTS.insert(Arc::new(Results { report, ids, reason })))
 }
 
-/// Fill `out_options` with core's defaults (k 10, auto mode, beam 512, rerank 50, no filter,
-/// auto retrieval, the default fusion).
+/// Fill `out_options` with core's defaults (k 10, auto mode, beam and rerank 0: the index's
+/// measured defaults, no filter, auto retrieval, the default fusion).
 ///
 /// # Safety
 /// `out_options` is NULL or valid for writes.
@@ -215,8 +221,8 @@ pub unsafe extern "C" fn ember_search_options_default(out_options: *mut EmberSea
         let value = EmberSearchOptions {
             k: d.k,
             mode: EmberMode::from(d.mode) as u32,
-            beam: d.beam,
-            rerank: d.rerank,
+            beam: d.beam.unwrap_or(0),
+            rerank: d.rerank.unwrap_or(0),
             filter: std::ptr::null(),
             retrieval: EmberRetrieval::from(d.retrieval.unwrap_or_default()) as u32,
             fusion: std::ptr::null(),
@@ -344,6 +350,8 @@ pub unsafe extern "C" fn ember_search_results_info(
             keyword_ms: 0.0,
             cpu_ms: f64::NAN,
             energy_mj: f64::NAN,
+            beam: 0,
+            rerank: 0,
         };
         // SAFETY: forwarded from this function's contract.
         let out = unsafe { out_arg(out_info, "out_info", empty) }?;
@@ -365,6 +373,8 @@ pub unsafe extern "C" fn ember_search_results_info(
             keyword_ms: rep.keyword_ms,
             cpu_ms: rep.cpu_ms.unwrap_or(f64::NAN),
             energy_mj: rep.energy_mj.unwrap_or(f64::NAN),
+            beam: rep.beam,
+            rerank: rep.rerank,
         };
         Ok(())
     })
@@ -384,6 +394,54 @@ pub unsafe extern "C" fn ember_search_results_reason(
         // SAFETY: forwarded from this function's contract.
         let out = unsafe { out_arg(out_reason, "out_reason", std::ptr::null()) }?;
         *out = results_arg(results)?.reason.as_ptr();
+        Ok(())
+    })
+}
+
+/// The beam and rerank of one kind of search (a field of `EmberSearchDefaults`).
+#[repr(C)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub struct EmberEffort {
+    /// Beam width of the graph walk.
+    pub beam: u32,
+    /// Candidates given an exact score.
+    pub rerank: u32,
+}
+
+/// The beam and rerank a search uses where `EmberSearchOptions` leaves them 0.
+#[repr(C)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub struct EmberSearchDefaults {
+    /// Stored and codes-only searches.
+    pub stored: EmberEffort,
+    /// Recompute searches.
+    pub recompute: EmberEffort,
+    /// Live passages when the effort was measured (at build); 0 when it never was (fixed defaults
+    /// scaled by size).
+    pub calibrated_at: u64,
+}
+
+/// The beam and rerank a search uses where its options leave them 0, per mode: measured on this
+/// index at build (recall@3 against exact search on sample queries), the beam widened as the
+/// index grew since.
+///
+/// # Safety
+/// `out_defaults` is valid for writes.
+#[no_mangle]
+pub unsafe extern "C" fn ember_index_search_defaults(
+    index: *const CIndex,
+    out_defaults: *mut EmberSearchDefaults,
+) -> EmberResult {
+    guard(|| {
+        // SAFETY: forwarded from this function's contract.
+        let out = unsafe { out_arg(out_defaults, "out_defaults", EmberSearchDefaults::default()) }?;
+        let d = index_entry(index)?.inner.search_defaults()?;
+        let effort = |e: crate::Effort| EmberEffort { beam: e.beam, rerank: e.rerank };
+        *out = EmberSearchDefaults {
+            stored: effort(d.stored),
+            recompute: effort(d.recompute),
+            calibrated_at: d.calibrated_at.unwrap_or(0),
+        };
         Ok(())
     })
 }

@@ -1264,6 +1264,12 @@ public protocol EmberIndexProtocol: AnyObject, Sendable {
     func search(query: String, options: SearchOptions?) throws  -> SearchReport
     
     /**
+     * The beam and rerank a search uses where its options leave them `None`, per mode: measured
+     * on this index at build, the beam widened as the index grew since.
+     */
+    func searchDefaults() throws  -> SearchDefaults
+    
+    /**
      * Search with a query vector of the index's dimension (normalized by Ember).
      */
     func searchVector(vector: [Float], options: SearchOptions?) throws  -> SearchReport
@@ -1629,6 +1635,19 @@ open func search(query: String, options: SearchOptions? = nil)throws  -> SearchR
             self.uniffiCloneHandle(),
         FfiConverterString.lower(query),
         FfiConverterOptionTypeSearchOptions.lower(options),uniffiCallStatus
+    )
+})
+}
+    
+    /**
+     * The beam and rerank a search uses where its options leave them `None`, per mode: measured
+     * on this index at build, the beam widened as the index grew since.
+     */
+open func searchDefaults()throws  -> SearchDefaults  {
+    return try  FfiConverterTypeSearchDefaults_lift(try rustCallWithError(FfiConverterTypeEmberError_lift) {
+        uniffiCallStatus in
+    uniffi_ember_ffi_fn_method_emberindex_search_defaults(
+            self.uniffiCloneHandle(),uniffiCallStatus
     )
 })
 }
@@ -2376,6 +2395,75 @@ public func FfiConverterTypeDeviceState_lift(_ buf: RustBuffer) throws -> Device
 #endif
 public func FfiConverterTypeDeviceState_lower(_ value: DeviceState) -> RustBuffer {
     return FfiConverterTypeDeviceState.lower(value)
+}
+
+
+/**
+ * A dense search's work: the graph walk's beam and the candidates given an exact score.
+ */
+public struct Effort: Equatable, Hashable {
+    /**
+     * Beam width of the graph walk.
+     */
+    public var beam: UInt32
+    /**
+     * Candidates given an exact score.
+     */
+    public var rerank: UInt32
+
+    // Default memberwise initializers are never public by default, so we
+    // declare one manually.
+    public init(
+        /**
+         * Beam width of the graph walk.
+         */beam: UInt32, 
+        /**
+         * Candidates given an exact score.
+         */rerank: UInt32) {
+        self.beam = beam
+        self.rerank = rerank
+    }
+
+    
+
+    
+}
+
+#if compiler(>=6)
+extension Effort: Sendable {}
+#endif
+
+#if swift(>=5.8)
+@_documentation(visibility: private)
+#endif
+public struct FfiConverterTypeEffort: FfiConverterRustBuffer {
+    public static func read(from buf: inout (data: Data, offset: Data.Index)) throws -> Effort {
+        return
+            try Effort(
+                beam: FfiConverterUInt32.read(from: &buf), 
+                rerank: FfiConverterUInt32.read(from: &buf)
+        )
+    }
+
+    public static func write(_ value: Effort, into buf: inout [UInt8]) {
+        FfiConverterUInt32.write(value.beam, into: &buf)
+        FfiConverterUInt32.write(value.rerank, into: &buf)
+    }
+}
+
+
+#if swift(>=5.8)
+@_documentation(visibility: private)
+#endif
+public func FfiConverterTypeEffort_lift(_ buf: RustBuffer) throws -> Effort {
+    return try FfiConverterTypeEffort.lift(buf)
+}
+
+#if swift(>=5.8)
+@_documentation(visibility: private)
+#endif
+public func FfiConverterTypeEffort_lower(_ value: Effort) -> RustBuffer {
+    return FfiConverterTypeEffort.lower(value)
 }
 
 
@@ -3215,6 +3303,86 @@ public func FfiConverterTypePassage_lower(_ value: Passage) -> RustBuffer {
 
 
 /**
+ * The beam and rerank searches use where `SearchOptions` leaves them `None`: measured on the
+ * index at build, the beam widened as the index grew since.
+ */
+public struct SearchDefaults: Equatable, Hashable {
+    /**
+     * Stored and codes-only searches (the least beam reaching recall@3 0.97 on sample queries).
+     */
+    public var stored: Effort
+    /**
+     * Recompute searches (the least rerank: each reranked candidate is a model run).
+     */
+    public var recompute: Effort
+    /**
+     * Live passages when measured; `None` when never measured (fixed defaults scaled by size).
+     */
+    public var calibratedAt: UInt64?
+
+    // Default memberwise initializers are never public by default, so we
+    // declare one manually.
+    public init(
+        /**
+         * Stored and codes-only searches (the least beam reaching recall@3 0.97 on sample queries).
+         */stored: Effort, 
+        /**
+         * Recompute searches (the least rerank: each reranked candidate is a model run).
+         */recompute: Effort, 
+        /**
+         * Live passages when measured; `None` when never measured (fixed defaults scaled by size).
+         */calibratedAt: UInt64?) {
+        self.stored = stored
+        self.recompute = recompute
+        self.calibratedAt = calibratedAt
+    }
+
+    
+
+    
+}
+
+#if compiler(>=6)
+extension SearchDefaults: Sendable {}
+#endif
+
+#if swift(>=5.8)
+@_documentation(visibility: private)
+#endif
+public struct FfiConverterTypeSearchDefaults: FfiConverterRustBuffer {
+    public static func read(from buf: inout (data: Data, offset: Data.Index)) throws -> SearchDefaults {
+        return
+            try SearchDefaults(
+                stored: FfiConverterTypeEffort.read(from: &buf), 
+                recompute: FfiConverterTypeEffort.read(from: &buf), 
+                calibratedAt: FfiConverterOptionUInt64.read(from: &buf)
+        )
+    }
+
+    public static func write(_ value: SearchDefaults, into buf: inout [UInt8]) {
+        FfiConverterTypeEffort.write(value.stored, into: &buf)
+        FfiConverterTypeEffort.write(value.recompute, into: &buf)
+        FfiConverterOptionUInt64.write(value.calibratedAt, into: &buf)
+    }
+}
+
+
+#if swift(>=5.8)
+@_documentation(visibility: private)
+#endif
+public func FfiConverterTypeSearchDefaults_lift(_ buf: RustBuffer) throws -> SearchDefaults {
+    return try FfiConverterTypeSearchDefaults.lift(buf)
+}
+
+#if swift(>=5.8)
+@_documentation(visibility: private)
+#endif
+public func FfiConverterTypeSearchDefaults_lower(_ value: SearchDefaults) -> RustBuffer {
+    return FfiConverterTypeSearchDefaults.lower(value)
+}
+
+
+/**
  * One search result.
  */
 public struct SearchHit: Equatable, Hashable {
@@ -3286,8 +3454,9 @@ public func FfiConverterTypeSearchHit_lower(_ value: SearchHit) -> RustBuffer {
 
 
 /**
- * Search knobs. The defaults (k 10, beam 512, rerank 50) are core's measured defaults
- * (`ember_core::SearchOptions::DEFAULT_*`; UniFFI takes literals only, a test keeps them equal).
+ * Search knobs. The defaults are core's (k 10; beam and rerank `None`: the index's measured
+ * defaults for the mode that runs, `Index.searchDefaults()`; UniFFI takes literals only, a test
+ * keeps them equal).
  */
 public struct SearchOptions: Equatable, Hashable {
     /**
@@ -3299,13 +3468,14 @@ public struct SearchOptions: Equatable, Hashable {
      */
     public var k: UInt32
     /**
-     * Beam width of the graph search (at least 1).
+     * Beam width of the graph search (at least 1; `None`: the index's default for the mode).
      */
-    public var beam: UInt32
+    public var beam: UInt32?
     /**
-     * Candidates given an exact score (raised to `k` if smaller).
+     * Candidates given an exact score (raised to `k` if smaller; `None`: the index's default for
+     * the mode).
      */
-    public var rerank: UInt32
+    public var rerank: UInt32?
     /**
      * Only passages whose metadata matches: `key = v`, `!=`, `<`, `<=`, `>`, `>=`,
      * `key in (v1, v2)`, `and`, `or`, `not`, parentheses; `"strings"`, numbers, `true`/`false`.
@@ -3332,11 +3502,12 @@ public struct SearchOptions: Equatable, Hashable {
          * Hits returned (at least 1).
          */k: UInt32 = UInt32(10), 
         /**
-         * Beam width of the graph search (at least 1).
-         */beam: UInt32 = UInt32(512), 
+         * Beam width of the graph search (at least 1; `None`: the index's default for the mode).
+         */beam: UInt32? = nil, 
         /**
-         * Candidates given an exact score (raised to `k` if smaller).
-         */rerank: UInt32 = UInt32(50), 
+         * Candidates given an exact score (raised to `k` if smaller; `None`: the index's default for
+         * the mode).
+         */rerank: UInt32? = nil, 
         /**
          * Only passages whose metadata matches: `key = v`, `!=`, `<`, `<=`, `>`, `>=`,
          * `key in (v1, v2)`, `and`, `or`, `not`, parentheses; `"strings"`, numbers, `true`/`false`.
@@ -3376,8 +3547,8 @@ public struct FfiConverterTypeSearchOptions: FfiConverterRustBuffer {
             try SearchOptions(
                 mode: FfiConverterTypeMode.read(from: &buf), 
                 k: FfiConverterUInt32.read(from: &buf), 
-                beam: FfiConverterUInt32.read(from: &buf), 
-                rerank: FfiConverterUInt32.read(from: &buf), 
+                beam: FfiConverterOptionUInt32.read(from: &buf), 
+                rerank: FfiConverterOptionUInt32.read(from: &buf), 
                 filter: FfiConverterOptionString.read(from: &buf), 
                 retrieval: FfiConverterOptionTypeRetrieval.read(from: &buf), 
                 fusion: FfiConverterOptionString.read(from: &buf)
@@ -3387,8 +3558,8 @@ public struct FfiConverterTypeSearchOptions: FfiConverterRustBuffer {
     public static func write(_ value: SearchOptions, into buf: inout [UInt8]) {
         FfiConverterTypeMode.write(value.mode, into: &buf)
         FfiConverterUInt32.write(value.k, into: &buf)
-        FfiConverterUInt32.write(value.beam, into: &buf)
-        FfiConverterUInt32.write(value.rerank, into: &buf)
+        FfiConverterOptionUInt32.write(value.beam, into: &buf)
+        FfiConverterOptionUInt32.write(value.rerank, into: &buf)
         FfiConverterOptionString.write(value.filter, into: &buf)
         FfiConverterOptionTypeRetrieval.write(value.retrieval, into: &buf)
         FfiConverterOptionString.write(value.fusion, into: &buf)
@@ -3443,6 +3614,14 @@ public struct SearchReport: Equatable, Hashable {
      * Bytes of codes, vectors and text read.
      */
     public var bytesRead: UInt64
+    /**
+     * Beam width the graph walk used (asked, or the index's default; 0 when only keywords ran).
+     */
+    public var beam: UInt64
+    /**
+     * Candidates given an exact score (0 in codes-only mode and when only keywords ran).
+     */
+    public var rerank: UInt64
     /**
      * Graph nodes scored.
      */
@@ -3514,6 +3693,12 @@ public struct SearchReport: Equatable, Hashable {
          * Bytes of codes, vectors and text read.
          */bytesRead: UInt64, 
         /**
+         * Beam width the graph walk used (asked, or the index's default; 0 when only keywords ran).
+         */beam: UInt64, 
+        /**
+         * Candidates given an exact score (0 in codes-only mode and when only keywords ran).
+         */rerank: UInt64, 
+        /**
          * Graph nodes scored.
          */scored: UInt64, 
         /**
@@ -3555,6 +3740,8 @@ public struct SearchReport: Equatable, Hashable {
         self.reembedded = reembedded
         self.cacheHits = cacheHits
         self.bytesRead = bytesRead
+        self.beam = beam
+        self.rerank = rerank
         self.scored = scored
         self.scanned = scanned
         self.vectorsAdvice = vectorsAdvice
@@ -3590,6 +3777,8 @@ public struct FfiConverterTypeSearchReport: FfiConverterRustBuffer {
                 reembedded: FfiConverterUInt64.read(from: &buf), 
                 cacheHits: FfiConverterUInt64.read(from: &buf), 
                 bytesRead: FfiConverterUInt64.read(from: &buf), 
+                beam: FfiConverterUInt64.read(from: &buf), 
+                rerank: FfiConverterUInt64.read(from: &buf), 
                 scored: FfiConverterUInt64.read(from: &buf), 
                 scanned: FfiConverterBool.read(from: &buf), 
                 vectorsAdvice: FfiConverterOptionTypeVectorAction.read(from: &buf), 
@@ -3611,6 +3800,8 @@ public struct FfiConverterTypeSearchReport: FfiConverterRustBuffer {
         FfiConverterUInt64.write(value.reembedded, into: &buf)
         FfiConverterUInt64.write(value.cacheHits, into: &buf)
         FfiConverterUInt64.write(value.bytesRead, into: &buf)
+        FfiConverterUInt64.write(value.beam, into: &buf)
+        FfiConverterUInt64.write(value.rerank, into: &buf)
         FfiConverterUInt64.write(value.scored, into: &buf)
         FfiConverterBool.write(value.scanned, into: &buf)
         FfiConverterOptionTypeVectorAction.write(value.vectorsAdvice, into: &buf)
@@ -4910,6 +5101,30 @@ fileprivate struct FfiConverterOptionUInt32: FfiConverterRustBuffer {
 #if swift(>=5.8)
 @_documentation(visibility: private)
 #endif
+fileprivate struct FfiConverterOptionUInt64: FfiConverterRustBuffer {
+    typealias SwiftType = UInt64?
+
+    public static func write(_ value: SwiftType, into buf: inout [UInt8]) {
+        guard let value = value else {
+            writeInt(&buf, Int8(0))
+            return
+        }
+        writeInt(&buf, Int8(1))
+        FfiConverterUInt64.write(value, into: &buf)
+    }
+
+    public static func read(from buf: inout (data: Data, offset: Data.Index)) throws -> SwiftType {
+        switch try readInt(&buf) as Int8 {
+        case 0: return nil
+        case 1: return try FfiConverterUInt64.read(from: &buf)
+        default: throw UniffiInternalError.unexpectedOptionalTag
+        }
+    }
+}
+
+#if swift(>=5.8)
+@_documentation(visibility: private)
+#endif
 fileprivate struct FfiConverterOptionDouble: FfiConverterRustBuffer {
     typealias SwiftType = Double?
 
@@ -5656,6 +5871,9 @@ private let initializationResult: InitializationResult = {
         return InitializationResult.apiChecksumMismatch
     }
     if (uniffi_ember_ffi_checksum_method_emberindex_search() != 48252) {
+        return InitializationResult.apiChecksumMismatch
+    }
+    if (uniffi_ember_ffi_checksum_method_emberindex_search_defaults() != 20046) {
         return InitializationResult.apiChecksumMismatch
     }
     if (uniffi_ember_ffi_checksum_method_emberindex_search_vector() != 43068) {

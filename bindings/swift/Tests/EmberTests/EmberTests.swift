@@ -143,6 +143,14 @@ final class EmberTests: XCTestCase {
         }
         let again = try reopened.search(query: "cooking spaghetti")
         XCTAssertEqual(again.hits.first?.id, "pasta")
+        // The build measured the effort searches use when beam and rerank are nil.
+        let defaults = try reopened.searchDefaults()
+        XCTAssertNotNil(defaults.calibratedAt)
+        let codes = try reopened.search(query: "cooking spaghetti", options: SearchOptions(mode: .codesOnly))
+        XCTAssertEqual(codes.beam, UInt64(defaults.stored.beam))
+        XCTAssertEqual(codes.rerank, 0)
+        let asked = try reopened.search(query: "pasta", options: SearchOptions(mode: .codesOnly, beam: 77))
+        XCTAssertEqual(asked.beam, 77)
         let cpuMs = try XCTUnwrap(again.cpuMs)
         XCTAssertEqual(try XCTUnwrap(again.energyMj), 2 * cpuMs, accuracy: 1e-9)
     }
@@ -213,12 +221,13 @@ final class EmberTests: XCTestCase {
     func testSwiftEmbedderBuildsSearchesAndItsErrorsComeBack() throws {
         let words = WordHashEmbedder()
         let index = try EmberIndex.create(dir: path("foreign"), embedder: words, passages: notes)
-        // Building embeds passages; the search embeds its text as a query, once (recompute
-        // re-embeds candidates as passages).
+        // Building embeds passages, then its sample queries in one call (to measure its search
+        // defaults); the search embeds its text as a query, once (recompute re-embeds candidates
+        // as passages).
         XCTAssertGreaterThan(words.calls(.passage), 0)
-        XCTAssertEqual(words.calls(.query), 0)
-        XCTAssertEqual(try index.search(query: "feed cat", options: SearchOptions(mode: .recompute, k: 2)).hits.first?.id, "cat")
         XCTAssertEqual(words.calls(.query), 1)
+        XCTAssertEqual(try index.search(query: "feed cat", options: SearchOptions(mode: .recompute, k: 2)).hits.first?.id, "cat")
+        XCTAssertEqual(words.calls(.query), 2)
         XCTAssertThrowsError(try EmberIndex.create(dir: path("failing"), embedder: FailingEmbedder(), passages: notes)) { error in
             XCTAssertEqual(error as? EmberError, .InvalidArgument(detail: "accelerator is busy"))
         }

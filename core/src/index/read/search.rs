@@ -7,6 +7,7 @@ use std::time::Instant;
 use super::bm25;
 use super::walk::{seed_count, walk, Scored, Scratch};
 use crate::error::lock_poisoned;
+use crate::index::effort::Effort;
 use crate::index::options::{Fusion, Mode, Policy, Retrieval, SearchOptions};
 use crate::index::policy::{DeviceState, ModeCosts};
 use crate::index::snapshot::Snapshot;
@@ -34,6 +35,11 @@ pub struct SearchReport {
     pub mode: Mode,
     /// Why that retrieval and mode (for `Auto`).
     pub reason: String,
+    /// Beam width the walk used (the asked or default one, widened for tombstones; 0 when only
+    /// keywords ran).
+    pub beam: usize,
+    /// Candidates given an exact score (0 in codes-only mode and when only keywords ran).
+    pub rerank: usize,
     /// Passages whose embeddings were recomputed.
     pub reembedded: usize,
     /// Candidates whose embeddings came from the cache.
@@ -121,15 +127,28 @@ pub(crate) fn search(
     scratch: &mut Scratch,
 ) -> Result<SearchReport> {
     let start = Instant::now();
-    if opts.k == 0 || opts.beam == 0 {
+    if opts.k == 0 || opts.beam == Some(0) {
         return Err(Error::InvalidArgument("k and beam must be at least 1".into()));
     }
     opts.fusion.check()?;
     opts.bm25.check()?;
     let (retrieval, why) = resolve_retrieval(snap, opts.retrieval, text.is_some(), query.is_some())?;
+    // The dense side's mode comes first: its effort defaults by mode, and a hybrid's depth is its
+    // rerank.
+    let dense_plan = match (retrieval, query) {
+        (Retrieval::Dense | Retrieval::Hybrid, Some(_)) => {
+            let (mode, reason) = resolve_mode(snap, opts.mode, embedder.is_some(), auto)?;
+            let d = snap.search_defaults();
+            let e = if mode == Mode::Recompute { d.recompute } else { d.stored };
+            let effort =
+                Effort { beam: opts.beam.unwrap_or(e.beam), rerank: opts.rerank.unwrap_or(e.rerank) };
+            Some((mode, reason, effort))
+        }
+        _ => None,
+    };
     // Each side hands the fusion as many candidates as the dense side scores exactly.
-    let depth = match retrieval {
-        Retrieval::Hybrid => opts.rerank.max(opts.k),
+    let depth = match (retrieval, &dense_plan) {
+        (Retrieval::Hybrid, Some((_, _, effort))) => effort.rerank.max(opts.k),
         _ => opts.k,
     };
     let mut report = SearchReport {
@@ -137,6 +156,8 @@ pub(crate) fn search(
         retrieval,
         mode: Mode::CodesOnly,
         reason: format!("keywords only: {why}"),
+        beam: 0,
+        rerank: 0,
         reembedded: 0,
         cache_hits: 0,
         bytes_read: 0,
@@ -149,10 +170,12 @@ pub(crate) fn search(
         cpu_ms: None,
         energy_mj: None,
     };
-    let dense = match (retrieval, query) {
-        (Retrieval::Dense | Retrieval::Hybrid, Some(q)) => {
+    let dense = match (query, dense_plan) {
+        (Some(q), Some((mode, reason, effort))) => {
             let at = Instant::now();
-            let found = dense(snap, q, embedder, opts, depth, auto, scratch, &mut report)?;
+            report.mode = mode;
+            report.reason = reason;
+            let found = dense(snap, q, embedder, opts, effort, depth, scratch, &mut report)?;
             report.dense_ms = at.elapsed().as_secs_f64() * 1e3;
             if retrieval == Retrieval::Hybrid {
                 report.reason = format!("{}; hybrid: {why}", report.reason);
@@ -199,16 +222,16 @@ pub(crate) fn search(
     Ok(report)
 }
 
-/// The dense side: the `depth` best passages by exact score (code estimates in codes-only mode),
-/// best first; fills the report's mode, reason and costs.
+/// The dense side in the report's mode, with `effort`: the `depth` best passages by exact score
+/// (code estimates in codes-only mode), best first; fills the report's effort and costs.
 #[allow(clippy::too_many_arguments)]
 fn dense(
     snap: &Snapshot,
     query: &[f32],
     embedder: Option<&dyn Embedder>,
     opts: &SearchOptions,
+    effort: Effort,
     depth: usize,
-    auto: Auto,
     scratch: &mut Scratch,
     report: &mut SearchReport,
 ) -> Result<Vec<Scored>> {
@@ -222,15 +245,15 @@ fn dense(
     if let Some(e) = embedder {
         snap.check_embedder(e)?;
     }
-    let (mode, reason) = resolve_mode(snap, opts.mode, embedder.is_some(), auto)?;
-    let rerank = if mode == Mode::CodesOnly { depth } else { opts.rerank.max(depth) };
+    let mode = report.mode;
+    let rerank = if mode == Mode::CodesOnly { depth } else { effort.rerank.max(depth) };
     // Tombstones still occupy beam slots while they await compaction: widen the beam by the
     // share of deleted nodes (at most 4×) so the live part is searched as widely as asked.
     let widen = (snap.len() as f64 / snap.live.max(1) as f64).min(4.0);
-    let beam = ((opts.beam as f64 * widen) as usize).max(rerank);
+    let beam = ((effort.beam as f64 * widen) as usize).max(rerank);
     let (top, scored, scanned) = candidates(snap, query, beam, rerank, opts, scratch)?;
-    report.mode = mode;
-    report.reason = reason;
+    report.beam = beam;
+    report.rerank = if mode == Mode::CodesOnly { 0 } else { rerank };
     report.bytes_read += (scored * snap.base.quantizer.code_bytes()) as u64;
     report.scored = scored;
     report.scanned = scanned;

@@ -5,6 +5,7 @@
 use std::cmp::{Ordering, Reverse};
 use std::collections::BinaryHeap;
 
+use crate::graph::Graph;
 use crate::index::snapshot::NodeView;
 
 /// A node and its similarity (larger is closer); ordered by similarity, ties to the lower id.
@@ -57,6 +58,41 @@ impl Scratch {
     }
 }
 
+/// What a walk needs of a graph: its size and each node's out-neighbours. A snapshot's view (for
+/// searches and inserts) and a graph being built (for calibrating its search defaults) have them.
+pub(crate) trait Nodes {
+    /// Number of nodes (ids are below it).
+    fn count(&self) -> usize;
+    /// The out-neighbours of `i` into `out` (cleared first).
+    fn neighbors(&self, i: u32, out: &mut Vec<u32>);
+    /// Hint that node `i` is about to be scored.
+    fn prefetch(&self, _i: u32) {}
+}
+
+impl Nodes for NodeView<'_> {
+    fn count(&self) -> usize {
+        self.snap.len()
+    }
+    fn neighbors(&self, i: u32, out: &mut Vec<u32>) {
+        NodeView::neighbors(self, i, out)
+    }
+    fn prefetch(&self, i: u32) {
+        self.prefetch_code(i)
+    }
+}
+
+impl Nodes for Graph {
+    fn count(&self) -> usize {
+        self.len()
+    }
+    fn neighbors(&self, i: u32, out: &mut Vec<u32>) {
+        out.clear();
+        if let Some(list) = self.neighbors.get(i as usize) {
+            out.extend_from_slice(list);
+        }
+    }
+}
+
 /// What a walk found.
 #[derive(Debug)]
 pub(crate) struct Walk {
@@ -90,7 +126,7 @@ const MAX_SEEDS: usize = 4096;
 /// result).
 #[allow(clippy::too_many_arguments)]
 pub(crate) fn walk(
-    view: &NodeView,
+    view: &impl Nodes,
     entry: u32,
     seeds: usize,
     beam: usize,
@@ -99,7 +135,7 @@ pub(crate) fn walk(
     accept: Option<&dyn Fn(u32) -> bool>,
     s: &mut Scratch,
 ) -> Walk {
-    s.reset(view.snap.len());
+    s.reset(view.count());
     let beam = beam.max(1);
     let mut scored = 0;
     let mut offer = |s: &mut Scratch, i: u32| {
@@ -120,7 +156,7 @@ pub(crate) fn walk(
             }
         }
     };
-    let n = view.snap.len();
+    let n = view.count();
     // u64: `j · n` overflows a 32-bit usize (armv7) past a million nodes.
     let spread = (0..seeds).map(|j| (j as u64 * n as u64 / seeds as u64) as u32);
     for e in std::iter::once(entry).chain(spread) {
@@ -137,7 +173,7 @@ pub(crate) fn walk(
         // Mark and prefetch first, then score: the codes' cache misses overlap.
         nb.retain(|&j| s.visit(j));
         for &j in &nb {
-            view.prefetch_code(j);
+            view.prefetch(j);
         }
         for &j in &nb {
             offer(s, j);

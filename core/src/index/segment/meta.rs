@@ -2,6 +2,7 @@
 
 use serde::{Deserialize, Serialize};
 
+use crate::index::effort::Calibration;
 use crate::index::options::TextStorage;
 
 /// Flag bit of a deleted passage in the flags section (the version map).
@@ -34,5 +35,9 @@ pub(crate) struct Meta {
     /// with the app (a fingerprints section instead of the text section).
     #[serde(default, skip_serializing_if = "TextStorage::is_store")]
     pub text: TextStorage,
+    /// The search effort measured at build (absent when never measured: an index created empty,
+    /// or written before calibration).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub search: Option<Calibration>,
     pub created_by: String,
 }

@@ -3,6 +3,7 @@
 use std::collections::HashSet;
 use std::path::Path;
 
+use super::calibrate::{calibrate, Sample};
 use super::open::take_lock;
 use crate::graph;
 use crate::index::files;
@@ -48,13 +49,17 @@ impl Index {
         }
         task.check()?;
         let prefixes = Prefixes::of(embedder);
-        build_from_vectors(&RealStorage, dir, embedder.model_id(), &prefixes, dim, passages, &vectors, config)
+        let built =
+            Built { model: embedder.model_id(), prefixes: &prefixes, dim, calibrate_with: Some(embedder) };
+        build_from_vectors(&RealStorage, dir, &built, passages, &vectors, config)
     }
 
     /// Build from vectors the caller already computed (one unit vector per passage, in order, from
     /// the model named `model_id`, embedded as passages with `prefixes`, which the index records:
     /// `Prefixes::default()` for symmetric models): for apps that embed on an accelerator, and for
-    /// benchmarks.
+    /// benchmarks. With `calibrate_with` (the same model), the search defaults are measured on
+    /// this index as [`Index::build`] does (a few hundred short queries embedded); without, the
+    /// index gets the fixed defaults scaled by its size.
     pub fn build_with_vectors(
         dir: &Path,
         model_id: &str,
@@ -62,6 +67,7 @@ impl Index {
         passages: &[Passage],
         vectors: &[Vec<f32>],
         config: &IndexConfig,
+        calibrate_with: Option<&dyn Embedder>,
     ) -> Result<Index> {
         let dim = vectors.first().map_or(0, Vec::len);
         if vectors.len() != passages.len() {
@@ -76,7 +82,8 @@ impl Index {
         }
         validate_passages(passages, dim, config)?;
         let flat: Vec<f32> = vectors.iter().flatten().copied().collect();
-        build_from_vectors(&RealStorage, dir, model_id, prefixes, dim, passages, &flat, config)
+        let built = Built { model: model_id, prefixes, dim, calibrate_with };
+        build_from_vectors(&RealStorage, dir, &built, passages, &flat, config)
     }
 
     /// An empty index for `model_id` vectors of `dim` made with `prefixes`, to fill with `add`.
@@ -88,7 +95,8 @@ impl Index {
         config: &IndexConfig,
     ) -> Result<Index> {
         validate_passages(&[], dim, config)?;
-        build_from_vectors(&RealStorage, dir, model_id, prefixes, dim, &[], &[], config)
+        let built = Built { model: model_id, prefixes, dim, calibrate_with: None };
+        build_from_vectors(&RealStorage, dir, &built, &[], &[], config)
     }
 }
 
@@ -131,18 +139,25 @@ fn code_dims(config: &IndexConfig, dim: usize) -> usize {
     }
 }
 
+/// What made the vectors of a build: the model, its prefixes and dimension, and (to measure the
+/// search defaults with) the model itself when the caller has it.
+pub(crate) struct Built<'a> {
+    pub model: &'a str,
+    pub prefixes: &'a Prefixes,
+    pub dim: usize,
+    pub calibrate_with: Option<&'a dyn Embedder>,
+}
+
 /// Build from already computed unit vectors (row-major, in `passages` order).
-#[allow(clippy::too_many_arguments)] // each is one plain fact about the new segment
 pub(crate) fn build_from_vectors(
     storage: &dyn Storage,
     dir: &Path,
-    model: &str,
-    prefixes: &Prefixes,
-    dim: usize,
+    built: &Built,
     passages: &[Passage],
     vectors: &[f32],
     config: &IndexConfig,
 ) -> Result<Index> {
+    let (model, prefixes, dim) = (built.model, built.prefixes, built.dim);
     let n = passages.len();
     let graph = graph::build(vectors, dim, &config.graph)?;
     // Renumber for locality: neighbour ids become close, so their deltas encode in fewer bytes.
@@ -166,6 +181,22 @@ pub(crate) fn build_from_vectors(
         quantizer.encode(v, out)?;
     }
 
+    let search = match built.calibrate_with {
+        Some(embedder) => {
+            let texts: Vec<&str> = old().map(|i| passages[i].text.as_str()).collect();
+            let sample = Sample {
+                graph: &graph,
+                quantizer: &quantizer,
+                codes: &codes,
+                vectors: &vecs,
+                dim,
+                texts: &texts,
+            };
+            calibrate(&sample, embedder, config.seed)?
+        }
+        None => None,
+    };
+
     storage.create_dir_all(dir)?;
     // Refuse to replace an index another handle is writing to.
     let lock = take_lock(dir)?;
@@ -185,6 +216,7 @@ pub(crate) fn build_from_vectors(
         query_prefix: prefixes.query.clone(),
         passage_prefix: prefixes.passage.clone(),
         text: config.text,
+        search,
         created_by: format!("ember {}", env!("CARGO_PKG_VERSION")),
     };
     let text = match config.text {

@@ -4,6 +4,7 @@
 
 pub(crate) mod apply;
 pub(crate) mod build;
+pub(crate) mod calibrate;
 pub(crate) mod commit;
 pub(crate) mod compact;
 pub(crate) mod insert;

@@ -809,6 +809,8 @@ internal object IntegrityCheckingUniffiLib {
     ): Int
     external fun uniffi_ember_ffi_checksum_method_emberindex_search(
     ): Int
+    external fun uniffi_ember_ffi_checksum_method_emberindex_search_defaults(
+    ): Int
     external fun uniffi_ember_ffi_checksum_method_emberindex_search_vector(
     ): Int
     external fun uniffi_ember_ffi_checksum_method_emberindex_set_cache_bytes(
@@ -917,6 +919,8 @@ internal object UniffiLib {
     external fun uniffi_ember_ffi_fn_method_emberindex_passage_count(`ptr`: Long,uniffi_out_err: UniffiRustCallStatus, 
     ): Long
     external fun uniffi_ember_ffi_fn_method_emberindex_search(`ptr`: Long,`query`: RustBuffer.ByValue,`options`: RustBuffer.ByValue,uniffi_out_err: UniffiRustCallStatus, 
+    ): RustBuffer.ByValue
+    external fun uniffi_ember_ffi_fn_method_emberindex_search_defaults(`ptr`: Long,uniffi_out_err: UniffiRustCallStatus, 
     ): RustBuffer.ByValue
     external fun uniffi_ember_ffi_fn_method_emberindex_search_vector(`ptr`: Long,`vector`: RustBuffer.ByValue,`options`: RustBuffer.ByValue,uniffi_out_err: UniffiRustCallStatus, 
     ): RustBuffer.ByValue
@@ -1156,6 +1160,9 @@ private fun uniffiCheckApiChecksums(lib: IntegrityCheckingUniffiLib) {
         throw RuntimeException("UniFFI API checksum mismatch: try cleaning and rebuilding your project")
     }
     if ((lib.uniffi_ember_ffi_checksum_method_emberindex_search() and 0xFFFF) != 48252) {
+        throw RuntimeException("UniFFI API checksum mismatch: try cleaning and rebuilding your project")
+    }
+    if ((lib.uniffi_ember_ffi_checksum_method_emberindex_search_defaults() and 0xFFFF) != 20046) {
         throw RuntimeException("UniFFI API checksum mismatch: try cleaning and rebuilding your project")
     }
     if ((lib.uniffi_ember_ffi_checksum_method_emberindex_search_vector() and 0xFFFF) != 43068) {
@@ -2573,6 +2580,12 @@ public interface EmberIndexInterface {
     fun `search`(`query`: kotlin.String, `options`: SearchOptions? = null): SearchReport
     
     /**
+     * The beam and rerank a search uses where its options leave them `None`, per mode: measured
+     * on this index at build, the beam widened as the index grew since.
+     */
+    fun `searchDefaults`(): SearchDefaults
+    
+    /**
      * Search with a query vector of the index's dimension (normalized by Ember).
      */
     fun `searchVector`(`vector`: List<kotlin.Float>, `options`: SearchOptions? = null): SearchReport
@@ -3037,6 +3050,24 @@ open class EmberIndex: Disposable, AutoCloseable, EmberIndexInterface
         
         FfiConverterString.lower(`query`),
         FfiConverterOptionalTypeSearchOptions.lower(`options`),_status)
+}
+    }
+    )
+    }
+    
+
+    
+    /**
+     * The beam and rerank a search uses where its options leave them `None`, per mode: measured
+     * on this index at build, the beam widened as the index grew since.
+     */
+    @Throws(EmberException::class)override fun `searchDefaults`(): SearchDefaults {
+            return FfiConverterTypeSearchDefaults.lift(
+    callWithHandle {
+    uniffiRustCallWithError(EmberException) { _status ->
+    UniffiLib.uniffi_ember_ffi_fn_method_emberindex_search_defaults(
+        it,
+        _status)
 }
     }
     )
@@ -4041,6 +4072,53 @@ public object FfiConverterTypeDeviceState: FfiConverterRustBuffer<DeviceState> {
 
 
 /**
+ * A dense search's work: the graph walk's beam and the candidates given an exact score.
+ */
+data class Effort (
+    /**
+     * Beam width of the graph walk.
+     */
+    var `beam`: kotlin.UInt
+    , 
+    /**
+     * Candidates given an exact score.
+     */
+    var `rerank`: kotlin.UInt
+    
+){
+    
+
+    
+
+    
+    companion object
+}
+
+/**
+ * @suppress
+ */
+public object FfiConverterTypeEffort: FfiConverterRustBuffer<Effort> {
+    override fun read(buf: ByteBuffer): Effort {
+        return Effort(
+            FfiConverterUInt.read(buf),
+            FfiConverterUInt.read(buf),
+        )
+    }
+
+    override fun allocationSize(value: Effort) = (
+            FfiConverterUInt.allocationSize(value.`beam`) +
+            FfiConverterUInt.allocationSize(value.`rerank`)
+    )
+
+    override fun write(value: Effort, buf: ByteBuffer) {
+            FfiConverterUInt.write(value.`beam`, buf)
+            FfiConverterUInt.write(value.`rerank`, buf)
+    }
+}
+
+
+
+/**
  * How the built-in ONNX embedder runs.
  */
 data class EmbedderConfig (
@@ -4642,6 +4720,62 @@ public object FfiConverterTypePassage: FfiConverterRustBuffer<Passage> {
 
 
 /**
+ * The beam and rerank searches use where `SearchOptions` leaves them `None`: measured on the
+ * index at build, the beam widened as the index grew since.
+ */
+data class SearchDefaults (
+    /**
+     * Stored and codes-only searches (the least beam reaching recall@3 0.97 on sample queries).
+     */
+    var `stored`: Effort
+    , 
+    /**
+     * Recompute searches (the least rerank: each reranked candidate is a model run).
+     */
+    var `recompute`: Effort
+    , 
+    /**
+     * Live passages when measured; `None` when never measured (fixed defaults scaled by size).
+     */
+    var `calibratedAt`: kotlin.ULong?
+    
+){
+    
+
+    
+
+    
+    companion object
+}
+
+/**
+ * @suppress
+ */
+public object FfiConverterTypeSearchDefaults: FfiConverterRustBuffer<SearchDefaults> {
+    override fun read(buf: ByteBuffer): SearchDefaults {
+        return SearchDefaults(
+            FfiConverterTypeEffort.read(buf),
+            FfiConverterTypeEffort.read(buf),
+            FfiConverterOptionalULong.read(buf),
+        )
+    }
+
+    override fun allocationSize(value: SearchDefaults) = (
+            FfiConverterTypeEffort.allocationSize(value.`stored`) +
+            FfiConverterTypeEffort.allocationSize(value.`recompute`) +
+            FfiConverterOptionalULong.allocationSize(value.`calibratedAt`)
+    )
+
+    override fun write(value: SearchDefaults, buf: ByteBuffer) {
+            FfiConverterTypeEffort.write(value.`stored`, buf)
+            FfiConverterTypeEffort.write(value.`recompute`, buf)
+            FfiConverterOptionalULong.write(value.`calibratedAt`, buf)
+    }
+}
+
+
+
+/**
  * One search result.
  */
 data class SearchHit (
@@ -4690,8 +4824,9 @@ public object FfiConverterTypeSearchHit: FfiConverterRustBuffer<SearchHit> {
 
 
 /**
- * Search knobs. The defaults (k 10, beam 512, rerank 50) are core's measured defaults
- * (`ember_core::SearchOptions::DEFAULT_*`; UniFFI takes literals only, a test keeps them equal).
+ * Search knobs. The defaults are core's (k 10; beam and rerank `None`: the index's measured
+ * defaults for the mode that runs, `Index.searchDefaults()`; UniFFI takes literals only, a test
+ * keeps them equal).
  */
 data class SearchOptions (
     /**
@@ -4705,14 +4840,15 @@ data class SearchOptions (
     var `k`: kotlin.UInt = 10u 
     , 
     /**
-     * Beam width of the graph search (at least 1).
+     * Beam width of the graph search (at least 1; `None`: the index's default for the mode).
      */
-    var `beam`: kotlin.UInt = 512u 
+    var `beam`: kotlin.UInt? = null 
     , 
     /**
-     * Candidates given an exact score (raised to `k` if smaller).
+     * Candidates given an exact score (raised to `k` if smaller; `None`: the index's default for
+     * the mode).
      */
-    var `rerank`: kotlin.UInt = 50u 
+    var `rerank`: kotlin.UInt? = null 
     , 
     /**
      * Only passages whose metadata matches: `key = v`, `!=`, `<`, `<=`, `>`, `>=`,
@@ -4749,8 +4885,8 @@ public object FfiConverterTypeSearchOptions: FfiConverterRustBuffer<SearchOption
         return SearchOptions(
             FfiConverterTypeMode.read(buf),
             FfiConverterUInt.read(buf),
-            FfiConverterUInt.read(buf),
-            FfiConverterUInt.read(buf),
+            FfiConverterOptionalUInt.read(buf),
+            FfiConverterOptionalUInt.read(buf),
             FfiConverterOptionalString.read(buf),
             FfiConverterOptionalTypeRetrieval.read(buf),
             FfiConverterOptionalString.read(buf),
@@ -4760,8 +4896,8 @@ public object FfiConverterTypeSearchOptions: FfiConverterRustBuffer<SearchOption
     override fun allocationSize(value: SearchOptions) = (
             FfiConverterTypeMode.allocationSize(value.`mode`) +
             FfiConverterUInt.allocationSize(value.`k`) +
-            FfiConverterUInt.allocationSize(value.`beam`) +
-            FfiConverterUInt.allocationSize(value.`rerank`) +
+            FfiConverterOptionalUInt.allocationSize(value.`beam`) +
+            FfiConverterOptionalUInt.allocationSize(value.`rerank`) +
             FfiConverterOptionalString.allocationSize(value.`filter`) +
             FfiConverterOptionalTypeRetrieval.allocationSize(value.`retrieval`) +
             FfiConverterOptionalString.allocationSize(value.`fusion`)
@@ -4770,8 +4906,8 @@ public object FfiConverterTypeSearchOptions: FfiConverterRustBuffer<SearchOption
     override fun write(value: SearchOptions, buf: ByteBuffer) {
             FfiConverterTypeMode.write(value.`mode`, buf)
             FfiConverterUInt.write(value.`k`, buf)
-            FfiConverterUInt.write(value.`beam`, buf)
-            FfiConverterUInt.write(value.`rerank`, buf)
+            FfiConverterOptionalUInt.write(value.`beam`, buf)
+            FfiConverterOptionalUInt.write(value.`rerank`, buf)
             FfiConverterOptionalString.write(value.`filter`, buf)
             FfiConverterOptionalTypeRetrieval.write(value.`retrieval`, buf)
             FfiConverterOptionalString.write(value.`fusion`, buf)
@@ -4818,6 +4954,16 @@ data class SearchReport (
      * Bytes of codes, vectors and text read.
      */
     var `bytesRead`: kotlin.ULong
+    , 
+    /**
+     * Beam width the graph walk used (asked, or the index's default; 0 when only keywords ran).
+     */
+    var `beam`: kotlin.ULong
+    , 
+    /**
+     * Candidates given an exact score (0 in codes-only mode and when only keywords ran).
+     */
+    var `rerank`: kotlin.ULong
     , 
     /**
      * Graph nodes scored.
@@ -4897,6 +5043,8 @@ public object FfiConverterTypeSearchReport: FfiConverterRustBuffer<SearchReport>
             FfiConverterULong.read(buf),
             FfiConverterULong.read(buf),
             FfiConverterULong.read(buf),
+            FfiConverterULong.read(buf),
+            FfiConverterULong.read(buf),
             FfiConverterBoolean.read(buf),
             FfiConverterOptionalTypeVectorAction.read(buf),
             FfiConverterDouble.read(buf),
@@ -4917,6 +5065,8 @@ public object FfiConverterTypeSearchReport: FfiConverterRustBuffer<SearchReport>
             FfiConverterULong.allocationSize(value.`reembedded`) +
             FfiConverterULong.allocationSize(value.`cacheHits`) +
             FfiConverterULong.allocationSize(value.`bytesRead`) +
+            FfiConverterULong.allocationSize(value.`beam`) +
+            FfiConverterULong.allocationSize(value.`rerank`) +
             FfiConverterULong.allocationSize(value.`scored`) +
             FfiConverterBoolean.allocationSize(value.`scanned`) +
             FfiConverterOptionalTypeVectorAction.allocationSize(value.`vectorsAdvice`) +
@@ -4937,6 +5087,8 @@ public object FfiConverterTypeSearchReport: FfiConverterRustBuffer<SearchReport>
             FfiConverterULong.write(value.`reembedded`, buf)
             FfiConverterULong.write(value.`cacheHits`, buf)
             FfiConverterULong.write(value.`bytesRead`, buf)
+            FfiConverterULong.write(value.`beam`, buf)
+            FfiConverterULong.write(value.`rerank`, buf)
             FfiConverterULong.write(value.`scored`, buf)
             FfiConverterBoolean.write(value.`scanned`, buf)
             FfiConverterOptionalTypeVectorAction.write(value.`vectorsAdvice`, buf)
@@ -6116,6 +6268,38 @@ public object FfiConverterOptionalUInt: FfiConverterRustBuffer<kotlin.UInt?> {
         } else {
             buf.put(1)
             FfiConverterUInt.write(value, buf)
+        }
+    }
+}
+
+
+
+
+/**
+ * @suppress
+ */
+public object FfiConverterOptionalULong: FfiConverterRustBuffer<kotlin.ULong?> {
+    override fun read(buf: ByteBuffer): kotlin.ULong? {
+        if (buf.get().toInt() == 0) {
+            return null
+        }
+        return FfiConverterULong.read(buf)
+    }
+
+    override fun allocationSize(value: kotlin.ULong?): ULong {
+        if (value == null) {
+            return 1UL
+        } else {
+            return 1UL + FfiConverterULong.allocationSize(value)
+        }
+    }
+
+    override fun write(value: kotlin.ULong?, buf: ByteBuffer) {
+        if (value == null) {
+            buf.put(0)
+        } else {
+            buf.put(1)
+            FfiConverterULong.write(value, buf)
         }
     }
 }
