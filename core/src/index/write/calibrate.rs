@@ -14,6 +14,7 @@
 use crate::graph::Graph;
 use crate::index::effort::{Calibration, Effort, MAX_BEAM, TARGET_RECALL};
 use crate::index::read::walk::{seed_count, walk, Scored, Scratch};
+use crate::keywords as kw;
 use crate::quant::Quantizer;
 use crate::rng::SplitMix64;
 use crate::{Embedder, Error, Result, TextKind};
@@ -108,14 +109,15 @@ pub(crate) fn calibrate(s: &Sample, embedder: &dyn Embedder, seed: u64) -> Resul
             break;
         }
     }
-    let reached: Vec<(usize, usize)> = (0..grid.len())
-        .flat_map(|b| (0..RERANKS.len()).map(move |r| (b, r)))
-        .filter(|&(b, r)| grid[b][r] >= TARGET_RECALL)
-        .collect();
+    let points: Vec<(usize, usize)> =
+        (0..grid.len()).flat_map(|b| (0..RERANKS.len()).map(move |r| (b, r))).collect();
+    let reached: Vec<(usize, usize)> =
+        points.iter().copied().filter(|&(b, r)| grid[b][r] >= TARGET_RECALL).collect();
     let effort = |(b, r): (usize, usize)| Effort { beam: BEAMS[b].max(RERANKS[r]), rerank: RERANKS[r] };
     // Where the target is out of reach: the best recall measured, at the least beam.
-    let best = (0..grid.len())
-        .flat_map(|b| (0..RERANKS.len()).map(move |r| (b, r)))
+    let best = points
+        .iter()
+        .copied()
         .max_by(|&(b1, r1), &(b2, r2)| grid[b1][r1].total_cmp(&grid[b2][r2]).then((b2, r2).cmp(&(b1, r1))))
         .unwrap_or((0, 0));
     let stored = reached
@@ -173,16 +175,8 @@ fn pseudo_query(text: &str, rng: &mut SplitMix64) -> Option<String> {
 
 /// The (up to) three nodes nearest `q` by exact inner product.
 fn exact_top3<'a>(q: &[f32], n: usize, row: impl Fn(usize) -> &'a [f32]) -> Vec<u32> {
-    let mut best: Vec<Scored> = Vec::with_capacity(4);
-    for j in 0..n {
-        let s = Scored(crate::distance::dot(q, row(j)), j as u32);
-        if best.len() < 3 || best.last().is_some_and(|w| s > *w) {
-            best.push(s);
-            best.sort_by(|a, b| b.cmp(a));
-            best.truncate(3);
-        }
-    }
-    best.iter().map(|s| s.1).collect()
+    let scored = (0..n).map(|j| kw::Scored { node: j as u32, score: crate::distance::dot(q, row(j)) });
+    kw::top_k(scored, 3).iter().map(|s| s.node).collect()
 }
 
 #[cfg(test)]
