@@ -59,8 +59,9 @@ fn a_build_measures_its_defaults_and_searches_use_them() {
     // An explicit beam or rerank wins (the other stays the mode's default).
     let asked = SearchOptions { beam: Some(777), ..opts(Mode::StoredRerank) };
     assert_eq!(ran(&asked), Effort { beam: 777, rerank: d.stored.rerank });
+    // (A beam narrower than the rerank is widened to it.)
     let asked = SearchOptions { rerank: Some(33), ..opts(Mode::Recompute) };
-    assert_eq!(ran(&asked), Effort { beam: d.recompute.beam, rerank: 33 });
+    assert_eq!(ran(&asked), Effort { beam: d.recompute.beam.max(33), rerank: 33 });
 
     // Recorded in the segment: the same after reopening and after a commit.
     drop(index);

@@ -23,7 +23,7 @@ enum Profile {
 
 #[derive(Debug, clap::Args)]
 pub struct Args {
-    /// Index directory. Its vector sidecar is evicted, rebuilt (that is measured) and left as found.
+    /// Index directory, left as found (a sidecar the run built is dropped again).
     dir: PathBuf,
     /// Model directory.
     #[arg(long)]
@@ -40,9 +40,24 @@ pub struct Args {
     /// Energy profile the estimates use.
     #[arg(long, value_enum, default_value = "phone")]
     profile: Profile,
+    /// Whether to measure materializing the sidecar (it re-embeds every passage: at 100k passages
+    /// and more, hours).
+    #[arg(long, value_enum, default_value = "auto")]
+    materialize: Materialize,
     /// One JSON object per measurement.
     #[arg(long)]
     json: bool,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+enum Materialize {
+    /// Only when the index has no sidecar; stored searches then use the one built. An existing
+    /// sidecar is used as it is, and no break-even is printed.
+    Auto,
+    /// Always: an existing sidecar is dropped and rebuilt (measured), then the break-even printed.
+    Always,
+    /// Never: stored searches are measured only when the index has a sidecar.
+    Never,
 }
 
 #[derive(serde::Serialize, Clone)]
@@ -115,7 +130,11 @@ pub fn run(args: Args) -> CliResult {
     };
     let index = Index::open_with(&args.dir, open)?;
     let had_vectors = index.sidecar_status().is_ok();
-    index.evict_vectors()?;
+    let materialize = match args.materialize {
+        Materialize::Auto => !had_vectors,
+        Materialize::Always => true,
+        Materialize::Never => false,
+    };
     let mut rows = Vec::new();
     let embedders = args
         .threads
@@ -175,15 +194,20 @@ pub fn run(args: Args) -> CliResult {
     let Some((mat_threads, mat_embedder)) = embedders.iter().max_by_key(|(t, _)| *t) else {
         return Err("no thread counts".into());
     };
-    let mat = |_: usize| -> Result<(Option<f64>, f64), Box<dyn std::error::Error>> {
-        let t = std::time::Instant::now();
-        index.materialize_vectors(mat_embedder, Precision::F16, &Task::none())?;
-        let cost = index.last_write_cost().ok_or("materialize reported no cost")?;
-        Ok((cost.cpu_ms, t.elapsed().as_secs_f64() * 1e3))
-    };
-    keep(measure("materialize f16", *mat_threads, 1, mat, &profile)?)?;
-    for (threads, e) in &embedders {
-        keep(search(e, Mode::StoredRerank, *threads)?)?;
+    if materialize {
+        index.evict_vectors()?;
+        let mat = |_: usize| -> Result<(Option<f64>, f64), Box<dyn std::error::Error>> {
+            let t = std::time::Instant::now();
+            index.materialize_vectors(mat_embedder, Precision::F16, &Task::none())?;
+            let cost = index.last_write_cost().ok_or("materialize reported no cost")?;
+            Ok((cost.cpu_ms, t.elapsed().as_secs_f64() * 1e3))
+        };
+        keep(measure("materialize f16", *mat_threads, 1, mat, &profile)?)?;
+    }
+    if index.sidecar_status().is_ok() {
+        for (threads, e) in &embedders {
+            keep(search(e, Mode::StoredRerank, *threads)?)?;
+        }
     }
     if !had_vectors {
         index.evict_vectors()?;

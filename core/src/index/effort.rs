@@ -38,10 +38,13 @@ pub(crate) struct Calibration {
     pub recall: f32,
 }
 
-/// Recall@3 the calibration asks of its sample queries. Above the 0.95 that real queries must
-/// reach: the sample queries are passage vectors, nearer the collection than real queries (the
-/// margin is measured in docs/BENCHMARKS.md, "Defaults that scale").
-pub(crate) const TARGET_RECALL: f32 = 0.97;
+/// Recall@3 the calibration asks of its sample queries: the 0.95 real queries must reach. The
+/// sample queries (word windows) score below real ones over the grid (by 0.01-0.03 at 10k, more at
+/// 111k; docs/BENCHMARKS.md, "Defaults that scale"), so reaching it on them errs towards effort.
+pub(crate) const TARGET_RECALL: f32 = 0.95;
+/// Recall@10 asked at the same time (a search returns 10 hits by default; the bar the recall tests
+/// have held since the first index).
+pub(crate) const TARGET_RECALL_AT_10: f32 = 0.93;
 
 /// The effort without a calibration: beam 512 and rerank 50 reached recall@3 0.958 on 10k
 /// Debian-doc passages (docs/BENCHMARKS.md).
