@@ -106,11 +106,14 @@ pub fn run(args: Args) -> CliResult {
     let bar = crate::progress::bar(passages.len() as u64, "embedding");
     let index = match &args.embeddings_cache {
         Some(cache) => {
-            let items: Vec<(String, String)> =
-                passages.iter().map(|p| (p.id.clone(), p.text.clone())).collect();
-            let vectors = crate::embcache::embed_cached(Some(cache), &embedder, &items, &mut |done| {
-                bar.set_position(done as u64);
-            })?;
+            // (The pairs are dropped before the build: at 100k passages they are 100 MB.)
+            let vectors = {
+                let items: Vec<(String, String)> =
+                    passages.iter().map(|p| (p.id.clone(), p.text.clone())).collect();
+                crate::embcache::embed_cached(Some(cache), &embedder, &items, &mut |done| {
+                    bar.set_position(done as u64);
+                })?
+            };
             Index::build_with_vectors(
                 &args.out,
                 embedder.model_id(),

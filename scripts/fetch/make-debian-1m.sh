@@ -1,0 +1,198 @@
+#!/usr/bin/env bash
+# Assemble a >= 1,000,000-passage corpus of short real-text passages (BEIR
+# layout) for index scale tests:
+#
+#   data/debian-1m/corpus.jsonl    {"_id","title","text"}, ~1.06M passages of ~105 B
+#
+# Usage: bash scripts/fetch/make-debian-1m.sh [--min-passages 1000000] [--update-lock]
+#
+# Passages: the sentences of data/debian-docs/corpus.jsonl (built first with
+# scripts/fetch/make-debian-corpus.sh when missing), then one passage per
+# definition of the dictionary packages below (WordNet glosses, GCIDE, FOLDOC,
+# Jargon File, V.E.R.A.), each text kept once.  The dictionaries come only from
+# Debian's archive through `apt-get download`, cached in data/.debs/ (gitignored)
+# and unpacked there with `dpkg-deb -x`.  Exact versions and sha256 sums are
+# pinned in scripts/fetch/debian-1m.lock, with the sha256 of the resulting
+# corpus.jsonl; every .deb and the corpus are checked against it.  When the
+# archive has moved on to a newer version, re-run with --update-lock to pin the
+# current versions (and the new corpus sha256) and commit the lock.
+#
+# Idempotent: cached .debs and extractions are reused when their sha256 still
+# matches; the same .debs always give a byte-identical corpus.jsonl.
+set -euo pipefail
+
+ROOT=$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)
+LOCK="$ROOT/scripts/fetch/debian-1m.lock"
+CACHE="$ROOT/data/.debs"
+DOCS="$ROOT/data/debian-docs/corpus.jsonl"
+OUT="$ROOT/data/debian-1m"
+HELPER="$ROOT/scripts/py/debian_1m.py"
+
+# Output order after the debian-docs sentences; scripts/py/debian_1m.py knows
+# how to read each package.
+PACKAGES=(
+  wordnet-base
+  dict-gcide
+  dict-foldoc
+  dict-jargon
+  dict-vera
+)
+
+MIN_PASSAGES=1000000
+UPDATE_LOCK=0
+
+usage() { sed -n '2,21p' "${BASH_SOURCE[0]}" | sed 's/^# \{0,1\}//'; }
+die() { echo "make-debian-1m: error: $*" >&2; exit 1; }
+
+while [[ $# -gt 0 ]]; do
+  case "$1" in
+    --min-passages) [[ $# -ge 2 ]] || die "--min-passages needs a number"; MIN_PASSAGES=$2; shift 2 ;;
+    --min-passages=*) MIN_PASSAGES=${1#*=}; shift ;;
+    --update-lock) UPDATE_LOCK=1; shift ;;
+    -h|--help) usage; exit 0 ;;
+    *) die "unknown argument: $1 (see --help)" ;;
+  esac
+done
+[[ "$MIN_PASSAGES" =~ ^[0-9]+$ ]] || die "--min-passages must be a number, got '$MIN_PASSAGES'"
+
+for tool in apt-get apt-cache dpkg-deb sha256sum python3; do
+  command -v "$tool" >/dev/null || die "$tool not found (this script needs a Debian system)"
+done
+
+START=$(date +%s)
+
+# --- the sentence source: data/debian-docs -------------------------------------------
+if [[ ! -s "$DOCS" ]]; then
+  echo "$DOCS is missing: building it with scripts/fetch/make-debian-corpus.sh"
+  bash "$ROOT/scripts/fetch/make-debian-corpus.sh" || die "make-debian-corpus.sh failed"
+  [[ -s "$DOCS" ]] || die "make-debian-corpus.sh did not produce $DOCS"
+fi
+
+mkdir -p "$CACHE/extract" "$OUT"
+
+# apt runs its downloads as the _apt user, which cannot write into the work
+# tree; as root, download directly (what apt falls back to anyway, minus the warning).
+APT_OPTS=(-q)
+[[ $EUID -eq 0 ]] && APT_OPTS+=(-o APT::Sandbox::User=root)
+
+APT_UPDATED=0
+candidate() {  # candidate version of a package in the local apt lists, or empty
+  apt-cache policy "$1" 2>/dev/null | awk '/Candidate:/ {print $2}' | grep -v '^(none)$' || true
+}
+ensure_apt_lists() {  # run `apt-get update` once, only when the lists lack our packages
+  [[ $APT_UPDATED -eq 1 ]] && return 0
+  if [[ -z "$(candidate "$1")" ]]; then
+    echo "apt lists do not know $1: running apt-get update"
+    if [[ $EUID -eq 0 ]]; then apt-get update -qq; else sudo apt-get update -qq; fi
+  fi
+  APT_UPDATED=1
+}
+
+# --- the lock ------------------------------------------------------------------
+# Package lines: "package version sha256-of-.deb".  One comment line records the
+# corpus: "# corpus.jsonl sha256 <hex> (<n> passages)".
+declare -A LOCK_VER=() LOCK_SHA=()
+USE_LOCK=0
+LOCK_CORPUS_SHA=""
+if [[ -f "$LOCK" && $UPDATE_LOCK -eq 0 ]]; then
+  USE_LOCK=1
+  while read -r pkg ver sha rest; do
+    if [[ "$pkg" == "#" && "$ver" == "corpus.jsonl" && "$sha" == "sha256" ]]; then
+      LOCK_CORPUS_SHA=${rest%% *}
+      continue
+    fi
+    [[ -z "$pkg" || "$pkg" == \#* ]] && continue
+    [[ -n "$sha" && -z "$rest" ]] || die "malformed line in $LOCK: '$pkg $ver $sha $rest'"
+    LOCK_VER[$pkg]=$ver
+    LOCK_SHA[$pkg]=$sha
+  done < "$LOCK"
+  for pkg in "${PACKAGES[@]}"; do
+    [[ -n "${LOCK_VER[$pkg]:-}" ]] || die "$pkg is not in $LOCK; refresh it: bash scripts/fetch/make-debian-1m.sh --update-lock"
+  done
+  [[ "$LOCK_CORPUS_SHA" =~ ^[0-9a-f]{64}$ ]] ||
+    die "$LOCK has no '# corpus.jsonl sha256 <hex> (<n> passages)' line; refresh it: bash scripts/fetch/make-debian-1m.sh --update-lock"
+elif [[ ! -f "$LOCK" ]]; then
+  echo "no lock file yet: pinning the archive's current versions in $LOCK"
+fi
+
+# --- download, verify, extract ---------------------------------------------------
+LOCK_LINES=()
+SPECS=()
+for pkg in "${PACKAGES[@]}"; do
+  if [[ $USE_LOCK -eq 1 ]]; then
+    ver=${LOCK_VER[$pkg]}
+  else
+    ensure_apt_lists "$pkg"
+    ver=$(candidate "$pkg")
+    [[ -n "$ver" ]] || die "apt has no candidate version of $pkg"
+  fi
+  enc=${ver//:/%3a}   # apt-get download writes an epoch's ':' as %3a
+  deb=$(compgen -G "$CACHE/${pkg}_${enc}_*.deb" | head -n 1 || true)
+  if [[ -z "$deb" ]]; then
+    ensure_apt_lists "$pkg"
+    echo "downloading $pkg=$ver"
+    if ! (cd "$CACHE" && apt-get download "${APT_OPTS[@]}" "$pkg=$ver"); then
+      if [[ $USE_LOCK -eq 1 ]]; then
+        now=$(candidate "$pkg")
+        die "cannot download locked $pkg=$ver (the archive now offers ${now:-no version})." \
+            "Refresh the lock: bash scripts/fetch/make-debian-1m.sh --update-lock, then commit scripts/fetch/debian-1m.lock"
+      fi
+      die "apt-get download $pkg=$ver failed"
+    fi
+    deb=$(compgen -G "$CACHE/${pkg}_${enc}_*.deb" | head -n 1 || true)
+    [[ -n "$deb" ]] || die "apt-get download $pkg=$ver left no ${pkg}_${enc}_*.deb in $CACHE"
+  fi
+  sha=$(sha256sum "$deb" | awk '{print $1}')
+  if [[ $USE_LOCK -eq 1 && "$sha" != "${LOCK_SHA[$pkg]}" ]]; then
+    die "sha256 mismatch for $(basename "$deb"):" \
+        "lock says ${LOCK_SHA[$pkg]}, file has $sha." \
+        "Delete the file to fetch it again; if the archive really changed it, refresh the lock with --update-lock"
+  fi
+  got=$(dpkg-deb -f "$deb" Package Version | awk '{print $2}' | paste -sd' ')
+  [[ "$got" == "$pkg $ver" ]] || die "$(basename "$deb") is '$got', expected '$pkg $ver'"
+  # Drop cached .debs of other versions of this package.
+  for old in "$CACHE/${pkg}"_*.deb; do
+    [[ "$old" == "$deb" ]] || rm -f -- "$old"
+  done
+  dir="$CACHE/extract/$pkg"
+  if [[ "$(cat "$dir/.sha256" 2>/dev/null || true)" != "$sha" ]]; then
+    echo "extracting $(basename "$deb")"
+    rm -rf -- "$dir"
+    mkdir -p "$dir"
+    dpkg-deb -x "$deb" "$dir"
+    echo "$sha" > "$dir/.sha256"
+  fi
+  LOCK_LINES+=("$pkg $ver $sha")
+  SPECS+=("$pkg=$ver")
+done
+
+# --- passages ----------------------------------------------------------------------
+echo "building passages from debian-docs sentences and ${#PACKAGES[@]} dictionaries..."
+status=0
+python3 "$HELPER" --docs "$DOCS" --extract "$CACHE/extract" --out "$OUT" \
+  --min-passages "$MIN_PASSAGES" --packages "${SPECS[@]}" || status=$?
+[[ $status -eq 0 ]] || die "corpus build failed (exit $status)"
+
+CORPUS="$OUT/corpus.jsonl"
+n=$(wc -l < "$CORPUS")
+corpus_sha=$(sha256sum "$CORPUS" | awk '{print $1}')
+echo "corpus.jsonl:     $CORPUS"
+echo "sha256:           $corpus_sha"
+echo "wall time:        $(( $(date +%s) - START )) s"
+
+if [[ $USE_LOCK -eq 0 ]]; then
+  {
+    echo "# Dictionary packages behind data/debian-1m (scripts/fetch/make-debian-1m.sh); the sentences come from data/debian-docs (scripts/fetch/debian-corpus.lock)."
+    echo "# package version sha256-of-.deb; refresh with: bash scripts/fetch/make-debian-1m.sh --update-lock"
+    echo "# corpus.jsonl sha256 $corpus_sha ($n passages)"
+    printf '%s\n' "${LOCK_LINES[@]}"
+  } > "$LOCK.tmp"
+  mv -- "$LOCK.tmp" "$LOCK"
+  echo "wrote $LOCK"
+elif [[ "$corpus_sha" != "$LOCK_CORPUS_SHA" ]]; then
+  die "corpus.jsonl sha256 mismatch: lock says $LOCK_CORPUS_SHA, the build gave $corpus_sha ($n passages)." \
+      "The .debs matched the lock, so data/debian-docs/corpus.jsonl (scripts/fetch/debian-corpus.lock) or" \
+      "scripts/py/debian_1m.py changed.  If that is intended, re-run with --update-lock and commit scripts/fetch/debian-1m.lock"
+else
+  echo "corpus sha256 matches $LOCK"
+fi
