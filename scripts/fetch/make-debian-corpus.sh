@@ -78,23 +78,9 @@ done
 START=$(date +%s)
 mkdir -p "$CACHE/extract" "$OUT"
 
-# apt runs its downloads as the _apt user, which cannot write into the work
-# tree; as root, download directly (what apt falls back to anyway, minus the warning).
-APT_OPTS=(-q)
-[[ $EUID -eq 0 ]] && APT_OPTS+=(-o APT::Sandbox::User=root)
-
-APT_UPDATED=0
-candidate() {  # candidate version of a package in the local apt lists, or empty
-  apt-cache policy "$1" 2>/dev/null | awk '/Candidate:/ {print $2}' | grep -v '^(none)$' || true
-}
-ensure_apt_lists() {  # run `apt-get update` once, only when the lists lack our packages
-  [[ $APT_UPDATED -eq 1 ]] && return 0
-  if [[ -z "$(candidate "$1")" ]]; then
-    echo "apt lists do not know $1: running apt-get update"
-    if [[ $EUID -eq 0 ]]; then apt-get update -qq; else sudo apt-get update -qq; fi
-  fi
-  APT_UPDATED=1
-}
+REFRESH="bash scripts/fetch/make-debian-corpus.sh --update-lock, then commit scripts/fetch/debian-corpus.lock"
+# shellcheck source=debs.sh
+source "$ROOT/scripts/fetch/debs.sh"
 
 # --- the lock ------------------------------------------------------------------
 declare -A LOCK_VER=() LOCK_SHA=()
@@ -118,49 +104,9 @@ fi
 LOCK_LINES=()
 SPECS=()
 for pkg in "${PACKAGES[@]}"; do
-  if [[ $USE_LOCK -eq 1 ]]; then
-    ver=${LOCK_VER[$pkg]}
-  else
-    ensure_apt_lists "$pkg"
-    ver=$(candidate "$pkg")
-    [[ -n "$ver" ]] || die "apt has no candidate version of $pkg"
-  fi
-  enc=${ver//:/%3a}   # apt-get download writes an epoch's ':' as %3a
-  deb=$(compgen -G "$CACHE/${pkg}_${enc}_*.deb" | head -n 1 || true)
-  if [[ -z "$deb" ]]; then
-    ensure_apt_lists "$pkg"
-    echo "downloading $pkg=$ver"
-    if ! (cd "$CACHE" && apt-get download "${APT_OPTS[@]}" "$pkg=$ver"); then
-      if [[ $USE_LOCK -eq 1 ]]; then
-        now=$(candidate "$pkg")
-        die "cannot download locked $pkg=$ver (the archive now offers ${now:-no version})." \
-            "Refresh the lock: bash scripts/fetch/make-debian-corpus.sh --update-lock, then commit scripts/fetch/debian-corpus.lock"
-      fi
-      die "apt-get download $pkg=$ver failed"
-    fi
-    deb=$(compgen -G "$CACHE/${pkg}_${enc}_*.deb" | head -n 1 || true)
-    [[ -n "$deb" ]] || die "apt-get download $pkg=$ver left no ${pkg}_${enc}_*.deb in $CACHE"
-  fi
-  sha=$(sha256sum "$deb" | awk '{print $1}')
-  if [[ $USE_LOCK -eq 1 && "$sha" != "${LOCK_SHA[$pkg]}" ]]; then
-    die "sha256 mismatch for $(basename "$deb"):" \
-        "lock says ${LOCK_SHA[$pkg]}, file has $sha." \
-        "Delete the file to fetch it again; if the archive really changed it, refresh the lock with --update-lock"
-  fi
-  got=$(dpkg-deb -f "$deb" Package Version | awk '{print $2}' | paste -sd' ')
-  [[ "$got" == "$pkg $ver" ]] || die "$(basename "$deb") is '$got', expected '$pkg $ver'"
-  # Drop cached .debs of other versions of this package.
-  for old in "$CACHE/${pkg}"_*.deb; do
-    [[ "$old" == "$deb" ]] || rm -f -- "$old"
-  done
-  dir="$CACHE/extract/$pkg"
-  if [[ "$(cat "$dir/.sha256" 2>/dev/null || true)" != "$sha" ]]; then
-    echo "extracting $(basename "$deb")"
-    rm -rf -- "$dir"
-    mkdir -p "$dir"
-    dpkg-deb -x "$deb" "$dir"
-    echo "$sha" > "$dir/.sha256"
-  fi
+  fetch_deb "$pkg"
+  deb=$DEB ver=$VER sha=$SHA
+  extract_cached "$pkg" "$deb" "$sha"
   LOCK_LINES+=("$pkg $ver $sha")
   SPECS+=("$pkg=$ver")
 done

@@ -32,6 +32,8 @@ import sys
 import time
 from pathlib import Path
 
+from debian_corpus import b36  # the same short ids as debian-docs
+
 WS = re.compile(r"\s+")
 # A sentence ends after . ! ? (and any closing quotes/brackets) before whitespace,
 # or right after a CJK full stop; newlines always end one.
@@ -51,16 +53,6 @@ def split_sentences(text: str) -> list[str]:
     text = SENT_END.sub("\\1\n", text)
     text = CJK_END.sub("\\1\n", text)
     return [clean(s) for s in text.split("\n")]
-
-
-def b36(n: int) -> str:
-    digits = "0123456789abcdefghijklmnopqrstuvwxyz"
-    s = ""
-    while True:
-        n, r = divmod(n, 36)
-        s = digits[r] + s
-        if n == 0:
-            return s
 
 
 # --- source 1: sentences of debian-docs ----------------------------------------
