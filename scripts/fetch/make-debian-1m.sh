@@ -71,7 +71,7 @@ fi
 mkdir -p "$CACHE/extract" "$OUT"
 
 REFRESH="bash scripts/fetch/make-debian-1m.sh --update-lock, then commit scripts/fetch/debian-1m.lock"
-# shellcheck source=debs.sh
+# shellcheck source=scripts/fetch/debs.sh
 source "$ROOT/scripts/fetch/debs.sh"
 
 # --- the lock ------------------------------------------------------------------

@@ -79,7 +79,7 @@ START=$(date +%s)
 mkdir -p "$CACHE/extract" "$OUT"
 
 REFRESH="bash scripts/fetch/make-debian-corpus.sh --update-lock, then commit scripts/fetch/debian-corpus.lock"
-# shellcheck source=debs.sh
+# shellcheck source=scripts/fetch/debs.sh
 source "$ROOT/scripts/fetch/debs.sh"
 
 # --- the lock ------------------------------------------------------------------

@@ -68,7 +68,7 @@ WORK=$(mktemp -d "${TMPDIR:-/tmp}/zh-corpus.XXXXXX")
 trap 'rm -rf -- "$WORK"' EXIT
 
 REFRESH="bash scripts/fetch/make-zh-corpus.sh --update-lock, then commit scripts/fetch/zh-corpus.lock"
-# shellcheck source=debs.sh
+# shellcheck source=scripts/fetch/debs.sh
 source "$ROOT/scripts/fetch/debs.sh"
 
 # --- the lock ------------------------------------------------------------------
