@@ -39,6 +39,8 @@ const RECOMPUTE_MAX_RERANK: usize = 100;
 /// Where no point reaches the target, the points this close to the best measured count as
 /// reaching it: the cheapest of them, not the costliest corner of the grid.
 const KNEE: f32 = 0.01;
+/// The recall depths measured: the targets' recall@3 and recall@10 (a search's default k).
+const DEPTHS: [usize; 2] = [3, 10];
 /// In a stored search a reranked candidate (a sidecar row, maybe a flash page) is counted as this
 /// many beam slots (a neighbour list and its codes).
 const STORED_ROW_COST: usize = 2;
@@ -98,17 +100,21 @@ pub(crate) fn calibrate(s: &Sample, embedder: &dyn Embedder, seed: u64) -> Resul
             // (A search widens a beam narrower than its rerank: such points are measured on the
             // narrower walk here, so they err low.)
             let walked = walk(s.graph, s.graph.entry, seeds, beam, beam, score, None, &mut scratch);
-            for (depth, &k) in [3, 10].iter().enumerate() {
+            for (depth, &k) in DEPTHS.iter().enumerate() {
                 wanted[depth] += truth.len().min(k);
             }
+            // Exact scores of the widest rerank's pool, once; each rerank ranks a prefix of it.
+            let widest = walked.found.len().min(RERANKS[RERANKS.len() - 1]);
+            let exact: Vec<Scored> = walked.found[..widest]
+                .iter()
+                .map(|c| Scored(crate::distance::dot(q, row(c.1 as usize)), c.1))
+                .collect();
             for (r, &rerank) in RERANKS.iter().enumerate() {
-                let pool = &walked.found[..walked.found.len().min(rerank)];
-                let mut exact: Vec<Scored> =
-                    pool.iter().map(|c| Scored(crate::distance::dot(q, row(c.1 as usize)), c.1)).collect();
-                exact.sort_by(|a, b| b.cmp(a));
-                for (depth, &k) in [3, 10].iter().enumerate() {
+                let mut ranked = exact[..exact.len().min(rerank)].to_vec();
+                ranked.sort_by(|a, b| b.cmp(a));
+                for (depth, &k) in DEPTHS.iter().enumerate() {
                     let top = &truth[..truth.len().min(k)];
-                    found[r][depth] += exact.iter().take(k).filter(|c| top.contains(&c.1)).count();
+                    found[r][depth] += ranked.iter().take(k).filter(|c| top.contains(&c.1)).count();
                 }
             }
         }
@@ -208,10 +214,11 @@ fn pseudo_query(text: &str, rng: &mut SplitMix64) -> Option<String> {
     Some(q)
 }
 
-/// The (up to) ten nodes nearest `q` by exact inner product, nearest first.
+/// The nodes nearest `q` by exact inner product, nearest first: as many as the deepest of
+/// [`DEPTHS`] (all of a smaller index).
 fn exact_top<'a>(q: &[f32], n: usize, row: impl Fn(usize) -> &'a [f32]) -> Vec<u32> {
     let scored = (0..n).map(|j| kw::Scored { node: j as u32, score: crate::distance::dot(q, row(j)) });
-    kw::top_k(scored, 10).iter().map(|s| s.node).collect()
+    kw::top_k(scored, DEPTHS[DEPTHS.len() - 1]).iter().map(|s| s.node).collect()
 }
 
 #[cfg(test)]
