@@ -3308,7 +3308,8 @@ public func FfiConverterTypePassage_lower(_ value: Passage) -> RustBuffer {
  */
 public struct SearchDefaults: Equatable, Hashable {
     /**
-     * Stored and codes-only searches (the least beam reaching recall@3 0.97 on sample queries).
+     * Stored and codes-only searches (the cheapest walk reaching recall@3 0.95 and recall@10 0.93
+     * on sample queries).
      */
     public var stored: Effort
     /**
@@ -3324,7 +3325,8 @@ public struct SearchDefaults: Equatable, Hashable {
     // declare one manually.
     public init(
         /**
-         * Stored and codes-only searches (the least beam reaching recall@3 0.97 on sample queries).
+         * Stored and codes-only searches (the cheapest walk reaching recall@3 0.95 and recall@10 0.93
+         * on sample queries).
          */stored: Effort, 
         /**
          * Recompute searches (the least rerank: each reranked candidate is a model run).
