@@ -1,13 +1,36 @@
 # Fetching pinned Debian packages, shared by the corpus scripts (sourced, not run).
 #
-# The caller defines die(), and sets CACHE (where .debs are kept), USE_LOCK (1: versions and
-# sha256 sums come from LOCK_VER / LOCK_SHA, associative arrays) and REFRESH (how to refresh its
-# lock, for error messages). fetch_deb PKG then sets DEB (the verified .deb), VER and SHA.
+# The caller defines die(), and sets LOCK (its lock file: "package version sha256-of-.deb" lines),
+# UPDATE_LOCK, PACKAGES, CACHE (where .debs are kept) and REFRESH (how to refresh its lock, for
+# error messages). read_lock fills USE_LOCK and LOCK_VER / LOCK_SHA; fetch_deb PKG then sets DEB
+# (the verified .deb), VER and SHA.
 
 # apt runs its downloads as the _apt user, which cannot write into the work
 # tree; as root, download directly (what apt falls back to anyway, minus the warning).
 APT_OPTS=(-q)
 [[ $EUID -eq 0 ]] && APT_OPTS+=(-o APT::Sandbox::User=root)
+
+# Pinned versions and sha256 sums from $LOCK (USE_LOCK=1), unless it is missing or being updated.
+declare -A LOCK_VER=() LOCK_SHA=()
+USE_LOCK=0
+read_lock() {
+  local pkg ver sha rest
+  if [[ -f "$LOCK" && $UPDATE_LOCK -eq 0 ]]; then
+    USE_LOCK=1
+    while read -r pkg ver sha rest; do
+      [[ -z "$pkg" || "$pkg" == \#* ]] && continue
+      [[ -n "$sha" && -z "$rest" ]] || die "malformed line in $LOCK: '$pkg $ver $sha $rest'"
+      [[ "$sha" =~ ^[0-9a-f]{64}$ ]] || die "bad sha256 for $pkg in $LOCK: '$sha'"
+      LOCK_VER[$pkg]=$ver
+      LOCK_SHA[$pkg]=$sha
+    done < "$LOCK"
+    for pkg in "${PACKAGES[@]}"; do
+      [[ -n "${LOCK_VER[$pkg]:-}" ]] || die "$pkg is not in $LOCK; refresh it: $REFRESH"
+    done
+  elif [[ ! -f "$LOCK" ]]; then
+    echo "no lock file yet: pinning the archive's current versions in $LOCK"
+  fi
+}
 
 APT_UPDATED=0
 candidate() {  # candidate version of a package in the local apt lists, or empty

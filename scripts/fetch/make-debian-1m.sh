@@ -77,28 +77,12 @@ source "$ROOT/scripts/fetch/debs.sh"
 # --- the lock ------------------------------------------------------------------
 # Package lines: "package version sha256-of-.deb".  One comment line records the
 # corpus: "# corpus.jsonl sha256 <hex> (<n> passages)".
-declare -A LOCK_VER=() LOCK_SHA=()
-USE_LOCK=0
+read_lock
 LOCK_CORPUS_SHA=""
-if [[ -f "$LOCK" && $UPDATE_LOCK -eq 0 ]]; then
-  USE_LOCK=1
-  while read -r pkg ver sha rest; do
-    if [[ "$pkg" == "#" && "$ver" == "corpus.jsonl" && "$sha" == "sha256" ]]; then
-      LOCK_CORPUS_SHA=${rest%% *}
-      continue
-    fi
-    [[ -z "$pkg" || "$pkg" == \#* ]] && continue
-    [[ -n "$sha" && -z "$rest" ]] || die "malformed line in $LOCK: '$pkg $ver $sha $rest'"
-    LOCK_VER[$pkg]=$ver
-    LOCK_SHA[$pkg]=$sha
-  done < "$LOCK"
-  for pkg in "${PACKAGES[@]}"; do
-    [[ -n "${LOCK_VER[$pkg]:-}" ]] || die "$pkg is not in $LOCK; refresh it: bash scripts/fetch/make-debian-1m.sh --update-lock"
-  done
-  [[ "$LOCK_CORPUS_SHA" =~ ^[0-9a-f]{64}$ ]] ||
-    die "$LOCK has no '# corpus.jsonl sha256 <hex> (<n> passages)' line; refresh it: bash scripts/fetch/make-debian-1m.sh --update-lock"
-elif [[ ! -f "$LOCK" ]]; then
-  echo "no lock file yet: pinning the archive's current versions in $LOCK"
+if [[ $USE_LOCK -eq 1 ]]; then
+  LOCK_CORPUS_SHA=$(sed -n 's/^# corpus\.jsonl sha256 \([0-9a-f]\{64\}\) .*/\1/p' "$LOCK" | head -n 1)
+  [[ -n "$LOCK_CORPUS_SHA" ]] ||
+    die "$LOCK has no '# corpus.jsonl sha256 <hex> (<n> passages)' line; refresh it: $REFRESH"
 fi
 
 # --- download, verify, extract ---------------------------------------------------

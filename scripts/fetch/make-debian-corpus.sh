@@ -83,22 +83,7 @@ REFRESH="bash scripts/fetch/make-debian-corpus.sh --update-lock, then commit scr
 source "$ROOT/scripts/fetch/debs.sh"
 
 # --- the lock ------------------------------------------------------------------
-declare -A LOCK_VER=() LOCK_SHA=()
-USE_LOCK=0
-if [[ -f "$LOCK" && $UPDATE_LOCK -eq 0 ]]; then
-  USE_LOCK=1
-  while read -r pkg ver sha rest; do
-    [[ -z "$pkg" || "$pkg" == \#* ]] && continue
-    [[ -n "$sha" && -z "$rest" ]] || die "malformed line in $LOCK: '$pkg $ver $sha $rest'"
-    LOCK_VER[$pkg]=$ver
-    LOCK_SHA[$pkg]=$sha
-  done < "$LOCK"
-  for pkg in "${PACKAGES[@]}"; do
-    [[ -n "${LOCK_VER[$pkg]:-}" ]] || die "$pkg is not in $LOCK; refresh it: bash scripts/fetch/make-debian-corpus.sh --update-lock"
-  done
-elif [[ ! -f "$LOCK" ]]; then
-  echo "no lock file yet: pinning the archive's current versions in $LOCK"
-fi
+read_lock
 
 # --- download, verify, extract ---------------------------------------------------
 LOCK_LINES=()

@@ -72,24 +72,10 @@ REFRESH="bash scripts/fetch/make-zh-corpus.sh --update-lock, then commit scripts
 source "$ROOT/scripts/fetch/debs.sh"
 
 # --- the lock ------------------------------------------------------------------
-declare -A LOCK_VER=() LOCK_SHA=()
-USE_LOCK=0
-if [[ -f "$LOCK" && $UPDATE_LOCK -eq 0 ]]; then
-  USE_LOCK=1
-  while read -r pkg ver sha rest; do
-    [[ -z "$pkg" || "$pkg" == \#* ]] && continue
-    [[ -n "$sha" && -z "$rest" ]] || die "malformed line in $LOCK: '$pkg $ver $sha $rest'"
-    [[ "$sha" =~ ^[0-9a-f]{64}$ ]] || die "bad sha256 for $pkg in $LOCK: '$sha'"
-    held_out "$pkg" && die "$LOCK pins $pkg, which is held out for acceptance testing; remove that line"
-    LOCK_VER[$pkg]=$ver
-    LOCK_SHA[$pkg]=$sha
-  done < "$LOCK"
-  for pkg in "${PACKAGES[@]}"; do
-    [[ -n "${LOCK_VER[$pkg]:-}" ]] || die "$pkg is not in $LOCK; refresh it: bash scripts/fetch/make-zh-corpus.sh --update-lock"
-  done
-elif [[ ! -f "$LOCK" ]]; then
-  echo "no lock file yet: pinning the archive's current versions in $LOCK"
-fi
+read_lock
+for pkg in "${!LOCK_VER[@]}"; do
+  held_out "$pkg" && die "$LOCK pins $pkg, which is held out for acceptance testing; remove that line"
+done
 
 # --- download, verify, extract ---------------------------------------------------
 LOCK_LINES=()
