@@ -1,9 +1,12 @@
 //! `--embeddings-cache FILE`: passage vectors saved by id, so parameter sweeps re-embed nothing.
 //! A benchmarking aid only: a cache made with another model or other texts is ignored (by key).
+//! Rows are appended to `FILE.partial` as they are made, so an interrupted run (a million passages
+//! take hours) resumes where it stopped; the finished file is renamed into place.
 
 use std::collections::HashMap;
-use std::io::Write;
-use std::path::Path;
+use std::fs::{File, OpenOptions};
+use std::io::{BufRead, BufReader, BufWriter, Read, Write};
+use std::path::{Path, PathBuf};
 
 use ember_core::store::checksum;
 use ember_core::{Embedder, TextKind};
@@ -24,14 +27,24 @@ pub fn embed_cached(
             return Ok(hit);
         }
     }
-    let mut out = Vec::with_capacity(items.len());
-    for chunk in items.chunks(256) {
+    let mut partial = match path {
+        Some(path) => Some(Partial::open(path, &key, embedder.dim(), items)?),
+        None => None,
+    };
+    let mut out = partial.as_mut().map_or_else(Vec::new, |p| std::mem::take(&mut p.done));
+    out.reserve_exact(items.len() - out.len());
+    progress(out.len());
+    for chunk in items[out.len()..].chunks(256) {
         let texts: Vec<&str> = chunk.iter().map(|(_, t)| t.as_str()).collect();
-        out.extend(embedder.embed(&texts, TextKind::Passage)?);
+        let vectors = embedder.embed(&texts, TextKind::Passage)?;
+        if let Some(p) = partial.as_mut() {
+            p.append(&vectors)?;
+        }
+        out.extend(vectors);
         progress(out.len());
     }
-    if let Some(path) = path {
-        save(path, &key, items, &out)?;
+    if let (Some(p), Some(path)) = (partial, path) {
+        p.finish(path)?;
     }
     Ok(out)
 }
@@ -71,21 +84,130 @@ fn load(
     // Rows are decoded straight from the file's bytes (no second copy of every vector).
     let by_id: HashMap<&str, &[u8]> =
         ids.iter().map(String::as_str).zip(body.chunks_exact(dim * 4)).collect();
-    let decode =
-        |row: &[u8]| row.chunks_exact(4).map(|c| f32::from_le_bytes([c[0], c[1], c[2], c[3]])).collect();
     Ok(items.iter().map(|(id, _)| by_id.get(id.as_str()).map(|row| decode(row))).collect())
 }
 
-fn save(path: &Path, key: &str, items: &[(String, String)], vectors: &[Vec<f32>]) -> Result<(), Error> {
-    let ids: Vec<&str> = items.iter().map(|(id, _)| id.as_str()).collect();
-    let dim = vectors.first().map_or(0, Vec::len);
-    // Streamed: at a million passages the vectors are 1.5 GB.
-    let mut out = std::io::BufWriter::new(std::fs::File::create(path)?);
-    serde_json::to_writer(&mut out, &serde_json::json!({"key": key, "dim": dim, "ids": ids}))?;
-    out.write_all(b"\n")?;
-    for x in vectors.iter().flatten() {
-        out.write_all(&x.to_le_bytes())?;
+/// `FILE.partial`: the cache's header line, then the rows embedded so far, in `items` order.
+struct Partial {
+    out: BufWriter<File>,
+    path: PathBuf,
+    /// The rows found at open, handed to the caller.
+    done: Vec<Vec<f32>>,
+}
+
+impl Partial {
+    /// Opens the partial file of `path` and reads its whole rows when its key matches (a torn last
+    /// row is cut off); else starts one.
+    fn open(path: &Path, key: &str, dim: usize, items: &[(String, String)]) -> Result<Partial, Error> {
+        let mut name = path.as_os_str().to_owned();
+        name.push(".partial");
+        let partial = PathBuf::from(name);
+        let header = serde_json::to_vec(&serde_json::json!({
+            "key": key,
+            "dim": dim,
+            "ids": items.iter().map(|(id, _)| id.as_str()).collect::<Vec<_>>(),
+        }))?;
+        let mut done = Vec::new();
+        if let Ok(file) = File::open(&partial) {
+            let mut reader = BufReader::new(file);
+            let mut line = Vec::new();
+            reader.read_until(b'\n', &mut line)?;
+            if line.strip_suffix(b"\n") == Some(&header[..]) {
+                let mut row = vec![0u8; dim * 4];
+                while done.len() < items.len() && reader.read_exact(&mut row).is_ok() {
+                    done.push(decode(&row));
+                }
+            }
+        }
+        let out = if done.is_empty() {
+            let mut out = BufWriter::new(File::create(&partial)?);
+            out.write_all(&header)?;
+            out.write_all(b"\n")?;
+            out
+        } else {
+            let file = OpenOptions::new().write(true).open(&partial)?;
+            file.set_len((header.len() + 1 + done.len() * dim * 4) as u64)?;
+            let mut out = BufWriter::new(file);
+            std::io::Seek::seek(&mut out, std::io::SeekFrom::End(0))?;
+            out
+        };
+        Ok(Partial { out, path: partial, done })
     }
-    out.flush()?;
-    Ok(())
+
+    fn append(&mut self, vectors: &[Vec<f32>]) -> Result<(), Error> {
+        for x in vectors.iter().flatten() {
+            self.out.write_all(&x.to_le_bytes())?;
+        }
+        Ok(())
+    }
+
+    /// All rows written: the partial file becomes the cache.
+    fn finish(mut self, path: &Path) -> Result<(), Error> {
+        self.out.flush()?;
+        self.out.get_ref().sync_all()?;
+        std::fs::rename(&self.path, path)?;
+        Ok(())
+    }
+}
+
+fn decode(row: &[u8]) -> Vec<f32> {
+    row.chunks_exact(4).map(|c| f32::from_le_bytes([c[0], c[1], c[2], c[3]])).collect()
+}
+
+#[cfg(test)]
+mod tests {
+    use std::sync::atomic::{AtomicUsize, Ordering};
+
+    use super::*;
+
+    /// A 2-dimensional embedder that counts the texts it embeds.
+    struct Counting(AtomicUsize);
+
+    impl Embedder for Counting {
+        fn embed(&self, texts: &[&str], _kind: TextKind) -> ember_core::Result<Vec<Vec<f32>>> {
+            self.0.fetch_add(texts.len(), Ordering::Relaxed);
+            Ok(texts.iter().map(|t| vec![t.len() as f32, 1.0]).collect())
+        }
+        fn dim(&self) -> usize {
+            2
+        }
+        fn model_id(&self) -> &str {
+            "counting"
+        }
+    }
+
+    #[test]
+    fn an_interrupted_cache_resumes_and_a_finished_one_embeds_nothing() {
+        let dir = std::env::temp_dir().join(format!("ember-embcache-{}", std::process::id()));
+        std::fs::create_dir_all(&dir).unwrap();
+        let cache = dir.join("v.emb");
+        let items: Vec<(String, String)> = (0..600).map(|i| (format!("p{i}"), "x".repeat(i % 7))).collect();
+        let full: Vec<Vec<f32>> = items.iter().map(|(_, t)| vec![t.len() as f32, 1.0]).collect();
+
+        // A run killed after 300 rows and half a row: the partial file as it would be left.
+        let key = cache_key(&Counting(AtomicUsize::new(0)), &items);
+        let mut p = Partial::open(&cache, &key, 2, &items).unwrap();
+        p.append(&full[..300]).unwrap();
+        p.out.write_all(&[0u8; 5]).unwrap();
+        p.out.flush().unwrap();
+        drop(p);
+
+        let e = Counting(AtomicUsize::new(0));
+        let got = embed_cached(Some(&cache), &e, &items, &mut |_| {}).unwrap();
+        assert_eq!(got, full);
+        assert_eq!(e.0.load(Ordering::Relaxed), 300, "only the rows not yet saved are embedded");
+        assert!(!dir.join("v.emb.partial").exists());
+
+        let e = Counting(AtomicUsize::new(0));
+        assert_eq!(embed_cached(Some(&cache), &e, &items, &mut |_| {}).unwrap(), full);
+        assert_eq!(e.0.load(Ordering::Relaxed), 0);
+
+        // Other texts: another key, so everything is embedded again.
+        let mut other = items.clone();
+        other[0].1 = "changed".into();
+        let e = Counting(AtomicUsize::new(0));
+        embed_cached(Some(&cache), &e, &other, &mut |_| {}).unwrap();
+        assert_eq!(e.0.load(Ordering::Relaxed), 600);
+        std::fs::remove_dir_all(&dir).unwrap();
+    }
 }

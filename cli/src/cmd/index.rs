@@ -106,7 +106,8 @@ pub fn run(args: Args) -> CliResult {
     let bar = crate::progress::bar(passages.len() as u64, "embedding");
     let index = match &args.embeddings_cache {
         Some(cache) => {
-            // (The pairs are dropped before the build: at 100k passages they are 100 MB.)
+            // (The pairs are dropped before the build: at 100k passages they are 100 MB. The rows
+            // are given, freed one by one as the build stages them, in f16 unless the sidecar is f32.)
             let vectors = {
                 let items: Vec<(String, String)> =
                     passages.iter().map(|p| (p.id.clone(), p.text.clone())).collect();
@@ -119,7 +120,7 @@ pub fn run(args: Args) -> CliResult {
                 embedder.model_id(),
                 &Prefixes::of(&embedder),
                 &passages,
-                &vectors,
+                vectors,
                 &index_config,
                 Some(&embedder),
             )?

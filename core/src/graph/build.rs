@@ -9,9 +9,10 @@
 
 use rayon::prelude::*;
 
-use super::prune::{prune, robust_prune};
-use super::search::{distance, row, search_from, Neighbor, SearchScratch};
-use super::types::{check_vectors, Graph, GraphParams};
+use super::prune::{prune_rows, robust_prune};
+use super::rows::Rows;
+use super::search::{search_from, Neighbor, SearchScratch};
+use super::types::{check_rows, Graph, GraphParams};
 use crate::rng::SplitMix64;
 use crate::Result;
 
@@ -19,21 +20,30 @@ use crate::Result;
 /// [`prune`](super::prune) (hubs keep `max_degree`, others are cut to `degree`, then every node
 /// is made reachable from the entry).
 pub fn build(vectors: &[f32], dim: usize, params: &GraphParams) -> Result<Graph> {
-    let full = build_unpruned(vectors, dim, params)?;
-    prune(&full, vectors, dim, params)
+    build_rows(Rows::F32(vectors), dim, params)
+}
+
+/// [`build`] over f32 or f16 rows.
+pub(crate) fn build_rows(rows: Rows, dim: usize, params: &GraphParams) -> Result<Graph> {
+    let full = build_unpruned_rows(rows, dim, params)?;
+    prune_rows(&full, rows, dim, params)
 }
 
 /// The Vamana graph with degree bound `params.max_degree` and no hub pruning or connectivity repair:
 /// pass 1 with α = 1, pass 2 with α = `params.alpha`, each over a seeded random order.
 pub fn build_unpruned(vectors: &[f32], dim: usize, params: &GraphParams) -> Result<Graph> {
+    build_unpruned_rows(Rows::F32(vectors), dim, params)
+}
+
+fn build_unpruned_rows(rows: Rows, dim: usize, params: &GraphParams) -> Result<Graph> {
     params.validate()?;
-    let n = check_vectors(vectors, dim)?;
+    let n = check_rows(rows, dim)?;
     if n == 0 {
         return Ok(Graph { entry: 0, neighbors: Vec::new() });
     }
-    let entry = medoid(vectors, dim, n);
+    let entry = medoid(rows, dim, n);
     let mut b = Builder {
-        vectors,
+        rows,
         dim,
         entry,
         bound: params.max_degree,
@@ -61,19 +71,20 @@ fn batch_cap(n: usize) -> usize {
 }
 
 /// The node closest to the centroid (ties: lowest id); summed sequentially in f64 for determinism.
-fn medoid(vectors: &[f32], dim: usize, n: usize) -> u32 {
+fn medoid(rows: Rows, dim: usize, n: usize) -> u32 {
     let mut centroid = vec![0f64; dim];
-    for v in vectors.chunks_exact(dim) {
-        for (c, &x) in centroid.iter_mut().zip(v) {
+    let mut buf = Vec::new();
+    for i in 0..n as u32 {
+        for (c, &x) in centroid.iter_mut().zip(rows.row(dim, i, &mut buf)) {
             *c += f64::from(x);
         }
     }
     let centroid: Vec<f32> = centroid.iter().map(|&c| (c / n as f64) as f32).collect();
     let mut best = (f32::NEG_INFINITY, 0u32);
-    for (i, v) in vectors.chunks_exact(dim).enumerate() {
-        let s = crate::distance::dot(v, &centroid);
+    for i in 0..n as u32 {
+        let s = rows.dot(dim, &centroid, i);
         if s > best.0 {
-            best = (s, i as u32);
+            best = (s, i);
         }
     }
     best.1
@@ -90,7 +101,7 @@ pub(crate) fn shuffled(n: usize, rng: &mut SplitMix64) -> Vec<u32> {
 }
 
 struct Builder<'a> {
-    vectors: &'a [f32],
+    rows: Rows<'a>,
     dim: usize,
     entry: u32,
     bound: usize,
@@ -112,23 +123,23 @@ impl Builder<'_> {
     }
 
     fn batch(&mut self, batch: &[u32], alpha: f32) {
-        let (vectors, dim, entry, beam, bound) = (self.vectors, self.dim, self.entry, self.beam, self.bound);
+        let (rows, dim, entry, beam, bound) = (self.rows, self.dim, self.entry, self.beam, self.bound);
         let lists = &self.lists;
         // 1. Candidates from a search of the graph as it stood at the batch start, pruned: in parallel.
         let new_lists: Vec<Vec<u32>> = batch
             .par_iter()
             .map_init(
-                || (SearchScratch::new(), Vec::new()),
-                |(scratch, cands), &p| {
-                    let q = row(vectors, dim, p);
-                    search_from(lists, vectors, dim, q, entry, beam, scratch);
+                || (SearchScratch::new(), Vec::new(), Vec::new()),
+                |(scratch, cands, buf), &p| {
+                    let q = rows.row(dim, p, buf);
+                    search_from(lists, rows, dim, q, entry, beam, scratch);
                     cands.clear();
                     cands.extend_from_slice(scratch.expanded());
                     for &o in &lists[p as usize] {
-                        cands.push(Neighbor { id: o, dist: distance(q, row(vectors, dim, o)) });
+                        cands.push(Neighbor { id: o, dist: rows.distance(dim, q, o) });
                     }
                     let mut out = Vec::with_capacity(bound);
-                    robust_prune(p, cands, vectors, dim, alpha, bound, &mut out);
+                    robust_prune(p, cands, rows, dim, alpha, bound, &mut out);
                     out
                 },
             )
@@ -144,24 +155,26 @@ impl Builder<'_> {
         let lists = &self.lists;
         let updated: Vec<(u32, Vec<u32>)> = groups
             .par_iter()
-            .map_init(Vec::new, |cands, group| {
-                let q = group[0].0;
-                let mut list = lists[q as usize].clone();
-                for &(_, p) in group.iter() {
-                    if p != q && !list.contains(&p) {
-                        list.push(p);
+            .map_init(
+                || (Vec::new(), Vec::new()),
+                |(cands, buf), group| {
+                    let q = group[0].0;
+                    let mut list = lists[q as usize].clone();
+                    for &(_, p) in group.iter() {
+                        if p != q && !list.contains(&p) {
+                            list.push(p);
+                        }
                     }
-                }
-                if list.len() > bound {
-                    let v = row(vectors, dim, q);
-                    cands.clear();
-                    cands.extend(
-                        list.iter().map(|&o| Neighbor { id: o, dist: distance(v, row(vectors, dim, o)) }),
-                    );
-                    robust_prune(q, cands, vectors, dim, alpha, bound, &mut list);
-                }
-                (q, list)
-            })
+                    if list.len() > bound {
+                        let v = rows.row(dim, q, buf);
+                        cands.clear();
+                        cands
+                            .extend(list.iter().map(|&o| Neighbor { id: o, dist: rows.distance(dim, v, o) }));
+                        robust_prune(q, cands, rows, dim, alpha, bound, &mut list);
+                    }
+                    (q, list)
+                },
+            )
             .collect();
         for (q, list) in updated {
             self.lists[q as usize] = list;
@@ -278,7 +291,7 @@ pub(crate) mod tests {
         let mut hits = 0;
         for q in queries.chunks_exact(dim) {
             let mut exact: Vec<(f32, u32)> =
-                (0..n as u32).map(|i| (distance(q, row(base, dim, i)), i)).collect();
+                (0..n as u32).map(|i| (Rows::F32(base).distance(dim, q, i), i)).collect();
             exact.sort_by(|a, b| a.0.total_cmp(&b.0).then(a.1.cmp(&b.1)));
             let found = crate::graph::greedy_search(&g, base, dim, q, 64, &mut s).unwrap();
             let top: Vec<u32> = found.iter().take(10).map(|x| x.id).collect();

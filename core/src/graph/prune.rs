@@ -17,8 +17,9 @@
 
 use rayon::prelude::*;
 
-use super::search::{distance, row, search_from, Neighbor, SearchScratch};
-use super::types::{check_vectors, Graph, GraphParams};
+use super::rows::Rows;
+use super::search::{search_from, Neighbor, SearchScratch};
+use super::types::{check_rows, Graph, GraphParams};
 use crate::{Error, Result};
 
 /// RobustPrune as DiskANN implements it: from `cands` (distances to `p` already set; duplicates and
@@ -35,14 +36,13 @@ use crate::{Error, Result};
 pub(crate) fn robust_prune(
     p: u32,
     cands: &mut Vec<Neighbor>,
-    vectors: &[f32],
+    rows: Rows,
     dim: usize,
     alpha: f32,
     bound: usize,
     out: &mut Vec<u32>,
 ) {
-    let dist = |a: u32, b: u32| distance(row(vectors, dim, a), row(vectors, dim, b));
-    robust_prune_by(p, cands, dist, alpha, bound, out);
+    robust_prune_by(p, cands, rows.pair_distance(dim), alpha, bound, out);
 }
 
 /// [`robust_prune`] with distances between candidates from `dist` (for graphs whose nodes have no
@@ -148,8 +148,13 @@ fn mark_from(g: &Graph, start: u32, seen: &mut [bool]) {
 /// then [`repair_connectivity`] runs. A list already within its bound is kept as is, so
 /// `degree == max_degree` only repairs.
 pub fn prune(g: &Graph, vectors: &[f32], dim: usize, params: &GraphParams) -> Result<Graph> {
+    prune_rows(g, Rows::F32(vectors), dim, params)
+}
+
+/// [`prune`] over f32 or f16 rows.
+pub(crate) fn prune_rows(g: &Graph, rows: Rows, dim: usize, params: &GraphParams) -> Result<Graph> {
     params.validate()?;
-    let n = check_vectors(vectors, dim)?;
+    let n = check_rows(rows, dim)?;
     check_graph(g, n)?;
     let hub = hubs(g, params.hub_fraction);
     let m = params.degree;
@@ -157,21 +162,24 @@ pub fn prune(g: &Graph, vectors: &[f32], dim: usize, params: &GraphParams) -> Re
         .neighbors
         .par_iter()
         .enumerate()
-        .map_init(Vec::new, |cands, (i, list)| {
-            if hub[i] || list.len() <= m {
-                return list.clone();
-            }
-            let v = row(vectors, dim, i as u32);
-            cands.clear();
-            cands.extend(list.iter().map(|&o| Neighbor { id: o, dist: distance(v, row(vectors, dim, o)) }));
-            let mut out = Vec::with_capacity(m);
-            robust_prune(i as u32, cands, vectors, dim, params.alpha, m, &mut out);
-            out
-        })
+        .map_init(
+            || (Vec::new(), Vec::new()),
+            |(cands, buf), (i, list)| {
+                if hub[i] || list.len() <= m {
+                    return list.clone();
+                }
+                let v = rows.row(dim, i as u32, buf);
+                cands.clear();
+                cands.extend(list.iter().map(|&o| Neighbor { id: o, dist: rows.distance(dim, v, o) }));
+                let mut out = Vec::with_capacity(m);
+                robust_prune(i as u32, cands, rows, dim, params.alpha, m, &mut out);
+                out
+            },
+        )
         .collect();
     let mut pruned = Graph { entry: g.entry, neighbors };
     let bounds: Vec<usize> = hub.iter().map(|&h| if h { params.max_degree } else { m }).collect();
-    repair_connectivity(&mut pruned, vectors, dim, &bounds, params.build_beam)?;
+    repair_rows(&mut pruned, rows, dim, &bounds, params.build_beam)?;
     Ok(pruned)
 }
 
@@ -202,20 +210,26 @@ pub fn repair_connectivity(
     bounds: &[usize],
     beam: usize,
 ) -> Result<usize> {
-    let n = check_vectors(vectors, dim)?;
+    repair_rows(g, Rows::F32(vectors), dim, bounds, beam)
+}
+
+/// [`repair_connectivity`] over f32 or f16 rows.
+fn repair_rows(g: &mut Graph, rows: Rows, dim: usize, bounds: &[usize], beam: usize) -> Result<usize> {
+    let n = check_rows(rows, dim)?;
     check_graph(g, n)?;
     if bounds.len() != n {
         return Err(Error::InvalidArgument(format!("{} bounds for {n} nodes", bounds.len())));
     }
     let mut seen = reachable(g);
     let mut scratch = SearchScratch::new();
+    let mut buf = Vec::new();
     let mut added = 0;
     for u in 0..n {
         if seen[u] {
             continue;
         }
-        let q = row(vectors, dim, u as u32);
-        search_from(&g.neighbors, vectors, dim, q, g.entry, beam.max(1), &mut scratch);
+        let q = rows.row(dim, u as u32, &mut buf);
+        search_from(&g.neighbors, rows, dim, q, g.entry, beam.max(1), &mut scratch);
         let has_room = |r: u32| g.neighbors[r as usize].len() <= bounds[r as usize];
         // The search walks reachable nodes only. If every node it expanded is full, scan all reachable
         // nodes: one with room always exists, since each repair fills at most one node and makes at
@@ -226,7 +240,7 @@ pub fn repair_connectivity(
                 nearest(
                     &mut (0..n as u32)
                         .filter(|&r| seen[r as usize] && has_room(r))
-                        .map(|r| Neighbor { id: r, dist: distance(q, row(vectors, dim, r)) }),
+                        .map(|r| Neighbor { id: r, dist: rows.distance(dim, q, r) }),
                 )
             })
             // Unreachable by the argument above; reachability matters more than the bound.
@@ -325,13 +339,13 @@ mod tests {
         let ang = [0.0f32, 0.1, 0.2, -0.3];
         let v: Vec<f32> = ang.iter().flat_map(|t| [t.cos(), t.sin()]).collect();
         let mut cands: Vec<Neighbor> =
-            (1..4).map(|i| Neighbor { id: i, dist: distance(&v[0..2], row(&v, 2, i)) }).collect();
+            (1..4).map(|i| Neighbor { id: i, dist: Rows::F32(&v).distance(2, &v[0..2], i) }).collect();
         cands.push(Neighbor { id: 0, dist: 0.0 });
         cands.push(cands[0]);
         let mut out = Vec::new();
-        robust_prune(0, &mut cands, &v, 2, 1.2, 8, &mut out);
+        robust_prune(0, &mut cands, Rows::F32(&v), 2, 1.2, 8, &mut out);
         assert_eq!(out, vec![1, 3]);
-        robust_prune(0, &mut cands, &v, 2, 1.2, 1, &mut out);
+        robust_prune(0, &mut cands, Rows::F32(&v), 2, 1.2, 1, &mut out);
         assert_eq!(out, vec![1]);
     }
 }

@@ -1,22 +1,9 @@
 //! Exact-distance beam search (DiskANN's GreedySearch) over an uncompressed [`Graph`], with a reusable
 //! scratch so that repeated searches allocate nothing; used to build graphs and to evaluate them.
 
+use super::rows::Rows;
 use super::types::Graph;
 use crate::{Error, Result};
-
-/// The distance between two unit vectors: `1 - dot`, i.e. half the squared Euclidean distance. It is
-/// clamped at 0 against rounding, which the α rule of RobustPrune needs (`α·d` must grow with `α`).
-#[inline]
-pub(crate) fn distance(a: &[f32], b: &[f32]) -> f32 {
-    (1.0 - crate::distance::dot(a, b)).max(0.0)
-}
-
-/// Row `i` of a row-major matrix with `dim` columns (trusted, in-range `i`).
-#[inline]
-pub(crate) fn row(vectors: &[f32], dim: usize, i: u32) -> &[f32] {
-    let start = i as usize * dim;
-    &vectors[start..start + dim]
-}
 
 /// One search result: a node and its distance (`1 - dot`) to the query.
 #[derive(Debug, Clone, Copy, PartialEq)]
@@ -147,15 +134,15 @@ pub fn greedy_search<'s>(
     if g.entry as usize >= n {
         return Err(Error::InvalidArgument(format!("entry {} out of range (n = {n})", g.entry)));
     }
-    search_from(&g.neighbors, vectors, dim, query, g.entry, beam, scratch);
+    search_from(&g.neighbors, Rows::F32(vectors), dim, query, g.entry, beam, scratch);
     Ok(&scratch.beam)
 }
 
-/// The search proper over trusted inputs (`entry < n`, `vectors.len() == n * dim`). Neighbour ids
-/// `>= n` are skipped rather than trusted.
+/// The search proper over trusted inputs (`entry < n`, `rows` holding `n * dim` values). Neighbour
+/// ids `>= n` are skipped rather than trusted.
 pub(crate) fn search_from(
     adjacency: &[Vec<u32>],
-    vectors: &[f32],
+    rows: Rows,
     dim: usize,
     query: &[f32],
     entry: u32,
@@ -169,7 +156,7 @@ pub(crate) fn search_from(
     }
     let cap = beam.max(1);
     s.visit(entry);
-    let d = distance(query, row(vectors, dim, entry));
+    let d = rows.distance(dim, query, entry);
     s.evaluations += 1;
     s.insert(Neighbor { id: entry, dist: d }, cap);
     let mut cursor = 0;
@@ -188,7 +175,7 @@ pub(crate) fn search_from(
             if s.visit(nb) {
                 continue;
             }
-            let d = distance(query, row(vectors, dim, nb));
+            let d = rows.distance(dim, query, nb);
             s.evaluations += 1;
             if let Some(pos) = s.insert(Neighbor { id: nb, dist: d }, cap) {
                 next = next.min(pos);

@@ -1,6 +1,7 @@
 //! The graph's plain types, apart from the algorithms that build, prune and search it: the
 //! uncompressed [`Graph`], the construction knobs [`GraphParams`], and the input check they share.
 
+use super::rows::Rows;
 use crate::{Error, Result};
 
 /// The largest `max_degree` accepted: a node may end up one edge above it after connectivity repair,
@@ -91,22 +92,22 @@ impl Graph {
     }
 }
 
-/// Checks `vectors` (row-major, `dim` columns, finite) and returns the number of rows.
-pub(crate) fn check_vectors(vectors: &[f32], dim: usize) -> Result<usize> {
+/// Checks `rows` (row-major, `dim` columns, finite) and returns the number of rows.
+pub(crate) fn check_rows(rows: Rows, dim: usize) -> Result<usize> {
     if dim == 0 {
         return Err(Error::InvalidArgument("vector dimension must be at least 1".into()));
     }
-    if !vectors.len().is_multiple_of(dim) {
+    if !rows.values().is_multiple_of(dim) {
         return Err(Error::InvalidArgument(format!(
             "{} floats is not a whole number of {dim}-dimensional vectors",
-            vectors.len()
+            rows.values()
         )));
     }
-    let n = vectors.len() / dim;
+    let n = rows.values() / dim;
     if n >= u32::MAX as usize {
         return Err(Error::InvalidArgument(format!("{n} vectors exceed the u32 id space")));
     }
-    if vectors.iter().any(|x| !x.is_finite()) {
+    if !rows.all_finite() {
         return Err(Error::InvalidArgument("vectors contain NaN or infinity".into()));
     }
     Ok(n)

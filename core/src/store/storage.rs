@@ -32,11 +32,17 @@ pub trait Storage: Debug + Send + Sync {
     /// Replace `path` so that readers, and a reboot, see either the old file or the whole new one:
     /// temp file, fsync, rename, fsync of the directory.
     fn atomic_write(&self, path: &Path, bytes: &[u8]) -> Result<()> {
+        self.atomic_write_with(path, &mut |tmp| self.write_new(tmp, bytes))
+    }
+
+    /// [`Storage::atomic_write`] of a file that `write` makes at the temp path it is given (in
+    /// pieces, say with [`Storage::write_new`] then [`Storage::append`], so a large file is never
+    /// held whole).
+    fn atomic_write_with(&self, path: &Path, write: &mut dyn FnMut(&Path) -> Result<()>) -> Result<()> {
         let dir = path.parent().unwrap_or(Path::new("."));
         let name = path.file_name().map(|n| n.to_string_lossy().into_owned()).unwrap_or_default();
         let tmp = dir.join(format!(".{name}.tmp"));
-        let result = self
-            .write_new(&tmp, bytes)
+        let result = write(&tmp)
             .and_then(|()| self.sync_file(&tmp))
             .and_then(|()| self.rename(&tmp, path))
             .and_then(|()| self.sync_dir(dir));

@@ -197,11 +197,14 @@ impl Weights {
         self.w.len() + (self.scale.len() + self.corr.len()) * 4
     }
 
+    // Only the SIMD kernels walk panels (32-bit ARM has none).
+    #[cfg(any(target_arch = "x86_64", target_arch = "aarch64"))]
     fn panels(&self) -> usize {
         self.rows.div_ceil(PANEL)
     }
 
     /// Bytes of one panel.
+    #[cfg(any(target_arch = "x86_64", target_arch = "aarch64"))]
     fn panel_bytes(&self) -> usize {
         PANEL * self.cols / (8 / self.bits.width())
     }

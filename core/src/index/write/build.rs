@@ -5,6 +5,7 @@ use std::path::Path;
 
 use super::calibrate::{calibrate, Sample};
 use super::open::take_lock;
+use super::staged::Staged;
 use crate::graph;
 use crate::index::files;
 use crate::index::handle::Index;
@@ -35,7 +36,8 @@ impl Index {
         validate_passages(passages, embedder.dim(), config)?;
         let dim = embedder.dim();
         let total = passages.len() as u64;
-        let mut vectors = Vec::with_capacity(passages.len() * dim);
+        let mut vectors = Staged::for_sidecar(config.vectors, passages.len() * dim);
+        let mut done = 0;
         for chunk in passages.chunks(config.embed_chunk.max(1)) {
             task.check()?;
             let texts: Vec<&str> = chunk.iter().map(|p| p.text.as_str()).collect();
@@ -43,9 +45,10 @@ impl Index {
                 if v.len() != dim {
                     return Err(Error::DimensionMismatch { expected: dim, found: v.len() });
                 }
-                vectors.extend(v);
+                vectors.push(&v);
+                done += 1;
             }
-            task.progress((vectors.len() / dim.max(1)) as u64, total);
+            task.progress(done, total);
         }
         task.check()?;
         let prefixes = Prefixes::of(embedder);
@@ -59,31 +62,42 @@ impl Index {
     /// `Prefixes::default()` for symmetric models): for apps that embed on an accelerator, and for
     /// benchmarks. With `calibrate_with` (the same model), the search defaults are measured on
     /// this index as [`Index::build`] does (a few hundred short queries embedded); without, the
-    /// index gets the fixed defaults scaled by its size.
-    pub fn build_with_vectors(
+    /// index gets the fixed defaults scaled by its size. `vectors` may be borrowed (`&rows`) or
+    /// given (`rows`): given rows are freed one by one as they are staged.
+    pub fn build_with_vectors<V: AsRef<[f32]>>(
         dir: &Path,
         model_id: &str,
         prefixes: &Prefixes,
         passages: &[Passage],
-        vectors: &[Vec<f32>],
+        vectors: impl IntoIterator<Item = V>,
         config: &IndexConfig,
         calibrate_with: Option<&dyn Embedder>,
     ) -> Result<Index> {
-        let dim = vectors.first().map_or(0, Vec::len);
-        if vectors.len() != passages.len() {
+        let mut vectors = vectors.into_iter().peekable();
+        let dim = vectors.peek().map_or(0, |v| v.as_ref().len());
+        let mut staged = Staged::for_sidecar(config.vectors, passages.len() * dim);
+        let mut count = 0;
+        for v in vectors {
+            let v = v.as_ref();
+            if v.len() != dim {
+                return Err(Error::DimensionMismatch { expected: dim, found: v.len() });
+            }
+            count += 1;
+            if count > passages.len() {
+                break;
+            }
+            staged.push(v);
+        }
+        if count != passages.len() {
+            let more = if count > passages.len() { "more" } else { "fewer" };
             return Err(Error::InvalidArgument(format!(
-                "{} vectors for {} passages",
-                vectors.len(),
+                "{more} vectors than the {} passages",
                 passages.len()
             )));
         }
-        if let Some(v) = vectors.iter().find(|v| v.len() != dim) {
-            return Err(Error::DimensionMismatch { expected: dim, found: v.len() });
-        }
         validate_passages(passages, dim, config)?;
-        let flat: Vec<f32> = vectors.iter().flatten().copied().collect();
         let built = Built { model: model_id, prefixes, dim, calibrate_with };
-        build_from_vectors(&RealStorage, dir, &built, passages, flat, config)
+        build_from_vectors(&RealStorage, dir, &built, passages, staged, config)
     }
 
     /// An empty index for `model_id` vectors of `dim` made with `prefixes`, to fill with `add`.
@@ -96,7 +110,8 @@ impl Index {
     ) -> Result<Index> {
         validate_passages(&[], dim, config)?;
         let built = Built { model: model_id, prefixes, dim, calibrate_with: None };
-        build_from_vectors(&RealStorage, dir, &built, &[], Vec::new(), config)
+        let none = Staged::for_sidecar(config.vectors, 0);
+        build_from_vectors(&RealStorage, dir, &built, &[], none, config)
     }
 }
 
@@ -139,38 +154,6 @@ fn code_dims(config: &IndexConfig, dim: usize) -> usize {
     }
 }
 
-/// Reorder the rows of `rows` (row-major, `dim` wide) so that row `k` becomes the old row
-/// `order[k]`, in place: one row of scratch and a bit per row, following each cycle once.
-fn permute_rows(rows: &mut [f32], dim: usize, order: &[u32]) -> Result<()> {
-    let n = order.len();
-    if dim == 0 || rows.len() != n * dim {
-        return Err(Error::InvalidArgument(format!("{} values for {n} rows of {dim}", rows.len())));
-    }
-    let mut placed = vec![false; n];
-    let mut scratch = vec![0f32; dim];
-    for start in 0..n {
-        if placed[start] {
-            continue;
-        }
-        scratch.copy_from_slice(&rows[start * dim..(start + 1) * dim]);
-        let mut at = start;
-        loop {
-            placed[at] = true;
-            let from = order[at] as usize;
-            if from == start {
-                rows[at * dim..(at + 1) * dim].copy_from_slice(&scratch);
-                break;
-            }
-            if from >= n || placed[from] {
-                return Err(Error::InvalidArgument("row order is not a permutation".into()));
-            }
-            rows.copy_within(from * dim..(from + 1) * dim, at * dim);
-            at = from;
-        }
-    }
-    Ok(())
-}
-
 /// What made the vectors of a build: the model, its prefixes and dimension, and (to measure the
 /// search defaults with) the model itself when the caller has it.
 pub(crate) struct Built<'a> {
@@ -180,29 +163,32 @@ pub(crate) struct Built<'a> {
     pub calibrate_with: Option<&'a dyn Embedder>,
 }
 
-/// Build from already computed unit vectors (row-major, in `passages` order; taken, to be
-/// renumbered in place: at a million passages a second copy would be 1.5 GB).
+/// Build from already computed unit vectors (in `passages` order; taken, to be renumbered in
+/// place: at a million passages a second copy would be 0.77 GB even in f16).
 pub(crate) fn build_from_vectors(
     storage: &dyn Storage,
     dir: &Path,
     built: &Built,
     passages: &[Passage],
-    mut vecs: Vec<f32>,
+    mut vecs: Staged,
     config: &IndexConfig,
 ) -> Result<Index> {
     let (model, prefixes, dim) = (built.model, built.prefixes, built.dim);
     let n = passages.len();
-    let graph = graph::build(&vecs, dim, &config.graph)?;
+    let graph = graph::build_rows(vecs.rows(), dim, &config.graph)?;
     // Renumber for locality: neighbour ids become close, so their deltas encode in fewer bytes.
     let order = graph::locality_order(&graph);
     let graph = graph::permute(&graph, &order);
     let old = || order.iter().map(|&i| i as usize);
-    permute_rows(&mut vecs, dim, &order)?;
+    vecs.permute(dim, &order)?;
+    let rows = vecs.rows();
+    let mut buf = Vec::with_capacity(dim);
 
     let dims = code_dims(config, dim);
     let params = QuantParams { dims, bits: config.code_bits, seed: config.seed };
     let sample_stride = (n / 20_000).max(1);
-    let sample: Vec<f32> = vecs.chunks_exact(dim).step_by(sample_stride).flatten().copied().collect();
+    let sample: Vec<f32> =
+        (0..n as u32).step_by(sample_stride).flat_map(|i| rows.row(dim, i, &mut buf).to_vec()).collect();
     let quantizer = if n == 0 {
         Quantizer::train(&vec![0.0; dim], dim, params)?
     } else {
@@ -210,8 +196,8 @@ pub(crate) fn build_from_vectors(
     };
     let cb = quantizer.code_bytes();
     let mut codes = vec![0u8; n * cb];
-    for (v, out) in vecs.chunks_exact(dim).zip(codes.chunks_exact_mut(cb)) {
-        quantizer.encode(v, out)?;
+    for (i, out) in codes.chunks_exact_mut(cb).enumerate() {
+        quantizer.encode(rows.row(dim, i as u32, &mut buf), out)?;
     }
 
     let search = match built.calibrate_with {
@@ -221,7 +207,7 @@ pub(crate) fn build_from_vectors(
                 graph: &graph,
                 quantizer: &quantizer,
                 codes: &codes,
-                vectors: &vecs,
+                vectors: rows,
                 dim,
                 texts: &texts,
             };
@@ -268,7 +254,7 @@ pub(crate) fn build_from_vectors(
     };
     let (segment_name, fingerprint) = write_segment(storage, dir, parts)?;
     if let Some(precision) = config.vectors.precision() {
-        sidecar::write(storage, &dir.join(files::vectors(generation)), &vecs, dim, precision, fingerprint)?;
+        sidecar::write(storage, &dir.join(files::vectors(generation)), rows, dim, precision, fingerprint)?;
     }
     if let Some(analysis) = config.keywords {
         let docs: Vec<(u32, &str)> =
@@ -277,32 +263,4 @@ pub(crate) fn build_from_vectors(
     }
     publish(storage, dir, &segment_name)?;
     Index::open_locked(dir, OpenOptions::default(), Some(lock))
-}
-
-#[cfg(test)]
-mod tests {
-    use super::permute_rows;
-
-    #[test]
-    fn rows_are_permuted_in_place_as_a_copy_would() {
-        let dim = 3;
-        let mut rng = crate::rng::SplitMix64::new(7);
-        for n in [0usize, 1, 2, 5, 64] {
-            let rows: Vec<f32> = (0..n * dim).map(|x| x as f32).collect();
-            let mut order: Vec<u32> = (0..n as u32).collect();
-            for i in (1..n).rev() {
-                order.swap(i, rng.below(i + 1));
-            }
-            let copied: Vec<f32> =
-                order.iter().flat_map(|&i| rows[i as usize * dim..(i as usize + 1) * dim].to_vec()).collect();
-            let mut moved = rows.clone();
-            permute_rows(&mut moved, dim, &order).unwrap();
-            assert_eq!(moved, copied, "n {n}");
-        }
-        // Not a permutation: refused, not scrambled silently.
-        let mut rows = vec![0f32; 6];
-        assert!(permute_rows(&mut rows, 3, &[0, 0]).is_err());
-        assert!(permute_rows(&mut rows, 3, &[1, 5]).is_err());
-        assert!(permute_rows(&mut rows, 3, &[0]).is_err());
-    }
 }

@@ -12,7 +12,7 @@
 //! need, and a passage's first words (often its title) are easier still (docs/BENCHMARKS.md,
 //! "Defaults that scale").
 
-use crate::graph::Graph;
+use crate::graph::{Graph, Rows};
 use crate::index::effort::{Calibration, Effort, MAX_BEAM, TARGET_RECALL, TARGET_RECALL_AT_10};
 use crate::index::read::walk::{seed_count, walk, Scored, Scratch};
 use crate::keywords as kw;
@@ -51,7 +51,7 @@ pub(crate) struct Sample<'a> {
     pub graph: &'a Graph,
     pub quantizer: &'a Quantizer,
     pub codes: &'a [u8],
-    pub vectors: &'a [f32],
+    pub vectors: Rows<'a>,
     pub dim: usize,
     pub texts: &'a [&'a str],
 }
@@ -60,10 +60,10 @@ pub(crate) struct Sample<'a> {
 /// with nothing to measure (empty, or no passage with words).
 pub(crate) fn calibrate(s: &Sample, embedder: &dyn Embedder, seed: u64) -> Result<Option<Calibration>> {
     let (n, dim) = (s.graph.len(), s.dim);
-    if n == 0 || dim == 0 || s.vectors.len() != n * dim || s.texts.len() != n {
+    if n == 0 || dim == 0 || s.vectors.values() != n * dim || s.texts.len() != n {
         return Ok(None);
     }
-    let row = |i: usize| &s.vectors[i * dim..(i + 1) * dim];
+    let dot = |q: &[f32], i: usize| s.vectors.dot(dim, q, i as u32);
     let mut rng = SplitMix64::new(seed ^ 0xCA11_B8A7E);
     let picks: Vec<usize> = match n <= QUERIES {
         true => (0..n).collect(),
@@ -82,7 +82,7 @@ pub(crate) fn calibrate(s: &Sample, embedder: &dyn Embedder, seed: u64) -> Resul
             refs.len()
         )));
     }
-    let truths: Vec<Vec<u32>> = queries.iter().map(|q| exact_top(q, n, row)).collect();
+    let truths: Vec<Vec<u32>> = queries.iter().map(|q| exact_top(n, |j| dot(q, j))).collect();
     let seeds = seed_count(n);
     let cb = s.quantizer.code_bytes();
     let mut scratch = Scratch::default();
@@ -105,10 +105,8 @@ pub(crate) fn calibrate(s: &Sample, embedder: &dyn Embedder, seed: u64) -> Resul
             }
             // Exact scores of the widest rerank's pool, once; each rerank ranks a prefix of it.
             let widest = walked.found.len().min(RERANKS[RERANKS.len() - 1]);
-            let exact: Vec<Scored> = walked.found[..widest]
-                .iter()
-                .map(|c| Scored(crate::distance::dot(q, row(c.1 as usize)), c.1))
-                .collect();
+            let exact: Vec<Scored> =
+                walked.found[..widest].iter().map(|c| Scored(dot(q, c.1 as usize), c.1)).collect();
             for (r, &rerank) in RERANKS.iter().enumerate() {
                 let mut ranked = exact[..exact.len().min(rerank)].to_vec();
                 ranked.sort_by(|a, b| b.cmp(a));
@@ -214,10 +212,10 @@ fn pseudo_query(text: &str, rng: &mut SplitMix64) -> Option<String> {
     Some(q)
 }
 
-/// The nodes nearest `q` by exact inner product, nearest first: as many as the deepest of
+/// The nodes of highest `score` (a query's exact inner product), highest first: as many as the deepest of
 /// [`DEPTHS`] (all of a smaller index).
-fn exact_top<'a>(q: &[f32], n: usize, row: impl Fn(usize) -> &'a [f32]) -> Vec<u32> {
-    let scored = (0..n).map(|j| kw::Scored { node: j as u32, score: crate::distance::dot(q, row(j)) });
+fn exact_top(n: usize, score: impl Fn(usize) -> f32) -> Vec<u32> {
+    let scored = (0..n).map(|j| kw::Scored { node: j as u32, score: score(j) });
     kw::top_k(scored, DEPTHS[DEPTHS.len() - 1]).iter().map(|s| s.node).collect()
 }
 

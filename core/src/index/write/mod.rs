@@ -10,5 +10,6 @@ pub(crate) mod compact;
 pub(crate) mod insert;
 pub(crate) mod keywords;
 pub(crate) mod open;
+pub(crate) mod staged;
 pub(crate) mod vectors;
 pub(crate) mod writer;
