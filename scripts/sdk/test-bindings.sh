@@ -7,7 +7,7 @@
 #!  4. Kotlin test on the JVM (JNA), Swift test with XCTest (in the trixie chroot), both against the
 #!     host library of step 1 (its ONNX embedder runs the built-in encoder, as the phones' does; the
 #!     build without tract that the phones ship is compiled and run by the aarch64 C step);
-#!  5. Android and iOS static libraries (scripts/sdk/build-android.sh --check, build-xcframework.sh --check).
+#!  5. Android static libraries and the iOS type check (scripts/sdk/build-android.sh --check, build-xcframework.sh --check).
 #! The README's Android, iOS and C snippets are cut out of README.md and compiled into the tests.
 #! A missing tool is installed (under .tools/ where possible) or the run fails; nothing is skipped.
 set -euo pipefail
@@ -204,7 +204,7 @@ c_aarch64
 kotlin
 timed "Swift test (XCTest, swift test)" swift
 timed "Android static libraries (build-android.sh --check)" bash scripts/sdk/build-android.sh --check
-timed "iOS static library (build-xcframework.sh --check)" bash scripts/sdk/build-xcframework.sh --check
+timed "iOS type check (build-xcframework.sh --check)" bash scripts/sdk/build-xcframework.sh --check
 print_times
 # Every step above exits the script on failure, so reaching here means all of them passed.
 echo "bindings: ${#SDK_TIMES[@]} passed, 0 failed"
