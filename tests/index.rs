@@ -5,7 +5,7 @@
 use ember_core::store::{SectionKind, Segment, SegmentWriter};
 use ember_core::Task;
 use ember_core::TextKind;
-use ember_core::{Embedder, Error, Index, IndexConfig, Mode, SearchOptions, VectorStorage};
+use ember_core::{Embedder, Error, Index, IndexConfig, Mode, Prefixes, SearchOptions, VectorStorage};
 use ember_tests::{open_read_only, synthetic_passages, temp_dir, HashEmbedder};
 
 fn build(name: &str, n: usize, vectors: VectorStorage) -> (std::path::PathBuf, Index, HashEmbedder) {
@@ -92,6 +92,52 @@ fn empty_and_huge_passages() {
     let hits = index.search(&q, Some(&e), &opts(Mode::Recompute, 3)).unwrap().hits;
     assert_eq!(hits[0].id, "huge");
     assert_eq!(index.stats().unwrap().text_bytes, passages.iter().map(|p| p.text.len() as u64).sum::<u64>());
+}
+
+#[test]
+fn vectors_given_to_a_build_are_checked_before_use() {
+    let e = HashEmbedder::new(64);
+    let passages = synthetic_passages(6);
+    let texts: Vec<&str> = passages.iter().map(|p| p.text.as_str()).collect();
+    let rows = e.embed(&texts, TextKind::Passage).unwrap();
+    let config = IndexConfig { code_dims: 32, ..Default::default() };
+    let build = |rows: Vec<Vec<f32>>| {
+        Index::build_with_vectors(
+            &temp_dir("given"),
+            e.model_id(),
+            &Prefixes::default(),
+            &passages,
+            rows,
+            &config,
+            None,
+        )
+    };
+    // Borrowed and given rows build the same index.
+    let borrowed = Index::build_with_vectors(
+        &temp_dir("borrowed"),
+        e.model_id(),
+        &Prefixes::default(),
+        &passages,
+        &rows,
+        &config,
+        None,
+    )
+    .unwrap();
+    let given = build(rows.clone()).unwrap();
+    let q = e.embed(&["x"], TextKind::Query).unwrap().remove(0);
+    let hits = |i: &Index| i.search(&q, None, &opts(Mode::CodesOnly, 6)).unwrap().hits;
+    assert_eq!(hits(&borrowed), hits(&given));
+    // Fewer or more rows than passages, a ragged row, a dimension past the limit, no rows: typed
+    // errors.
+    assert!(matches!(build(rows[..5].to_vec()), Err(Error::InvalidArgument(_))));
+    let mut more = rows.clone();
+    more.push(rows[0].clone());
+    assert!(matches!(build(more), Err(Error::InvalidArgument(_))));
+    let mut ragged = rows.clone();
+    ragged[3].pop();
+    assert!(matches!(build(ragged), Err(Error::DimensionMismatch { expected: 64, found: 63 })));
+    assert!(matches!(build(vec![vec![0.0; 1 << 20]; 6]), Err(Error::InvalidArgument(_))));
+    assert!(matches!(build(Vec::new()), Err(Error::InvalidArgument(_))));
 }
 
 #[test]

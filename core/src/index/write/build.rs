@@ -75,6 +75,9 @@ impl Index {
     ) -> Result<Index> {
         let mut vectors = vectors.into_iter().peekable();
         let dim = vectors.peek().map_or(0, |v| v.as_ref().len());
+        if dim > 0 {
+            check_dim(dim)?; // before allocating n × dim
+        }
         let mut staged = Staged::for_sidecar(config.vectors, passages.len() * dim);
         let mut count = 0;
         for v in vectors {
@@ -117,9 +120,7 @@ impl Index {
 
 pub(crate) fn validate_passages(passages: &[Passage], dim: usize, config: &IndexConfig) -> Result<()> {
     config.graph.validate()?;
-    if dim == 0 || dim > MAX_DIM {
-        return Err(Error::InvalidArgument(format!("dimension must be 1 to {MAX_DIM}, got {dim}")));
-    }
+    check_dim(dim)?;
     let dims = code_dims(config, dim);
     if dims > dim || !dims.is_multiple_of(8) {
         return Err(Error::InvalidArgument(format!(
@@ -142,6 +143,13 @@ pub(crate) fn validate_passages(passages: &[Passage], dim: usize, config: &Index
     }
     if passages.len() >= u32::MAX as usize / 2 {
         return Err(Error::InvalidArgument("too many passages for one index".into()));
+    }
+    Ok(())
+}
+
+fn check_dim(dim: usize) -> Result<()> {
+    if dim == 0 || dim > MAX_DIM {
+        return Err(Error::InvalidArgument(format!("dimension must be 1 to {MAX_DIM}, got {dim}")));
     }
     Ok(())
 }
