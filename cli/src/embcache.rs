@@ -87,6 +87,69 @@ fn load(
     Ok(items.iter().map(|(id, _)| by_id.get(id.as_str()).map(|row| decode(row))).collect())
 }
 
+/// A cache's rows read one at a time, in the order its header lists the ids: a build stages each
+/// as it comes and never holds them all in f32 (1.5 GB at a million 384-dimensional rows). A read
+/// error ends the rows early; [`CachedRows::finish`] reports it.
+pub struct CachedRows {
+    reader: BufReader<File>,
+    row: Vec<u8>,
+    left: usize,
+    error: Option<std::io::Error>,
+}
+
+impl Iterator for CachedRows {
+    type Item = Vec<f32>;
+
+    fn next(&mut self) -> Option<Vec<f32>> {
+        if self.left == 0 || self.error.is_some() {
+            return None;
+        }
+        match self.reader.read_exact(&mut self.row) {
+            Ok(()) => {
+                self.left -= 1;
+                Some(decode(&self.row))
+            }
+            Err(e) => {
+                self.error = Some(e);
+                None
+            }
+        }
+    }
+}
+
+impl CachedRows {
+    /// The read error that ended the rows early, if any.
+    pub fn finish(self) -> Result<(), Error> {
+        self.error.map_or(Ok(()), |e| Err(e.into()))
+    }
+}
+
+/// The complete cache at `path` as rows in `items` order, when its key matches and it lists the
+/// ids in that order (a cache made from the same corpus does); `None` otherwise.
+pub fn open_rows(
+    path: &Path,
+    embedder: &dyn Embedder,
+    items: &[(String, String)],
+) -> Result<Option<CachedRows>, Error> {
+    let Ok(file) = File::open(path) else { return Ok(None) };
+    let size = file.metadata()?.len();
+    let mut reader = BufReader::new(file);
+    let mut line = Vec::new();
+    reader.read_until(b'\n', &mut line)?;
+    let Ok(header) = serde_json::from_slice::<serde_json::Value>(&line) else { return Ok(None) };
+    let dim = embedder.dim();
+    if header["key"] != cache_key(embedder, items) || header["dim"] != dim {
+        return Ok(None);
+    }
+    let ids = header["ids"].as_array().map_or(&[][..], Vec::as_slice);
+    let in_order =
+        ids.len() == items.len() && ids.iter().zip(items).all(|(a, (b, _))| a.as_str() == Some(b.as_str()));
+    if !in_order || dim == 0 || size != (line.len() + items.len() * dim * 4) as u64 {
+        return Ok(None);
+    }
+    Ok(Some(CachedRows { reader, row: vec![0; dim * 4], left: items.len(), error: None }))
+}
+
 /// `FILE.partial`: the cache's header line, then the rows embedded so far, in `items` order.
 struct Partial {
     out: BufWriter<File>,
@@ -201,6 +264,17 @@ mod tests {
         let e = Counting(AtomicUsize::new(0));
         assert_eq!(embed_cached(Some(&cache), &e, &items, &mut |_| {}).unwrap(), full);
         assert_eq!(e.0.load(Ordering::Relaxed), 0);
+
+        // The finished cache read back lazily in corpus order; not for another order or a short file.
+        let rows: Vec<Vec<f32>> = open_rows(&cache, &e, &items).unwrap().unwrap().collect();
+        assert_eq!(rows, full);
+        let mut reordered = items.clone();
+        reordered.swap(0, 1);
+        assert!(open_rows(&cache, &e, &reordered).unwrap().is_none());
+        let bytes = std::fs::read(&cache).unwrap();
+        std::fs::write(&cache, &bytes[..bytes.len() - 1]).unwrap();
+        assert!(open_rows(&cache, &e, &items).unwrap().is_none());
+        std::fs::write(&cache, &bytes).unwrap();
 
         // Other texts: another key, so everything is embedded again.
         let mut other = items.clone();

@@ -106,24 +106,45 @@ pub fn run(args: Args) -> CliResult {
     let bar = crate::progress::bar(passages.len() as u64, "embedding");
     let index = match &args.embeddings_cache {
         Some(cache) => {
-            // (The pairs are dropped before the build: at 100k passages they are 100 MB. The rows
-            // are given, freed one by one as the build stages them, in f16 unless the sidecar is f32.)
-            let vectors = {
-                let items: Vec<(String, String)> =
-                    passages.iter().map(|p| (p.id.clone(), p.text.clone())).collect();
-                crate::embcache::embed_cached(Some(cache), &embedder, &items, &mut |done| {
+            let items: Vec<(String, String)> =
+                passages.iter().map(|p| (p.id.clone(), p.text.clone())).collect();
+            // What the cache lacks is embedded and saved first; then the build reads its rows one
+            // at a time (a cache of this corpus lists them in its order) and stages each in f16
+            // (unless the sidecar is f32), so it never holds them all in f32.
+            let mut rows = crate::embcache::open_rows(cache, &embedder, &items)?;
+            let mut held = None;
+            if rows.is_none() {
+                let vectors = crate::embcache::embed_cached(Some(cache), &embedder, &items, &mut |done| {
                     bar.set_position(done as u64);
-                })?
+                })?;
+                rows = crate::embcache::open_rows(cache, &embedder, &items)?;
+                if rows.is_none() {
+                    held = Some(vectors); // a cache that lists the passages in another order
+                }
+            }
+            drop(items); // 100 MB at 100k passages
+            bar.set_position(passages.len() as u64);
+            let prefixes = Prefixes::of(&embedder);
+            let build = |vectors: &mut dyn Iterator<Item = Vec<f32>>| {
+                Index::build_with_vectors(
+                    &args.out,
+                    embedder.model_id(),
+                    &prefixes,
+                    &passages,
+                    vectors,
+                    &index_config,
+                    Some(&embedder),
+                )
             };
-            Index::build_with_vectors(
-                &args.out,
-                embedder.model_id(),
-                &Prefixes::of(&embedder),
-                &passages,
-                vectors,
-                &index_config,
-                Some(&embedder),
-            )?
+            match (rows, held) {
+                (Some(mut rows), _) => {
+                    let built = build(&mut rows);
+                    rows.finish()?;
+                    built?
+                }
+                (None, Some(vectors)) => build(&mut vectors.into_iter())?,
+                (None, None) => return Err("the embeddings cache could not be read back".into()),
+            }
         }
         None => {
             let progress = |done: u64, _total: u64| bar.set_position(done);
