@@ -64,27 +64,55 @@ fn cache_key(embedder: &dyn Embedder, items: &[(String, String)]) -> String {
     }
 }
 
+/// A cache file's reader past its header line, and the ids the header lists.
+type Opened = (BufReader<File>, Vec<String>);
+
+/// A cache file past its header line, when the header is `key`'s for rows of `dim` and the file
+/// holds one whole row per listed id: the reader and the ids, in file order. Shared by [`load`] and
+/// [`open_rows`].
+fn open_cache(path: &Path, key: &str, dim: usize) -> Result<Option<Opened>, Error> {
+    let Ok(file) = File::open(path) else { return Ok(None) };
+    let size = file.metadata()?.len();
+    let mut reader = BufReader::new(file);
+    let mut line = Vec::new();
+    reader.read_until(b'\n', &mut line)?;
+    let Some(json) = line.strip_suffix(b"\n") else { return Ok(None) };
+    let header: serde_json::Value = serde_json::from_slice(json)?;
+    if dim == 0 || header["key"] != key || header["dim"] != dim {
+        return Ok(None);
+    }
+    let ids: Vec<String> = serde_json::from_value(header["ids"].clone())?;
+    if size != (line.len() + ids.len() * dim * 4) as u64 {
+        return Ok(None);
+    }
+    Ok(Some((reader, ids)))
+}
+
+/// The vectors of `items` from the cache at `path`, `None` unless it holds every one. Rows are read
+/// one at a time; a cache in `items` order (one made from the same corpus) is returned as read.
 fn load(
     path: &Path,
     key: &str,
     dim: usize,
     items: &[(String, String)],
 ) -> Result<Option<Vec<Vec<f32>>>, Error> {
-    let Ok(bytes) = std::fs::read(path) else { return Ok(None) };
-    let Some(nl) = bytes.iter().position(|&b| b == b'\n') else { return Ok(None) };
-    let header: serde_json::Value = serde_json::from_slice(&bytes[..nl])?;
-    if header["key"] != key || header["dim"] != dim {
-        return Ok(None);
+    let Some((mut reader, ids)) = open_cache(path, key, dim)? else { return Ok(None) };
+    let mut row = vec![0u8; dim * 4];
+    let mut rows = Vec::with_capacity(ids.len());
+    for _ in &ids {
+        reader.read_exact(&mut row)?;
+        rows.push(decode(&row));
     }
-    let ids: Vec<String> = serde_json::from_value(header["ids"].clone())?;
-    let body = &bytes[nl + 1..];
-    if dim == 0 || body.len() != ids.len() * dim * 4 {
-        return Ok(None);
+    if in_order(&ids, items) {
+        return Ok(Some(rows));
     }
-    // Rows are decoded straight from the file's bytes (no second copy of every vector).
-    let by_id: HashMap<&str, &[u8]> =
-        ids.iter().map(String::as_str).zip(body.chunks_exact(dim * 4)).collect();
-    Ok(items.iter().map(|(id, _)| by_id.get(id.as_str()).map(|row| decode(row))).collect())
+    let by_id: HashMap<&str, &Vec<f32>> = ids.iter().map(String::as_str).zip(&rows).collect();
+    Ok(items.iter().map(|(id, _)| by_id.get(id.as_str()).map(|&row| row.clone())).collect())
+}
+
+/// Whether `ids` lists `items`' ids, in order.
+fn in_order(ids: &[String], items: &[(String, String)]) -> bool {
+    ids.len() == items.len() && ids.iter().zip(items).all(|(a, (b, _))| a == b)
 }
 
 /// A cache's rows read one at a time, in the order its header lists the ids: a build stages each
@@ -131,20 +159,9 @@ pub fn open_rows(
     embedder: &dyn Embedder,
     items: &[(String, String)],
 ) -> Result<Option<CachedRows>, Error> {
-    let Ok(file) = File::open(path) else { return Ok(None) };
-    let size = file.metadata()?.len();
-    let mut reader = BufReader::new(file);
-    let mut line = Vec::new();
-    reader.read_until(b'\n', &mut line)?;
-    let Ok(header) = serde_json::from_slice::<serde_json::Value>(&line) else { return Ok(None) };
     let dim = embedder.dim();
-    if header["key"] != cache_key(embedder, items) || header["dim"] != dim {
-        return Ok(None);
-    }
-    let ids = header["ids"].as_array().map_or(&[][..], Vec::as_slice);
-    let in_order =
-        ids.len() == items.len() && ids.iter().zip(items).all(|(a, (b, _))| a.as_str() == Some(b.as_str()));
-    if !in_order || dim == 0 || size != (line.len() + items.len() * dim * 4) as u64 {
+    let Some((reader, ids)) = open_cache(path, &cache_key(embedder, items), dim)? else { return Ok(None) };
+    if !in_order(&ids, items) {
         return Ok(None);
     }
     Ok(Some(CachedRows { reader, row: vec![0; dim * 4], left: items.len(), error: None }))

@@ -78,7 +78,8 @@ impl<'a> Rows<'a> {
             }
             Rows::F16(_) => {
                 let mut w = widened.borrow_mut();
-                if w.0 != a || w.1.len() != dim {
+                if w.0 != a {
+                    // (u32::MAX at first: never a node id, see check_rows)
                     let (_, buf) = &mut *w;
                     self.row(dim, a, buf);
                     w.0 = a;
@@ -86,18 +87,6 @@ impl<'a> Rows<'a> {
                 self.distance(dim, &w.1, b)
             }
         }
-    }
-}
-
-impl<'a> From<&'a [f32]> for Rows<'a> {
-    fn from(v: &'a [f32]) -> Self {
-        Rows::F32(v)
-    }
-}
-
-impl<'a> From<&'a [f16]> for Rows<'a> {
-    fn from(v: &'a [f16]) -> Self {
-        Rows::F16(v)
     }
 }
 
