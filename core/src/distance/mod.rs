@@ -108,6 +108,7 @@ struct Kernels {
     dot: unsafe fn(&[f32], &[f32]) -> f32,
     l2_sq: unsafe fn(&[f32], &[f32]) -> f32,
     dot_f16: unsafe fn(&[f32], &[f16]) -> f32,
+    dot_i8: unsafe fn(&[f32], &[i8]) -> f32,
     bit_dot: unsafe fn(&[u8], &[u64]) -> (u32, u32),
 }
 
@@ -117,6 +118,7 @@ const SCALAR: Kernels = Kernels {
     dot: scalar::dot,
     l2_sq: scalar::l2_sq,
     dot_f16: scalar::dot_f16,
+    dot_i8: scalar::dot_i8,
     bit_dot: scalar::bit_dot_portable,
 };
 
@@ -134,6 +136,7 @@ impl Kernels {
                 dot: x86::dot_avx2,
                 l2_sq: x86::l2_sq_avx2,
                 dot_f16: x86::dot_f16_avx2,
+                dot_i8: x86::dot_i8_avx2,
                 bit_dot: x86::bit_dot_popcnt,
             }),
             #[cfg(target_arch = "x86_64")]
@@ -142,6 +145,7 @@ impl Kernels {
                 dot: x86::dot_avx512,
                 l2_sq: x86::l2_sq_avx512,
                 dot_f16: x86::dot_f16_avx512,
+                dot_i8: x86::dot_i8_avx512,
                 bit_dot: if is_x86_feature_detected!("avx512vpopcntdq") {
                     x86::bit_dot_vpopcnt
                 } else {
@@ -154,6 +158,7 @@ impl Kernels {
                 dot: neon::dot_neon,
                 l2_sq: neon::l2_sq_neon,
                 dot_f16: neon::dot_f16_neon,
+                dot_i8: neon::dot_i8_neon,
                 // aarch64 compiles `count_ones` to NEON `cnt` without any target feature.
                 bit_dot: scalar::bit_dot_portable,
             }),
@@ -200,6 +205,15 @@ pub fn dot_f16(a: &[f32], b: &[f16]) -> f32 {
     let k = kernels();
     // SAFETY: `k` comes from `Kernels::for_isa`, which checked that this CPU supports its instruction set.
     unsafe { (k.dot_f16)(a, b) }
+}
+
+/// Inner product of an f32 query with an i8 vector (unscaled: the caller multiplies by the row's
+/// scale), over the shorter length.
+#[inline]
+pub fn dot_i8(a: &[f32], b: &[i8]) -> f32 {
+    let k = kernels();
+    // SAFETY: `k` comes from `Kernels::for_isa`, which checked that this CPU supports its instruction set.
+    unsafe { (k.dot_i8)(a, b) }
 }
 
 /// Popcount inner product of a code bit-plane with a multi-bit query in bit-planes (see

@@ -11,8 +11,9 @@ use half::slice::HalfFloatSliceExt;
 
 use super::scalar;
 
-/// Elements of an f16 vector widened per chunk in [`dot_f16_neon`] (256 bytes of stack).
-const F16_CHUNK: usize = 64;
+/// Elements of an f16 or i8 vector widened per chunk in [`dot_f16_neon`] and [`dot_i8_neon`] (256
+/// bytes of stack).
+const WIDEN_CHUNK: usize = 64;
 
 /// NEON inner product of `a` and `b` over their common prefix.
 ///
@@ -92,12 +93,34 @@ pub unsafe fn l2_sq_neon(a: &[f32], b: &[f32]) -> f32 {
 pub unsafe fn dot_f16_neon(a: &[f32], b: &[f16]) -> f32 {
     let n = a.len().min(b.len());
     let (a, b) = (&a[..n], &b[..n]);
-    let mut buf = [0.0f32; F16_CHUNK];
+    let mut buf = [0.0f32; WIDEN_CHUNK];
     let mut sum = 0.0;
-    for (ca, cb) in a.chunks(F16_CHUNK).zip(b.chunks(F16_CHUNK)) {
-        // Both chunks have the same length (<= F16_CHUNK) because a and b were cut to n.
+    for (ca, cb) in a.chunks(WIDEN_CHUNK).zip(b.chunks(WIDEN_CHUNK)) {
+        // Both chunks have the same length (<= WIDEN_CHUNK) because a and b were cut to n.
         let wide = &mut buf[..cb.len()];
         cb.convert_to_f32_slice(wide);
+        // SAFETY: this function's own contract guarantees NEON support.
+        sum += unsafe { dot_neon(ca, wide) };
+    }
+    sum
+}
+
+/// NEON inner product of an f32 query `a` with an i8 vector `b` over their common prefix: `b` is
+/// widened in stack chunks (`sxtl`, `scvtf` from the compiler) and each chunk runs [`dot_neon`].
+///
+/// # Safety
+/// The CPU must support `neon`.
+#[target_feature(enable = "neon")]
+pub unsafe fn dot_i8_neon(a: &[f32], b: &[i8]) -> f32 {
+    let n = a.len().min(b.len());
+    let (a, b) = (&a[..n], &b[..n]);
+    let mut buf = [0.0f32; WIDEN_CHUNK];
+    let mut sum = 0.0;
+    for (ca, cb) in a.chunks(WIDEN_CHUNK).zip(b.chunks(WIDEN_CHUNK)) {
+        let wide = &mut buf[..cb.len()];
+        for (w, &x) in wide.iter_mut().zip(cb) {
+            *w = f32::from(x);
+        }
         // SAFETY: this function's own contract guarantees NEON support.
         sum += unsafe { dot_neon(ca, wide) };
     }

@@ -23,6 +23,11 @@ pub fn dot_f16(a: &[f32], b: &[f16]) -> f32 {
     a.iter().zip(b).map(|(x, y)| x * y.to_f32()).sum()
 }
 
+/// Inner product of an f32 query `a` with an i8 vector `b` (unscaled) over their common prefix.
+pub fn dot_i8(a: &[f32], b: &[i8]) -> f32 {
+    a.iter().zip(b).map(|(x, &y)| x * f32::from(y)).sum()
+}
+
 /// Popcount inner product of a bit-plane (`plane`, little-endian bytes) with a multi-bit query stored
 /// as bit-planes of `plane.len().div_ceil(8)` words each in `q` (plane j weighs 2^j): returns
 /// `(Σ_j 2^j · popcount(plane & q_j), popcount(plane))`.

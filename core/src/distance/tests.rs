@@ -41,6 +41,18 @@ fn run_dot_f16(k: &Kernels, a: &[f32], b: &[f16]) -> f32 {
     unsafe { (k.dot_f16)(a, b) }
 }
 
+fn run_dot_i8(k: &Kernels, a: &[f32], b: &[i8]) -> f32 {
+    // SAFETY: `k` comes from `Kernels::for_isa`, which checked CPU support.
+    unsafe { (k.dot_i8)(a, b) }
+}
+
+/// `v` (values in [-2, 2]) as i8 steps of 1/63, and the same values widened back.
+fn to_i8(v: &[f32]) -> (Vec<i8>, Vec<f32>) {
+    let q: Vec<i8> = v.iter().map(|x| (x * 63.0).round().clamp(-127.0, 127.0) as i8).collect();
+    let w = q.iter().map(|&x| f32::from(x)).collect();
+    (q, w)
+}
+
 /// Error bound for a sum whose terms have absolute values summing to `abs_sum`.
 fn tol(abs_sum: f64) -> f64 {
     1e-4 * (1.0 + abs_sum)
@@ -72,7 +84,11 @@ fn check_all(a: &[f32], b: &[f32]) -> Result<(), TestCaseError> {
     let dot_ref = scalar::dot(a, b);
     let l2_ref = scalar::l2_sq(a, b);
     let f16_ref = scalar::dot_f16(a, &bh);
+    let (bq, bqw) = to_i8(b);
+    let i8_ref = scalar::dot_i8(a, &bq);
     let (dot_abs, l2_exact, f16_abs) = (abs_dot(a, b), exact_l2_sq(a, b), abs_dot(a, &bw));
+    let i8_abs = abs_dot(a, &bqw);
+    prop_assert!((f64::from(i8_ref) - f64::from(scalar::dot(a, &bqw))).abs() <= tol(i8_abs), "scalar dot_i8 n={n}");
 
     let exact_dot: f64 = a.iter().zip(b).map(|(x, y)| f64::from(*x) * f64::from(*y)).sum();
     prop_assert!((f64::from(dot_ref) - exact_dot).abs() <= tol(dot_abs), "scalar dot n={n}");
@@ -94,6 +110,11 @@ fn check_all(a: &[f32], b: &[f32]) -> Result<(), TestCaseError> {
         prop_assert!(
             (f64::from(got) - f64::from(f16_ref)).abs() <= tol(f16_abs),
             "{name} dot_f16 n={n}: got {got}, want {f16_ref}"
+        );
+        let got = run_dot_i8(k, a, &bq);
+        prop_assert!(
+            (f64::from(got) - f64::from(i8_ref)).abs() <= tol(i8_abs),
+            "{name} dot_i8 n={n}: got {got}, want {i8_ref}"
         );
     }
     Ok(())
@@ -135,6 +156,8 @@ proptest! {
             prop_assert_eq!(run_l2_sq(k, &a, &b), run_l2_sq(k, &a[..n], &b[..n]), "{} l2_sq", name);
             let (got, want) = (run_dot_f16(k, &a, &bh), run_dot_f16(k, &a[..n], &bh[..n]));
             prop_assert_eq!(got, want, "{} dot_f16", name);
+            let bq = to_i8(&b).0;
+            prop_assert_eq!(run_dot_i8(k, &a, &bq), run_dot_i8(k, &a[..n], &bq[..n]), "{} dot_i8", name);
         }
         prop_assert_eq!(dot(&a, &b), dot(&a[..n], &b[..n]));
         prop_assert_eq!(l2_sq(&a, &b), l2_sq(&a[..n], &b[..n]));
@@ -170,6 +193,7 @@ fn empty_inputs_give_zero() {
         assert_eq!(run_dot(k, &[], &[]), 0.0, "{}", k.isa.name());
         assert_eq!(run_l2_sq(k, &[], &[1.0]), 0.0, "{}", k.isa.name());
         assert_eq!(run_dot_f16(k, &[1.0, 2.0], &[]), 0.0, "{}", k.isa.name());
+        assert_eq!(run_dot_i8(k, &[1.0, 2.0], &[]), 0.0, "{}", k.isa.name());
     }
 }
 

@@ -129,6 +129,41 @@ pub unsafe fn dot_f16_avx2(a: &[f32], b: &[f16]) -> f32 {
     hsum256(acc) + scalar::dot_f16(&a[i..], &b[i..])
 }
 
+/// AVX2+FMA inner product of an f32 query `a` with an i8 vector `b` over their common prefix.
+///
+/// # Safety
+/// The CPU must support `avx2` and `fma`.
+#[target_feature(enable = "avx2,fma")]
+pub unsafe fn dot_i8_avx2(a: &[f32], b: &[i8]) -> f32 {
+    let n = a.len().min(b.len());
+    let (pa, pb) = (a.as_ptr(), b.as_ptr());
+    let (mut acc0, mut acc1, mut acc2, mut acc3) =
+        (_mm256_setzero_ps(), _mm256_setzero_ps(), _mm256_setzero_ps(), _mm256_setzero_ps());
+    let mut i = 0;
+    while i + 32 <= n {
+        // SAFETY: i + 32 <= n <= a.len(), b.len(): each 8 × f32 load and each 8 × i8 (8-byte) load
+        // covers lanes inside i..i+32 of its slice.
+        unsafe {
+            let wide = |at: usize| _mm256_cvtepi32_ps(_mm256_cvtepi8_epi32(_mm_loadl_epi64(pb.add(at).cast())));
+            acc0 = _mm256_fmadd_ps(_mm256_loadu_ps(pa.add(i)), wide(i), acc0);
+            acc1 = _mm256_fmadd_ps(_mm256_loadu_ps(pa.add(i + 8)), wide(i + 8), acc1);
+            acc2 = _mm256_fmadd_ps(_mm256_loadu_ps(pa.add(i + 16)), wide(i + 16), acc2);
+            acc3 = _mm256_fmadd_ps(_mm256_loadu_ps(pa.add(i + 24)), wide(i + 24), acc3);
+        }
+        i += 32;
+    }
+    while i + 8 <= n {
+        // SAFETY: i + 8 <= n, so lanes i..i+8 of both slices are in bounds.
+        unsafe {
+            let b0 = _mm256_cvtepi32_ps(_mm256_cvtepi8_epi32(_mm_loadl_epi64(pb.add(i).cast())));
+            acc0 = _mm256_fmadd_ps(_mm256_loadu_ps(pa.add(i)), b0, acc0);
+        }
+        i += 8;
+    }
+    let acc = _mm256_add_ps(_mm256_add_ps(acc0, acc1), _mm256_add_ps(acc2, acc3));
+    hsum256(acc) + scalar::dot_i8(&a[i..], &b[i..])
+}
+
 /// AVX-512F inner product of `a` and `b` over their common prefix.
 ///
 /// # Safety
@@ -270,4 +305,36 @@ pub unsafe fn bit_dot_vpopcnt(plane: &[u8], q: &[u64]) -> (u32, u32) {
         }
         (_mm512_reduce_add_epi64(acc) as u32, ones)
     }
+}
+
+/// AVX-512F inner product of an f32 query `a` with an i8 vector `b` over their common prefix.
+///
+/// # Safety
+/// The CPU must support `avx512f`.
+#[target_feature(enable = "avx512f")]
+pub unsafe fn dot_i8_avx512(a: &[f32], b: &[i8]) -> f32 {
+    let n = a.len().min(b.len());
+    let (pa, pb) = (a.as_ptr(), b.as_ptr());
+    let (mut acc0, mut acc1) = (_mm512_setzero_ps(), _mm512_setzero_ps());
+    let mut i = 0;
+    while i + 32 <= n {
+        // SAFETY: i + 32 <= n <= a.len(), b.len(): each 16 × f32 load and each 16 × i8 (16-byte) load
+        // covers lanes inside i..i+32 of its slice.
+        unsafe {
+            let b0 = _mm512_cvtepi32_ps(_mm512_cvtepi8_epi32(_mm_loadu_si128(pb.add(i).cast())));
+            let b1 = _mm512_cvtepi32_ps(_mm512_cvtepi8_epi32(_mm_loadu_si128(pb.add(i + 16).cast())));
+            acc0 = _mm512_fmadd_ps(_mm512_loadu_ps(pa.add(i)), b0, acc0);
+            acc1 = _mm512_fmadd_ps(_mm512_loadu_ps(pa.add(i + 16)), b1, acc1);
+        }
+        i += 32;
+    }
+    while i + 16 <= n {
+        // SAFETY: i + 16 <= n, so lanes i..i+16 of both slices are in bounds.
+        unsafe {
+            let b0 = _mm512_cvtepi32_ps(_mm512_cvtepi8_epi32(_mm_loadu_si128(pb.add(i).cast())));
+            acc0 = _mm512_fmadd_ps(_mm512_loadu_ps(pa.add(i)), b0, acc0);
+        }
+        i += 16;
+    }
+    _mm512_reduce_add_ps(_mm512_add_ps(acc0, acc1)) + scalar::dot_i8(&a[i..], &b[i..])
 }

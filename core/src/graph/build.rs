@@ -23,7 +23,7 @@ pub fn build(vectors: &[f32], dim: usize, params: &GraphParams) -> Result<Graph>
     build_rows(Rows::F32(vectors), dim, params)
 }
 
-/// [`build`] over f32 or f16 rows.
+/// [`build`] over f32 or i8 rows.
 pub(crate) fn build_rows(rows: Rows, dim: usize, params: &GraphParams) -> Result<Graph> {
     let full = build_unpruned_rows(rows, dim, params)?;
     prune_rows(&full, rows, dim, params)

@@ -151,7 +151,7 @@ pub fn prune(g: &Graph, vectors: &[f32], dim: usize, params: &GraphParams) -> Re
     prune_rows(g, Rows::F32(vectors), dim, params)
 }
 
-/// [`prune`] over f32 or f16 rows.
+/// [`prune`] over f32 or i8 rows.
 pub(crate) fn prune_rows(g: &Graph, rows: Rows, dim: usize, params: &GraphParams) -> Result<Graph> {
     params.validate()?;
     let n = check_rows(rows, dim)?;
@@ -213,7 +213,7 @@ pub fn repair_connectivity(
     repair_rows(g, Rows::F32(vectors), dim, bounds, beam)
 }
 
-/// [`repair_connectivity`] over f32 or f16 rows.
+/// [`repair_connectivity`] over f32 or i8 rows.
 fn repair_rows(g: &mut Graph, rows: Rows, dim: usize, bounds: &[usize], beam: usize) -> Result<usize> {
     let n = check_rows(rows, dim)?;
     check_graph(g, n)?;

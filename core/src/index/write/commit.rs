@@ -6,7 +6,6 @@ use std::sync::{Arc, Mutex};
 
 use super::open::open_sidecar;
 use crate::graph::Graph;
-use crate::graph::Rows;
 use crate::index::cache::EmbeddingCache;
 use crate::index::files;
 use crate::index::handle::{Index, Writer};
@@ -126,7 +125,7 @@ impl Index {
                     }
                 }
                 let path = self.dir.join(files::vectors(generation));
-                sidecar::write(storage, &path, Rows::F32(&vecs), dim, side.precision(), fingerprint)?;
+                sidecar::write(storage, &path, &vecs, dim, side.precision(), fingerprint)?;
             }
             // The postings are folded by rebuilding them over the new segment's live passages (a
             // keyword index refused at open is not carried over: build_keywords makes a new one).

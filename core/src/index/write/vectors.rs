@@ -9,7 +9,6 @@ use half::f16;
 
 use super::open::open_sidecar;
 use crate::error::lock_poisoned;
-use crate::graph::Rows;
 use crate::index::files;
 use crate::index::handle::Index;
 use crate::index::options::Precision;
@@ -116,7 +115,7 @@ impl Index {
             }
         };
         let path = self.dir.join(files::vectors(base.generation));
-        sidecar::write(storage, &path, Rows::F32(&vecs), dim, precision, base.segment.fingerprint())?;
+        sidecar::write(storage, &path, &vecs, dim, precision, base.segment.fingerprint())?;
         storage.remove(&partial)?;
         storage.sync_dir(&self.dir)?;
         let next = Snapshot { sidecar: open_sidecar(&self.dir, base), ..(*snap).clone() };
