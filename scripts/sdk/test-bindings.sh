@@ -129,16 +129,17 @@ c_aarch64() {
     -lpthread -ldl -lm -o "$dir/ember_search"
   local qemu
   qemu="$(command -v qemu-aarch64 || command -v qemu-aarch64-static)" || die "qemu-aarch64 not found"
-  # The encoders' int8/4-bit matrix kernels against their scalar definition on arm64: with the
-  # dot-product extension (-cpu max: NEON sdot) and without it (cortex-a53: the scalar fallback).
+  # The encoders' int8/4-bit matrix kernels and the distance kernels (f32, f16, i8 rows) against
+  # their scalar definitions on arm64: with the dot-product extension (-cpu max: NEON sdot) and
+  # without it (cortex-a53: the scalar qgemm fallback; NEON distance kernels either way).
   local cpu
   for cpu in max cortex-a53; do
-    timed "qgemm kernels, aarch64 -cpu $cpu under qemu-user" env \
+    timed "qgemm and distance kernels, aarch64 -cpu $cpu under qemu-user" env \
       CC_aarch64_unknown_linux_gnu=aarch64-linux-gnu-gcc AR_aarch64_unknown_linux_gnu=aarch64-linux-gnu-ar \
       CARGO_TARGET_AARCH64_UNKNOWN_LINUX_GNU_LINKER=aarch64-linux-gnu-gcc \
       CARGO_TARGET_AARCH64_UNKNOWN_LINUX_GNU_RUNNER="$qemu -cpu $cpu -L /usr/aarch64-linux-gnu" \
       cargo test --quiet --release -p ember-core --target "$t" "${MOBILE_FEATURES[@]}" \
-      --config profile.release.debug=false --lib -- qgemm
+      --config profile.release.debug=false --lib -- qgemm distance
   done
   rm -rf "$dir/scratch" && mkdir -p "$dir/scratch"
   timed "C test, aarch64 under qemu-user" env LD_LIBRARY_PATH="$sdk_root/target/$t/release" \
