@@ -50,13 +50,18 @@ impl TextFrom {
     pub fn apply(&self, index: &ember_core::Index) -> Result<(), Box<dyn std::error::Error>> {
         let Some(path) = &self.text_from else { return Ok(()) };
         let map: std::collections::HashMap<String, String> =
-            read_jsonl(path)?.into_iter().map(|r| (r.id.clone(), r.passage())).collect();
+            read_jsonl_with(path, |r| (r.passage(), r.id))?.into_iter().map(|(t, id)| (id, t)).collect();
         Ok(index.set_text_source(Some(std::sync::Arc::new(map)))?)
     }
 }
 
 /// Read a JSONL file of records; a bad line is an error naming the line.
 pub fn read_jsonl(path: &Path) -> Result<Vec<Record>, String> {
+    read_jsonl_with(path, |r| r)
+}
+
+/// [`read_jsonl`], each record mapped by `f` as it is read.
+pub fn read_jsonl_with<T>(path: &Path, mut f: impl FnMut(Record) -> T) -> Result<Vec<T>, String> {
     let file = std::fs::File::open(path).map_err(|e| format!("cannot open {}: {e}", path.display()))?;
     let mut out = Vec::new();
     for (n, line) in std::io::BufReader::new(file).lines().enumerate() {
@@ -66,7 +71,7 @@ pub fn read_jsonl(path: &Path) -> Result<Vec<Record>, String> {
         }
         let rec: Record = serde_json::from_str(&line)
             .map_err(|e| format!("{}:{}: not a BEIR record: {e}", path.display(), n + 1))?;
-        out.push(rec);
+        out.push(f(rec));
     }
     Ok(out)
 }

@@ -17,7 +17,7 @@ type Error = Box<dyn std::error::Error>;
 pub fn embed_cached(
     path: Option<&Path>,
     embedder: &dyn Embedder,
-    items: &[(String, String)],
+    items: &[(&str, &str)],
     progress: &mut dyn FnMut(usize),
 ) -> Result<Vec<Vec<f32>>, Error> {
     let key = cache_key(embedder, items);
@@ -35,7 +35,7 @@ pub fn embed_cached(
     out.reserve_exact(items.len() - out.len());
     progress(out.len());
     for chunk in items[out.len()..].chunks(256) {
-        let texts: Vec<&str> = chunk.iter().map(|(_, t)| t.as_str()).collect();
+        let texts: Vec<&str> = chunk.iter().map(|&(_, t)| t).collect();
         let vectors = embedder.embed(&texts, TextKind::Passage)?;
         if let Some(p) = partial.as_mut() {
             p.append(&vectors)?;
@@ -49,8 +49,8 @@ pub fn embed_cached(
     Ok(out)
 }
 
-fn cache_key(embedder: &dyn Embedder, items: &[(String, String)]) -> String {
-    let mut sorted: Vec<&(String, String)> = items.iter().collect();
+fn cache_key(embedder: &dyn Embedder, items: &[(&str, &str)]) -> String {
+    let mut sorted: Vec<&(&str, &str)> = items.iter().collect();
     sorted.sort();
     let mut h = 0u64;
     for (id, text) in sorted {
@@ -94,7 +94,7 @@ fn load(
     path: &Path,
     key: &str,
     dim: usize,
-    items: &[(String, String)],
+    items: &[(&str, &str)],
 ) -> Result<Option<Vec<Vec<f32>>>, Error> {
     let Some((mut reader, ids)) = open_cache(path, key, dim)? else { return Ok(None) };
     let mut row = vec![0u8; dim * 4];
@@ -107,11 +107,11 @@ fn load(
         return Ok(Some(rows));
     }
     let by_id: HashMap<&str, &Vec<f32>> = ids.iter().map(String::as_str).zip(&rows).collect();
-    Ok(items.iter().map(|(id, _)| by_id.get(id.as_str()).map(|&row| row.clone())).collect())
+    Ok(items.iter().map(|(id, _)| by_id.get(id).map(|&row| row.clone())).collect())
 }
 
 /// Whether `ids` lists `items`' ids, in order.
-fn in_order(ids: &[String], items: &[(String, String)]) -> bool {
+fn in_order(ids: &[String], items: &[(&str, &str)]) -> bool {
     ids.len() == items.len() && ids.iter().zip(items).all(|(a, (b, _))| a == b)
 }
 
@@ -157,7 +157,7 @@ impl CachedRows {
 pub fn open_rows(
     path: &Path,
     embedder: &dyn Embedder,
-    items: &[(String, String)],
+    items: &[(&str, &str)],
 ) -> Result<Option<CachedRows>, Error> {
     let dim = embedder.dim();
     let Some((reader, ids)) = open_cache(path, &cache_key(embedder, items), dim)? else { return Ok(None) };
@@ -178,14 +178,14 @@ struct Partial {
 impl Partial {
     /// Opens the partial file of `path` and reads its whole rows when its key matches (a torn last
     /// row is cut off); else starts one.
-    fn open(path: &Path, key: &str, dim: usize, items: &[(String, String)]) -> Result<Partial, Error> {
+    fn open(path: &Path, key: &str, dim: usize, items: &[(&str, &str)]) -> Result<Partial, Error> {
         let mut name = path.as_os_str().to_owned();
         name.push(".partial");
         let partial = PathBuf::from(name);
         let header = serde_json::to_vec(&serde_json::json!({
             "key": key,
             "dim": dim,
-            "ids": items.iter().map(|(id, _)| id.as_str()).collect::<Vec<_>>(),
+            "ids": items.iter().map(|&(id, _)| id).collect::<Vec<_>>(),
         }))?;
         let mut done = Vec::new();
         if let Ok(file) = File::open(&partial) {
@@ -261,7 +261,8 @@ mod tests {
         let dir = std::env::temp_dir().join(format!("ember-embcache-{}", std::process::id()));
         std::fs::create_dir_all(&dir).unwrap();
         let cache = dir.join("v.emb");
-        let items: Vec<(String, String)> = (0..600).map(|i| (format!("p{i}"), "x".repeat(i % 7))).collect();
+        let owned: Vec<(String, String)> = (0..600).map(|i| (format!("p{i}"), "x".repeat(i % 7))).collect();
+        let items: Vec<(&str, &str)> = owned.iter().map(|(id, t)| (id.as_str(), t.as_str())).collect();
         let full: Vec<Vec<f32>> = items.iter().map(|(_, t)| vec![t.len() as f32, 1.0]).collect();
 
         // A run killed after 300 rows and half a row: the partial file as it would be left.
@@ -295,7 +296,7 @@ mod tests {
 
         // Other texts: another key, so everything is embedded again.
         let mut other = items.clone();
-        other[0].1 = "changed".into();
+        other[0].1 = "changed";
         let e = Counting(AtomicUsize::new(0));
         embed_cached(Some(&cache), &e, &other, &mut |_| {}).unwrap();
         assert_eq!(e.0.load(Ordering::Relaxed), 600);

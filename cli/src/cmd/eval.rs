@@ -127,8 +127,9 @@ pub fn run(args: Args) -> CliResult {
     let position: HashMap<&str, usize> = ids.iter().enumerate().map(|(i, id)| (id.as_str(), i)).collect();
     // Exact truth: every passage embedded afresh with the same model and token limit.
     let bar = crate::progress::bar(n as u64, "embedding passages for the exact truth");
+    let pairs: Vec<(&str, &str)> = items.iter().map(|(id, t)| (id.as_str(), t.as_str())).collect();
     let corpus =
-        crate::embcache::embed_cached(args.embeddings_cache.as_deref(), &truth_embedder, &items, &mut |d| {
+        crate::embcache::embed_cached(args.embeddings_cache.as_deref(), &truth_embedder, &pairs, &mut |d| {
             bar.set_position(d as u64)
         })?;
     bar.finish_and_clear();
