@@ -25,7 +25,8 @@ use crate::{Embedder, Error, Prefixes, Result, TextKind};
 impl Index {
     /// Build an index of `passages` in `dir` (created if needed; a previous index there is replaced
     /// atomically, its log and vectors included). `task` reports embedding progress and can cancel
-    /// (nothing is written until the end).
+    /// (nothing of the index is written until the end; with an f16 sidecar, rows past the first
+    /// MiB wait in an unlinked scratch file in `dir`, which is created for it).
     pub fn build(
         dir: &Path,
         embedder: &dyn Embedder,
