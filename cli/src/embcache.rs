@@ -90,12 +90,7 @@ fn open_cache(path: &Path, key: &str, dim: usize) -> Result<Option<Opened>, Erro
 
 /// The vectors of `items` from the cache at `path`, `None` unless it holds every one. Rows are read
 /// one at a time; a cache in `items` order (one made from the same corpus) is returned as read.
-fn load(
-    path: &Path,
-    key: &str,
-    dim: usize,
-    items: &[(&str, &str)],
-) -> Result<Option<Vec<Vec<f32>>>, Error> {
+fn load(path: &Path, key: &str, dim: usize, items: &[(&str, &str)]) -> Result<Option<Vec<Vec<f32>>>, Error> {
     let Some((mut reader, ids)) = open_cache(path, key, dim)? else { return Ok(None) };
     let mut row = vec![0u8; dim * 4];
     let mut rows = Vec::with_capacity(ids.len());

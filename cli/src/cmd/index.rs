@@ -106,7 +106,8 @@ pub fn run(args: Args) -> CliResult {
     let bar = crate::progress::bar(passages.len() as u64, "embedding");
     let index = match &args.embeddings_cache {
         Some(cache) => {
-            let items: Vec<(&str, &str)> = passages.iter().map(|p| (p.id.as_str(), p.text.as_str())).collect();
+            let items: Vec<(&str, &str)> =
+                passages.iter().map(|p| (p.id.as_str(), p.text.as_str())).collect();
             // What the cache lacks is embedded and saved first; then the build reads its rows one
             // at a time (a cache of this corpus lists them in its order) and stages each in i8
             // (unless the sidecar is f32), so it never holds them all in f32.

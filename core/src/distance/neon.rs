@@ -91,6 +91,28 @@ pub unsafe fn l2_sq_neon(a: &[f32], b: &[f32]) -> f32 {
 /// The CPU must support `neon`.
 #[target_feature(enable = "neon")]
 pub unsafe fn dot_f16_neon(a: &[f32], b: &[f16]) -> f32 {
+    // SAFETY: this function's own contract guarantees NEON support.
+    unsafe { dot_widened_neon(a, b, |src, dst| src.convert_to_f32_slice(dst)) }
+}
+
+/// NEON inner product of an f32 query `a` with an i8 vector `b` over their common prefix.
+///
+/// # Safety
+/// The CPU must support `neon`.
+#[target_feature(enable = "neon")]
+pub unsafe fn dot_i8_neon(a: &[f32], b: &[i8]) -> f32 {
+    let widen = |src: &[i8], dst: &mut [f32]| dst.iter_mut().zip(src).for_each(|(w, &x)| *w = f32::from(x));
+    // SAFETY: this function's own contract guarantees NEON support.
+    unsafe { dot_widened_neon(a, b, widen) }
+}
+
+/// [`dot_neon`] of `a` with `b` widened to f32 by `widen`, [`WIDEN_CHUNK`] values at a time into a
+/// stack buffer.
+///
+/// # Safety
+/// The CPU must support `neon`.
+#[target_feature(enable = "neon")]
+unsafe fn dot_widened_neon<T>(a: &[f32], b: &[T], widen: impl Fn(&[T], &mut [f32])) -> f32 {
     let n = a.len().min(b.len());
     let (a, b) = (&a[..n], &b[..n]);
     let mut buf = [0.0f32; WIDEN_CHUNK];
@@ -98,29 +120,7 @@ pub unsafe fn dot_f16_neon(a: &[f32], b: &[f16]) -> f32 {
     for (ca, cb) in a.chunks(WIDEN_CHUNK).zip(b.chunks(WIDEN_CHUNK)) {
         // Both chunks have the same length (<= WIDEN_CHUNK) because a and b were cut to n.
         let wide = &mut buf[..cb.len()];
-        cb.convert_to_f32_slice(wide);
-        // SAFETY: this function's own contract guarantees NEON support.
-        sum += unsafe { dot_neon(ca, wide) };
-    }
-    sum
-}
-
-/// NEON inner product of an f32 query `a` with an i8 vector `b` over their common prefix: `b` is
-/// widened in stack chunks (`sxtl`, `scvtf` from the compiler) and each chunk runs [`dot_neon`].
-///
-/// # Safety
-/// The CPU must support `neon`.
-#[target_feature(enable = "neon")]
-pub unsafe fn dot_i8_neon(a: &[f32], b: &[i8]) -> f32 {
-    let n = a.len().min(b.len());
-    let (a, b) = (&a[..n], &b[..n]);
-    let mut buf = [0.0f32; WIDEN_CHUNK];
-    let mut sum = 0.0;
-    for (ca, cb) in a.chunks(WIDEN_CHUNK).zip(b.chunks(WIDEN_CHUNK)) {
-        let wide = &mut buf[..cb.len()];
-        for (w, &x) in wide.iter_mut().zip(cb) {
-            *w = f32::from(x);
-        }
+        widen(cb, wide);
         // SAFETY: this function's own contract guarantees NEON support.
         sum += unsafe { dot_neon(ca, wide) };
     }

@@ -88,7 +88,10 @@ fn check_all(a: &[f32], b: &[f32]) -> Result<(), TestCaseError> {
     let i8_ref = scalar::dot_i8(a, &bq);
     let (dot_abs, l2_exact, f16_abs) = (abs_dot(a, b), exact_l2_sq(a, b), abs_dot(a, &bw));
     let i8_abs = abs_dot(a, &bqw);
-    prop_assert!((f64::from(i8_ref) - f64::from(scalar::dot(a, &bqw))).abs() <= tol(i8_abs), "scalar dot_i8 n={n}");
+    prop_assert!(
+        (f64::from(i8_ref) - f64::from(scalar::dot(a, &bqw))).abs() <= tol(i8_abs),
+        "scalar dot_i8 n={n}"
+    );
 
     let exact_dot: f64 = a.iter().zip(b).map(|(x, y)| f64::from(*x) * f64::from(*y)).sum();
     prop_assert!((f64::from(dot_ref) - exact_dot).abs() <= tol(dot_abs), "scalar dot n={n}");

@@ -144,7 +144,8 @@ pub unsafe fn dot_i8_avx2(a: &[f32], b: &[i8]) -> f32 {
         // SAFETY: i + 32 <= n <= a.len(), b.len(): each 8 × f32 load and each 8 × i8 (8-byte) load
         // covers lanes inside i..i+32 of its slice.
         unsafe {
-            let wide = |at: usize| _mm256_cvtepi32_ps(_mm256_cvtepi8_epi32(_mm_loadl_epi64(pb.add(at).cast())));
+            let wide =
+                |at: usize| _mm256_cvtepi32_ps(_mm256_cvtepi8_epi32(_mm_loadl_epi64(pb.add(at).cast())));
             acc0 = _mm256_fmadd_ps(_mm256_loadu_ps(pa.add(i)), wide(i), acc0);
             acc1 = _mm256_fmadd_ps(_mm256_loadu_ps(pa.add(i + 8)), wide(i + 8), acc1);
             acc2 = _mm256_fmadd_ps(_mm256_loadu_ps(pa.add(i + 16)), wide(i + 16), acc2);

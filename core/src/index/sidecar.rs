@@ -47,7 +47,9 @@ pub(crate) fn write(
     fingerprint: u64,
 ) -> Result<u64> {
     let n = rows.len() / dim.max(1);
-    write_pieces(storage, path, n, dim, precision, fingerprint, &|range| Ok(encode(rows, dim, precision, range)))
+    write_pieces(storage, path, n, dim, precision, fingerprint, &|range| {
+        Ok(encode(rows, dim, precision, range))
+    })
 }
 
 /// [`write`] of `n` rows that `piece` gives a range at a time (in internal order, as little-endian
@@ -103,7 +105,12 @@ pub(crate) fn write_pieces(
 }
 
 /// Rows `range` of `rows` (row-major, `dim` wide) as little-endian `precision` bytes.
-pub(crate) fn encode(rows: &[f32], dim: usize, precision: Precision, range: std::ops::Range<usize>) -> Vec<u8> {
+pub(crate) fn encode(
+    rows: &[f32],
+    dim: usize,
+    precision: Precision,
+    range: std::ops::Range<usize>,
+) -> Vec<u8> {
     let values = &rows[range.start * dim..range.end * dim];
     match precision {
         Precision::F16 => values.iter().flat_map(|&x| f16::from_f32(x).to_le_bytes()).collect(),

@@ -131,15 +131,22 @@ impl Spool {
         let mut out = vec![0u8; range.len() * width];
         for (k, dst) in range.zip(out.chunks_exact_mut(width)) {
             let old = match &self.order {
-                Some(order) => *order.get(k).ok_or_else(|| Error::InvalidArgument("spool row out of order".into()))? as usize,
+                Some(order) => {
+                    *order.get(k).ok_or_else(|| Error::InvalidArgument("spool row out of order".into()))?
+                        as usize
+                }
                 None => k,
             };
             if old >= self.filed {
                 let at = (old - self.filed) * width;
-                let src = self.pending.get(at..at + width).ok_or_else(|| Error::InvalidArgument("spool row past its end".into()))?;
+                let src = self
+                    .pending
+                    .get(at..at + width)
+                    .ok_or_else(|| Error::InvalidArgument("spool row past its end".into()))?;
                 dst.copy_from_slice(src);
             } else if let Some((file, path)) = &self.file {
-                read_at(file, dst, (old * width) as u64).map_err(|e| Error::io("reading", path.as_path(), e))?;
+                read_at(file, dst, (old * width) as u64)
+                    .map_err(|e| Error::io("reading", path.as_path(), e))?;
             }
         }
         Ok(out)
