@@ -224,6 +224,7 @@ pub(crate) fn build_from_vectors(
         }
         None => None,
     };
+    vecs.release_rows();
 
     storage.create_dir_all(dir)?;
     // Refuse to replace an index another handle is writing to.
