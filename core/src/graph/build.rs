@@ -26,7 +26,7 @@ pub fn build(vectors: &[f32], dim: usize, params: &GraphParams) -> Result<Graph>
 /// [`build`] over f32 or i8 rows.
 pub(crate) fn build_rows(rows: Rows, dim: usize, params: &GraphParams) -> Result<Graph> {
     let full = build_unpruned_rows(rows, dim, params)?;
-    prune_rows(&full, rows, dim, params)
+    prune_rows(full, rows, dim, params)
 }
 
 /// The Vamana graph with degree bound `params.max_degree` and no hub pruning or connectivity repair:

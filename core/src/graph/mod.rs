@@ -39,6 +39,7 @@ pub use build::{build, build_unpruned};
 pub use csr::{encode, DegreeStats, EncodedGraph, GraphView, BLOCK};
 pub(crate) use prune::robust_prune_by;
 pub use prune::{hubs, in_degrees, prune, reachable, repair_connectivity};
+pub(crate) use reorder::permute_owned;
 pub use reorder::{bfs_order, bisection_order, locality_order, permute};
 pub(crate) use rows::{quantize_i8, Rows};
 pub use search::{greedy_search, Neighbor, SearchScratch};

@@ -161,6 +161,7 @@ impl Sidecar {
         if crate::store::checksum(data) != h.data_checksum {
             return Err(corrupt("data checksum mismatch"));
         }
+        file.release_resident(); // the checksum touched every page; a search reads a few rows
         Ok(Sidecar { file, precision, dim })
     }
 

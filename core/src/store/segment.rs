@@ -85,6 +85,7 @@ impl Segment {
         let file = Mapped::open(path)?;
         let (sections, (major, minor)) = validate(file.bytes())?;
         let fingerprint = fingerprint(file.bytes()).unwrap_or(0);
+        file.release_resident(); // the checksums touched every page
         Ok(Segment { file, sections, major, minor, fingerprint })
     }
 

@@ -187,7 +187,7 @@ pub(crate) fn build_from_vectors(
     let graph = graph::build_rows(vecs.rows(), dim, &config.graph)?;
     // Renumber for locality: neighbour ids become close, so their deltas encode in fewer bytes.
     let order = graph::locality_order(&graph);
-    let graph = graph::permute(&graph, &order);
+    let graph = graph::permute_owned(graph, &order);
     let old = || order.iter().map(|&i| i as usize);
     vecs.permute(dim, &order)?;
     let rows = vecs.rows();

@@ -54,7 +54,7 @@ impl Index {
             (dense, Vec::new())
         } else {
             let locality = graph::locality_order(&dense);
-            let g = graph::permute(&dense, &locality);
+            let g = graph::permute_owned(dense, &locality);
             (g, locality.iter().map(|&k| live[k as usize]).collect())
         };
         let cache = Arc::new(Mutex::new(EmbeddingCache::new(self.opts.cache_bytes)));
