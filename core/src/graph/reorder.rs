@@ -67,17 +67,7 @@ pub fn bisection_order(g: &Graph, initial: &[u32]) -> Vec<u32> {
     let is_permutation = initial.len() == n
         && initial.iter().all(|&i| seen.get_mut(i as usize).is_some_and(|s| !std::mem::replace(s, true)));
     let mut order: Vec<u32> = if is_permutation { initial.to_vec() } else { (0..n as u32).collect() };
-    // Queries containing each node: itself and every node listing it.
-    let mut containing: Vec<Vec<u32>> = (0..n as u32).map(|i| vec![i]).collect();
-    for (q, l) in g.neighbors.iter().enumerate() {
-        for &v in l {
-            if let Some(c) = containing.get_mut(v as usize) {
-                if v as usize != q {
-                    c.push(q as u32);
-                }
-            }
-        }
-    }
+    let containing = Containing::of(g);
     let log2: Vec<f32> = (0..=n + 1).map(|k| (k.max(1) as f32).log2()).collect();
     let mut b =
         Bisector { containing, log2, side: vec![0u8; n], deg: vec![[0u32; 2]; n], gain: vec![0f32; n] };
@@ -85,8 +75,54 @@ pub fn bisection_order(g: &Graph, initial: &[u32]) -> Vec<u32> {
     order
 }
 
+/// The queries containing each node, itself first and then every node listing it (ascending), in
+/// one flat array: a million nodes' lists as `Vec`s took about 0.1 GB, this about 0.05.
+struct Containing {
+    /// Node `v`'s queries are `ids[starts[v]..starts[v + 1]]`.
+    starts: Vec<usize>,
+    ids: Vec<u32>,
+}
+
+impl Containing {
+    fn of(g: &Graph) -> Containing {
+        let n = g.len();
+        let listed = |q: usize, v: u32| (v as usize) < n && v as usize != q;
+        let mut starts = vec![1usize; n + 1]; // each node's own query
+        starts[n] = 0;
+        for (q, l) in g.neighbors.iter().enumerate() {
+            for &v in l.iter().filter(|&&v| listed(q, v)) {
+                starts[v as usize] += 1;
+            }
+        }
+        let mut at = 0;
+        for s in starts.iter_mut() {
+            let count = *s;
+            *s = at;
+            at += count;
+        }
+        let mut ids = vec![0u32; at];
+        let mut next: Vec<usize> = starts[..n].to_vec();
+        for v in 0..n {
+            ids[next[v]] = v as u32;
+            next[v] += 1;
+        }
+        for (q, l) in g.neighbors.iter().enumerate() {
+            for &v in l.iter().filter(|&&v| listed(q, v)) {
+                ids[next[v as usize]] = q as u32;
+                next[v as usize] += 1;
+            }
+        }
+        Containing { starts, ids }
+    }
+
+    #[inline]
+    fn of_node(&self, v: u32) -> &[u32] {
+        &self.ids[self.starts[v as usize]..self.starts[v as usize + 1]]
+    }
+}
+
 struct Bisector {
-    containing: Vec<Vec<u32>>,
+    containing: Containing,
     log2: Vec<f32>,
     side: Vec<u8>,
     deg: Vec<[u32; 2]>,
@@ -124,7 +160,7 @@ impl Bisector {
         }
         for &v in nodes.iter() {
             let s = self.side[v as usize] as usize;
-            for &q in &self.containing[v as usize] {
+            for &q in self.containing.of_node(v) {
                 self.deg[q as usize][s] += 1;
             }
         }
@@ -136,7 +172,7 @@ impl Bisector {
                 let from = self.side[v as usize] as usize;
                 let to = 1 - from;
                 let mut gain = 0f32;
-                for &q in &self.containing[v as usize] {
+                for &q in self.containing.of_node(v) {
                     let d = self.deg[q as usize];
                     let before = self.cost(d[from], sizes[from]) + self.cost(d[to], sizes[to]);
                     let after = self.cost(d[from] - 1, sizes[from]) + self.cost(d[to] + 1, sizes[to]);
@@ -154,7 +190,7 @@ impl Bisector {
                 }
                 for (v, from) in [(l, 0usize), (r, 1usize)] {
                     self.side[v as usize] = 1 - from as u8;
-                    for &q in &self.containing[v as usize] {
+                    for &q in self.containing.of_node(v) {
                         self.deg[q as usize][from] -= 1;
                         self.deg[q as usize][1 - from] += 1;
                     }
@@ -168,7 +204,7 @@ impl Bisector {
         // Clear the counts for the next subproblem; split the nodes by side, each half keeping its
         // previous relative order (a good starting order stays good); recurse into each half.
         for &v in nodes.iter() {
-            for &q in &self.containing[v as usize] {
+            for &q in self.containing.of_node(v) {
                 self.deg[q as usize] = [0, 0];
             }
         }

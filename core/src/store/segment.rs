@@ -83,9 +83,9 @@ impl Segment {
     /// Map and validate `path`: magic, version, endianness, bounds, and every checksum.
     pub fn open(path: &Path) -> Result<Self> {
         let file = Mapped::open(path)?;
-        let (sections, (major, minor)) = validate(file.bytes())?;
+        // Sections hashed in steps given back as they go: only what searches read stays resident.
+        let (sections, (major, minor)) = validate_with(file.bytes(), &|r| file.checksum_released(r))?;
         let fingerprint = fingerprint(file.bytes()).unwrap_or(0);
-        file.release_resident(); // the checksums touched every page
         Ok(Segment { file, sections, major, minor, fingerprint })
     }
 
@@ -141,7 +141,13 @@ pub fn fingerprint(image: &[u8]) -> Option<u64> {
     Some(footer.table_checksum)
 }
 
+#[cfg(test)]
 fn validate(bytes: &[u8]) -> Result<(Sections, (u16, u16))> {
+    validate_with(bytes, &|r| checksum(&bytes[r]))
+}
+
+/// [`validate`] with each section's checksum computed by `sum`.
+fn validate_with(bytes: &[u8], sum: &dyn Fn(Range<usize>) -> u64) -> Result<(Sections, (u16, u16))> {
     let corrupt = |m: &str| Error::Corrupt(m.to_string());
     let head = bytes.get(..ALIGN).ok_or_else(|| corrupt("file shorter than its header"))?;
     let header: Header = bytemuck::pod_read_unaligned(head);
@@ -194,7 +200,7 @@ fn validate(bytes: &[u8]) -> Result<(Sections, (u16, u16))> {
         prev_end = end as usize;
         next_free = align_up(end);
         let range = e.offset as usize..end as usize;
-        if checksum(&bytes[range.clone()]) != e.checksum {
+        if sum(range.clone()) != e.checksum {
             return Err(Error::Corrupt(format!(
                 "checksum mismatch in section {}",
                 kind.map_or("unknown", SectionKind::name)
