@@ -59,9 +59,7 @@ pub(crate) fn write_segment(storage: &dyn Storage, dir: &Path, parts: SegmentPar
     if let Some(m) = metadata::encode_section(parts.metadata.iter().copied()) {
         w.add(SectionKind::Metadata, m);
     }
-    let image = w.to_bytes();
-    let fingerprint = crate::store::fingerprint(&image).unwrap_or(0);
     let name = files::segment(parts.meta.generation);
-    storage.atomic_write(&dir.join(&name), &image)?;
+    let fingerprint = w.write(storage, &dir.join(&name))?;
     Ok((name, fingerprint))
 }
