@@ -20,6 +20,41 @@ fn hsum256(v: __m256) -> f32 {
     _mm_cvtss_f32(s)
 }
 
+/// The loop every AVX2 inner product shares: 4 × 8-lane FMA accumulators over the first `n` values
+/// of `a` against `b`'s lanes as `load(i)` gives them in f32 (lanes i..i+8), then single 8-lane
+/// steps. Returns that sum and the first lane left for the caller's scalar tail.
+///
+/// # Safety
+/// The CPU must support `avx2` and `fma`; `n <= a.len()`, and `load(i)` must be sound for every
+/// `i + 8 <= n` (the only lanes it is asked for).
+#[inline]
+#[target_feature(enable = "avx2,fma")]
+unsafe fn dot_lanes_avx2(a: &[f32], n: usize, load: impl Fn(usize) -> __m256) -> (f32, usize) {
+    let pa = a.as_ptr();
+    let (mut acc0, mut acc1, mut acc2, mut acc3) =
+        (_mm256_setzero_ps(), _mm256_setzero_ps(), _mm256_setzero_ps(), _mm256_setzero_ps());
+    let mut i = 0;
+    while i + 32 <= n {
+        // SAFETY: i + 32 <= n <= a.len(), so lanes i..i+32 of `a` are in bounds.
+        unsafe {
+            acc0 = _mm256_fmadd_ps(_mm256_loadu_ps(pa.add(i)), load(i), acc0);
+            acc1 = _mm256_fmadd_ps(_mm256_loadu_ps(pa.add(i + 8)), load(i + 8), acc1);
+            acc2 = _mm256_fmadd_ps(_mm256_loadu_ps(pa.add(i + 16)), load(i + 16), acc2);
+            acc3 = _mm256_fmadd_ps(_mm256_loadu_ps(pa.add(i + 24)), load(i + 24), acc3);
+        }
+        i += 32;
+    }
+    while i + 8 <= n {
+        // SAFETY: i + 8 <= n, so lanes i..i+8 of `a` are in bounds.
+        unsafe {
+            acc0 = _mm256_fmadd_ps(_mm256_loadu_ps(pa.add(i)), load(i), acc0);
+        }
+        i += 8;
+    }
+    let acc = _mm256_add_ps(_mm256_add_ps(acc0, acc1), _mm256_add_ps(acc2, acc3));
+    (hsum256(acc), i)
+}
+
 /// AVX2+FMA inner product of `a` and `b` over their common prefix.
 ///
 /// # Safety
@@ -27,30 +62,11 @@ fn hsum256(v: __m256) -> f32 {
 #[target_feature(enable = "avx2,fma")]
 pub unsafe fn dot_avx2(a: &[f32], b: &[f32]) -> f32 {
     let n = a.len().min(b.len());
-    let (pa, pb) = (a.as_ptr(), b.as_ptr());
-    let (mut acc0, mut acc1, mut acc2, mut acc3) =
-        (_mm256_setzero_ps(), _mm256_setzero_ps(), _mm256_setzero_ps(), _mm256_setzero_ps());
-    let mut i = 0;
-    while i + 32 <= n {
-        // SAFETY: i + 32 <= n <= a.len(), b.len(), so lanes i..i+32 of both slices are in bounds.
-        unsafe {
-            acc0 = _mm256_fmadd_ps(_mm256_loadu_ps(pa.add(i)), _mm256_loadu_ps(pb.add(i)), acc0);
-            acc1 = _mm256_fmadd_ps(_mm256_loadu_ps(pa.add(i + 8)), _mm256_loadu_ps(pb.add(i + 8)), acc1);
-            acc2 = _mm256_fmadd_ps(_mm256_loadu_ps(pa.add(i + 16)), _mm256_loadu_ps(pb.add(i + 16)), acc2);
-            acc3 = _mm256_fmadd_ps(_mm256_loadu_ps(pa.add(i + 24)), _mm256_loadu_ps(pb.add(i + 24)), acc3);
-        }
-        i += 32;
-    }
-    while i + 8 <= n {
-        // SAFETY: i + 8 <= n, so lanes i..i+8 of both slices are in bounds.
-        unsafe {
-            acc0 = _mm256_fmadd_ps(_mm256_loadu_ps(pa.add(i)), _mm256_loadu_ps(pb.add(i)), acc0);
-        }
-        i += 8;
-    }
-    let acc = _mm256_add_ps(_mm256_add_ps(acc0, acc1), _mm256_add_ps(acc2, acc3));
+    let pb = b.as_ptr();
+    // SAFETY: the loop asks for lanes i..i+8 with i + 8 <= n <= b.len() only.
+    let (sum, i) = unsafe { dot_lanes_avx2(a, n, |i| _mm256_loadu_ps(pb.add(i))) };
     // i <= n <= both lengths, so these slices are valid; zip stops at n.
-    hsum256(acc) + scalar::dot(&a[i..], &b[i..])
+    sum + scalar::dot(&a[i..], &b[i..])
 }
 
 /// AVX2+FMA squared Euclidean distance between `a` and `b` over their common prefix.
@@ -98,35 +114,10 @@ pub unsafe fn l2_sq_avx2(a: &[f32], b: &[f32]) -> f32 {
 pub unsafe fn dot_f16_avx2(a: &[f32], b: &[f16]) -> f32 {
     let n = a.len().min(b.len());
     // `f16` is `repr(transparent)` over the u16 bit pattern that `vcvtph2ps` expects.
-    let (pa, pb) = (a.as_ptr(), b.as_ptr());
-    let (mut acc0, mut acc1, mut acc2, mut acc3) =
-        (_mm256_setzero_ps(), _mm256_setzero_ps(), _mm256_setzero_ps(), _mm256_setzero_ps());
-    let mut i = 0;
-    while i + 32 <= n {
-        // SAFETY: i + 32 <= n <= a.len(), b.len(): each 8 × f32 load and each 8 × f16 (16-byte) load
-        // covers lanes inside i..i+32 of its slice.
-        unsafe {
-            let b0 = _mm256_cvtph_ps(_mm_loadu_si128(pb.add(i).cast()));
-            let b1 = _mm256_cvtph_ps(_mm_loadu_si128(pb.add(i + 8).cast()));
-            let b2 = _mm256_cvtph_ps(_mm_loadu_si128(pb.add(i + 16).cast()));
-            let b3 = _mm256_cvtph_ps(_mm_loadu_si128(pb.add(i + 24).cast()));
-            acc0 = _mm256_fmadd_ps(_mm256_loadu_ps(pa.add(i)), b0, acc0);
-            acc1 = _mm256_fmadd_ps(_mm256_loadu_ps(pa.add(i + 8)), b1, acc1);
-            acc2 = _mm256_fmadd_ps(_mm256_loadu_ps(pa.add(i + 16)), b2, acc2);
-            acc3 = _mm256_fmadd_ps(_mm256_loadu_ps(pa.add(i + 24)), b3, acc3);
-        }
-        i += 32;
-    }
-    while i + 8 <= n {
-        // SAFETY: i + 8 <= n, so lanes i..i+8 of both slices are in bounds.
-        unsafe {
-            let b0 = _mm256_cvtph_ps(_mm_loadu_si128(pb.add(i).cast()));
-            acc0 = _mm256_fmadd_ps(_mm256_loadu_ps(pa.add(i)), b0, acc0);
-        }
-        i += 8;
-    }
-    let acc = _mm256_add_ps(_mm256_add_ps(acc0, acc1), _mm256_add_ps(acc2, acc3));
-    hsum256(acc) + scalar::dot_f16(&a[i..], &b[i..])
+    let pb = b.as_ptr();
+    // SAFETY: the loop asks for lanes i..i+8 (16 bytes) with i + 8 <= n <= b.len() only.
+    let (sum, i) = unsafe { dot_lanes_avx2(a, n, |i| _mm256_cvtph_ps(_mm_loadu_si128(pb.add(i).cast()))) };
+    sum + scalar::dot_f16(&a[i..], &b[i..])
 }
 
 /// AVX2+FMA inner product of an f32 query `a` with an i8 vector `b` over their common prefix.
@@ -136,33 +127,47 @@ pub unsafe fn dot_f16_avx2(a: &[f32], b: &[f16]) -> f32 {
 #[target_feature(enable = "avx2,fma")]
 pub unsafe fn dot_i8_avx2(a: &[f32], b: &[i8]) -> f32 {
     let n = a.len().min(b.len());
-    let (pa, pb) = (a.as_ptr(), b.as_ptr());
+    let pb = b.as_ptr();
+    // SAFETY: the loop asks for lanes i..i+8 (8 bytes) with i + 8 <= n <= b.len() only.
+    let (sum, i) = unsafe {
+        dot_lanes_avx2(a, n, |i| _mm256_cvtepi32_ps(_mm256_cvtepi8_epi32(_mm_loadl_epi64(pb.add(i).cast()))))
+    };
+    sum + scalar::dot_i8(&a[i..], &b[i..])
+}
+
+/// The loop every AVX-512 inner product shares: 4 × 16-lane FMA accumulators over the first `n`
+/// values of `a` against `b`'s lanes as `load(i)` gives them in f32 (lanes i..i+16), then single
+/// 16-lane steps. Returns that sum and the first lane left for the caller's scalar tail.
+///
+/// # Safety
+/// The CPU must support `avx512f`; `n <= a.len()`, and `load(i)` must be sound for every
+/// `i + 16 <= n` (the only lanes it is asked for).
+#[inline]
+#[target_feature(enable = "avx512f")]
+unsafe fn dot_lanes_avx512(a: &[f32], n: usize, load: impl Fn(usize) -> __m512) -> (f32, usize) {
+    let pa = a.as_ptr();
     let (mut acc0, mut acc1, mut acc2, mut acc3) =
-        (_mm256_setzero_ps(), _mm256_setzero_ps(), _mm256_setzero_ps(), _mm256_setzero_ps());
+        (_mm512_setzero_ps(), _mm512_setzero_ps(), _mm512_setzero_ps(), _mm512_setzero_ps());
     let mut i = 0;
-    while i + 32 <= n {
-        // SAFETY: i + 32 <= n <= a.len(), b.len(): each 8 × f32 load and each 8 × i8 (8-byte) load
-        // covers lanes inside i..i+32 of its slice.
+    while i + 64 <= n {
+        // SAFETY: i + 64 <= n <= a.len(), so lanes i..i+64 of `a` are in bounds.
         unsafe {
-            let wide =
-                |at: usize| _mm256_cvtepi32_ps(_mm256_cvtepi8_epi32(_mm_loadl_epi64(pb.add(at).cast())));
-            acc0 = _mm256_fmadd_ps(_mm256_loadu_ps(pa.add(i)), wide(i), acc0);
-            acc1 = _mm256_fmadd_ps(_mm256_loadu_ps(pa.add(i + 8)), wide(i + 8), acc1);
-            acc2 = _mm256_fmadd_ps(_mm256_loadu_ps(pa.add(i + 16)), wide(i + 16), acc2);
-            acc3 = _mm256_fmadd_ps(_mm256_loadu_ps(pa.add(i + 24)), wide(i + 24), acc3);
+            acc0 = _mm512_fmadd_ps(_mm512_loadu_ps(pa.add(i)), load(i), acc0);
+            acc1 = _mm512_fmadd_ps(_mm512_loadu_ps(pa.add(i + 16)), load(i + 16), acc1);
+            acc2 = _mm512_fmadd_ps(_mm512_loadu_ps(pa.add(i + 32)), load(i + 32), acc2);
+            acc3 = _mm512_fmadd_ps(_mm512_loadu_ps(pa.add(i + 48)), load(i + 48), acc3);
         }
-        i += 32;
+        i += 64;
     }
-    while i + 8 <= n {
-        // SAFETY: i + 8 <= n, so lanes i..i+8 of both slices are in bounds.
+    while i + 16 <= n {
+        // SAFETY: i + 16 <= n, so lanes i..i+16 of `a` are in bounds.
         unsafe {
-            let b0 = _mm256_cvtepi32_ps(_mm256_cvtepi8_epi32(_mm_loadl_epi64(pb.add(i).cast())));
-            acc0 = _mm256_fmadd_ps(_mm256_loadu_ps(pa.add(i)), b0, acc0);
+            acc0 = _mm512_fmadd_ps(_mm512_loadu_ps(pa.add(i)), load(i), acc0);
         }
-        i += 8;
+        i += 16;
     }
-    let acc = _mm256_add_ps(_mm256_add_ps(acc0, acc1), _mm256_add_ps(acc2, acc3));
-    hsum256(acc) + scalar::dot_i8(&a[i..], &b[i..])
+    let acc = _mm512_add_ps(_mm512_add_ps(acc0, acc1), _mm512_add_ps(acc2, acc3));
+    (_mm512_reduce_add_ps(acc), i)
 }
 
 /// AVX-512F inner product of `a` and `b` over their common prefix.
@@ -172,29 +177,10 @@ pub unsafe fn dot_i8_avx2(a: &[f32], b: &[i8]) -> f32 {
 #[target_feature(enable = "avx512f")]
 pub unsafe fn dot_avx512(a: &[f32], b: &[f32]) -> f32 {
     let n = a.len().min(b.len());
-    let (pa, pb) = (a.as_ptr(), b.as_ptr());
-    let (mut acc0, mut acc1, mut acc2, mut acc3) =
-        (_mm512_setzero_ps(), _mm512_setzero_ps(), _mm512_setzero_ps(), _mm512_setzero_ps());
-    let mut i = 0;
-    while i + 64 <= n {
-        // SAFETY: i + 64 <= n <= a.len(), b.len(), so lanes i..i+64 of both slices are in bounds.
-        unsafe {
-            acc0 = _mm512_fmadd_ps(_mm512_loadu_ps(pa.add(i)), _mm512_loadu_ps(pb.add(i)), acc0);
-            acc1 = _mm512_fmadd_ps(_mm512_loadu_ps(pa.add(i + 16)), _mm512_loadu_ps(pb.add(i + 16)), acc1);
-            acc2 = _mm512_fmadd_ps(_mm512_loadu_ps(pa.add(i + 32)), _mm512_loadu_ps(pb.add(i + 32)), acc2);
-            acc3 = _mm512_fmadd_ps(_mm512_loadu_ps(pa.add(i + 48)), _mm512_loadu_ps(pb.add(i + 48)), acc3);
-        }
-        i += 64;
-    }
-    while i + 16 <= n {
-        // SAFETY: i + 16 <= n, so lanes i..i+16 of both slices are in bounds.
-        unsafe {
-            acc0 = _mm512_fmadd_ps(_mm512_loadu_ps(pa.add(i)), _mm512_loadu_ps(pb.add(i)), acc0);
-        }
-        i += 16;
-    }
-    let acc = _mm512_add_ps(_mm512_add_ps(acc0, acc1), _mm512_add_ps(acc2, acc3));
-    _mm512_reduce_add_ps(acc) + scalar::dot(&a[i..], &b[i..])
+    let pb = b.as_ptr();
+    // SAFETY: the loop asks for lanes i..i+16 with i + 16 <= n <= b.len() only.
+    let (sum, i) = unsafe { dot_lanes_avx512(a, n, |i| _mm512_loadu_ps(pb.add(i))) };
+    sum + scalar::dot(&a[i..], &b[i..])
 }
 
 /// AVX-512F squared Euclidean distance between `a` and `b` over their common prefix.
@@ -241,35 +227,11 @@ pub unsafe fn l2_sq_avx512(a: &[f32], b: &[f32]) -> f32 {
 #[target_feature(enable = "avx512f")]
 pub unsafe fn dot_f16_avx512(a: &[f32], b: &[f16]) -> f32 {
     let n = a.len().min(b.len());
-    let (pa, pb) = (a.as_ptr(), b.as_ptr());
-    let (mut acc0, mut acc1, mut acc2, mut acc3) =
-        (_mm512_setzero_ps(), _mm512_setzero_ps(), _mm512_setzero_ps(), _mm512_setzero_ps());
-    let mut i = 0;
-    while i + 64 <= n {
-        // SAFETY: i + 64 <= n <= a.len(), b.len(): each 16 × f32 load and each 16 × f16 (32-byte) load
-        // covers lanes inside i..i+64 of its slice.
-        unsafe {
-            let b0 = _mm512_cvtph_ps(_mm256_loadu_si256(pb.add(i).cast()));
-            let b1 = _mm512_cvtph_ps(_mm256_loadu_si256(pb.add(i + 16).cast()));
-            let b2 = _mm512_cvtph_ps(_mm256_loadu_si256(pb.add(i + 32).cast()));
-            let b3 = _mm512_cvtph_ps(_mm256_loadu_si256(pb.add(i + 48).cast()));
-            acc0 = _mm512_fmadd_ps(_mm512_loadu_ps(pa.add(i)), b0, acc0);
-            acc1 = _mm512_fmadd_ps(_mm512_loadu_ps(pa.add(i + 16)), b1, acc1);
-            acc2 = _mm512_fmadd_ps(_mm512_loadu_ps(pa.add(i + 32)), b2, acc2);
-            acc3 = _mm512_fmadd_ps(_mm512_loadu_ps(pa.add(i + 48)), b3, acc3);
-        }
-        i += 64;
-    }
-    while i + 16 <= n {
-        // SAFETY: i + 16 <= n, so lanes i..i+16 of both slices are in bounds.
-        unsafe {
-            let b0 = _mm512_cvtph_ps(_mm256_loadu_si256(pb.add(i).cast()));
-            acc0 = _mm512_fmadd_ps(_mm512_loadu_ps(pa.add(i)), b0, acc0);
-        }
-        i += 16;
-    }
-    let acc = _mm512_add_ps(_mm512_add_ps(acc0, acc1), _mm512_add_ps(acc2, acc3));
-    _mm512_reduce_add_ps(acc) + scalar::dot_f16(&a[i..], &b[i..])
+    let pb = b.as_ptr();
+    // SAFETY: the loop asks for lanes i..i+16 (32 bytes) with i + 16 <= n <= b.len() only.
+    let (sum, i) =
+        unsafe { dot_lanes_avx512(a, n, |i| _mm512_cvtph_ps(_mm256_loadu_si256(pb.add(i).cast()))) };
+    sum + scalar::dot_f16(&a[i..], &b[i..])
 }
 
 /// [`scalar::bit_dot`] compiled with the POPCNT instruction.
@@ -315,27 +277,12 @@ pub unsafe fn bit_dot_vpopcnt(plane: &[u8], q: &[u64]) -> (u32, u32) {
 #[target_feature(enable = "avx512f")]
 pub unsafe fn dot_i8_avx512(a: &[f32], b: &[i8]) -> f32 {
     let n = a.len().min(b.len());
-    let (pa, pb) = (a.as_ptr(), b.as_ptr());
-    let (mut acc0, mut acc1) = (_mm512_setzero_ps(), _mm512_setzero_ps());
-    let mut i = 0;
-    while i + 32 <= n {
-        // SAFETY: i + 32 <= n <= a.len(), b.len(): each 16 × f32 load and each 16 × i8 (16-byte) load
-        // covers lanes inside i..i+32 of its slice.
-        unsafe {
-            let b0 = _mm512_cvtepi32_ps(_mm512_cvtepi8_epi32(_mm_loadu_si128(pb.add(i).cast())));
-            let b1 = _mm512_cvtepi32_ps(_mm512_cvtepi8_epi32(_mm_loadu_si128(pb.add(i + 16).cast())));
-            acc0 = _mm512_fmadd_ps(_mm512_loadu_ps(pa.add(i)), b0, acc0);
-            acc1 = _mm512_fmadd_ps(_mm512_loadu_ps(pa.add(i + 16)), b1, acc1);
-        }
-        i += 32;
-    }
-    while i + 16 <= n {
-        // SAFETY: i + 16 <= n, so lanes i..i+16 of both slices are in bounds.
-        unsafe {
-            let b0 = _mm512_cvtepi32_ps(_mm512_cvtepi8_epi32(_mm_loadu_si128(pb.add(i).cast())));
-            acc0 = _mm512_fmadd_ps(_mm512_loadu_ps(pa.add(i)), b0, acc0);
-        }
-        i += 16;
-    }
-    _mm512_reduce_add_ps(_mm512_add_ps(acc0, acc1)) + scalar::dot_i8(&a[i..], &b[i..])
+    let pb = b.as_ptr();
+    // SAFETY: the loop asks for lanes i..i+16 (16 bytes) with i + 16 <= n <= b.len() only.
+    let (sum, i) = unsafe {
+        dot_lanes_avx512(a, n, |i| {
+            _mm512_cvtepi32_ps(_mm512_cvtepi8_epi32(_mm_loadu_si128(pb.add(i).cast())))
+        })
+    };
+    sum + scalar::dot_i8(&a[i..], &b[i..])
 }
